@@ -1,0 +1,123 @@
+//! `sandlet check`: which kernel features this machine offers, as data.
+
+use std::fmt;
+
+use crate::landlock::{self, Protection};
+use crate::seccomp::bpf::{SECCOMP_RET_ERRNO, SECCOMP_RET_USER_NOTIF};
+use crate::sys;
+
+/// One feature and whether the kernel has it.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub name: &'static str,
+    pub available: bool,
+    /// What provides it (ABI / kernel version), for the reader.
+    pub needs: String,
+    /// Whether a default `sandlet run` needs it.
+    pub required: bool,
+}
+
+/// The whole table.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub kernel: String,
+    pub landlock_abi: u32,
+    pub rows: Vec<Row>,
+}
+
+impl Report {
+    /// True when everything a default run needs is available.
+    pub fn ok(&self) -> bool {
+        self.rows.iter().all(|r| r.available || !r.required)
+    }
+}
+
+/// (major, minor) of a kernel release string like `6.18.0-1-amd64`.
+pub fn kernel_version(release: &str) -> Option<(u32, u32)> {
+    let mut parts = release.split(|c: char| !c.is_ascii_digit());
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    Some((major, minor))
+}
+
+/// Probes the running kernel.
+pub fn probe() -> Report {
+    let kernel = rustix::system::uname()
+        .release()
+        .to_string_lossy()
+        .into_owned();
+    let version = kernel_version(&kernel).unwrap_or((0, 0));
+    let abi = landlock::abi();
+    let mut rows: Vec<Row> = Protection::ALL
+        .iter()
+        .map(|&p| Row {
+            name: p.name(),
+            available: abi >= p.min_abi(),
+            needs: format!("Landlock ABI {}, Linux {}", p.min_abi(), p.kernel()),
+            required: true,
+        })
+        .collect();
+    rows.push(Row {
+        name: "seccomp filter",
+        available: sys::seccomp_action_available(SECCOMP_RET_ERRNO),
+        needs: "Linux 3.5".into(),
+        required: true,
+    });
+    rows.push(Row {
+        name: "seccomp user notification",
+        available: sys::seccomp_action_available(SECCOMP_RET_USER_NOTIF),
+        needs: "Linux 5.0".into(),
+        required: false,
+    });
+    rows.push(Row {
+        name: "SYNC_WAKE_UP",
+        available: version >= (6, 6),
+        needs: "Linux 6.6 (by version)".into(),
+        required: false,
+    });
+    rows.push(Row {
+        name: "pidfd",
+        available: rustix::process::pidfd_open(
+            rustix::process::getpid(),
+            rustix::process::PidfdFlags::empty(),
+        )
+        .is_ok(),
+        needs: "Linux 5.3".into(),
+        required: true,
+    });
+    Report {
+        kernel,
+        landlock_abi: abi,
+        rows,
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{:<28} {}", "kernel", self.kernel)?;
+        writeln!(f, "{:<28} {}", "landlock ABI", self.landlock_abi)?;
+        for r in &self.rows {
+            let state = if r.available { "available" } else { "missing" };
+            writeln!(f, "{:<28} {:<10} ({})", r.name, state, r.needs)?;
+        }
+        let verdict = if self.ok() {
+            "ok: a default run is fully enforced"
+        } else {
+            "not ok: a default run needs --allow-degraded (see the missing rows)"
+        };
+        writeln!(f, "{verdict}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_kernel_versions() {
+        assert_eq!(kernel_version("6.18.0-1-amd64"), Some((6, 18)));
+        assert_eq!(kernel_version("5.4.0"), Some((5, 4)));
+        assert_eq!(kernel_version("6"), None);
+        assert_eq!(kernel_version(""), None);
+    }
+}

@@ -1,0 +1,234 @@
+//! The only `fork()`. The child confines itself in numbered steps and execs the command.
+//!
+//! After fork the child allocates nothing and takes no lock: it reads the prepared
+//! [`ChildPlan`] and makes raw syscalls. A failing step writes `(step, errno)` to the
+//! report socket and `_exit`s; a successful `execve` closes the socket (close-on-exec),
+//! which the parent reads as "the command is running".
+
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+
+use rustix::process::Pid;
+
+use crate::spawn::ChildPlan;
+use crate::sys;
+
+/// The child's setup steps, in execution order. Steps marked irreversible cannot be
+/// undone once taken; seccomp is installed last before exec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Step {
+    /// 1. Default dispositions, empty mask (both survive execve otherwise).
+    ResetSignals = 1,
+    /// 2. Own process group, so the whole sandbox can be signalled at once.
+    SetPgid,
+    /// 3. Die with sandlet.
+    ParentDeathSignal,
+    /// 4. ... unless sandlet already died before step 3.
+    ParentCheck,
+    /// 5. Resource limits.
+    Rlimit,
+    /// 6. Personality (ADDR_NO_RANDOMIZE).
+    Personality,
+    /// 7. Transparent huge pages off.
+    DisableThp,
+    /// 8. Working directory.
+    Chdir,
+    /// 9. Irreversible: capability bounding set emptied (root only).
+    DropBoundingSet,
+    /// 10. Irreversible: ambient capabilities cleared.
+    ClearAmbientCaps,
+    /// 11. Irreversible: effective/permitted/inheritable cleared.
+    ClearCaps,
+    /// 12. Irreversible: no_new_privs.
+    NoNewPrivs,
+    /// 13. Irreversible: Landlock ruleset enforced.
+    Landlock,
+    /// 14. Irreversible: seccomp filter installed.
+    Seccomp,
+    /// 15. Every fd above 2 close-on-exec (the report socket closes at exec too).
+    CloseFds,
+    /// 16. The command.
+    Exec,
+}
+
+impl Step {
+    const ALL: [Step; 16] = [
+        Step::ResetSignals,
+        Step::SetPgid,
+        Step::ParentDeathSignal,
+        Step::ParentCheck,
+        Step::Rlimit,
+        Step::Personality,
+        Step::DisableThp,
+        Step::Chdir,
+        Step::DropBoundingSet,
+        Step::ClearAmbientCaps,
+        Step::ClearCaps,
+        Step::NoNewPrivs,
+        Step::Landlock,
+        Step::Seccomp,
+        Step::CloseFds,
+        Step::Exec,
+    ];
+
+    /// The step's name in error messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Step::ResetSignals => "reset signal dispositions",
+            Step::SetPgid => "setpgid",
+            Step::ParentDeathSignal => "set parent-death signal",
+            Step::ParentCheck => "check parent is alive",
+            Step::Rlimit => "setrlimit",
+            Step::Personality => "set personality",
+            Step::DisableThp => "disable transparent huge pages",
+            Step::Chdir => "chdir to --cwd",
+            Step::DropBoundingSet => "drop capability bounding set",
+            Step::ClearAmbientCaps => "clear ambient capabilities",
+            Step::ClearCaps => "clear capabilities",
+            Step::NoNewPrivs => "set no_new_privs",
+            Step::Landlock => "landlock_restrict_self",
+            Step::Seccomp => "install seccomp filter",
+            Step::CloseFds => "close inherited file descriptors",
+            Step::Exec => "execve",
+        }
+    }
+
+    pub fn from_code(code: u32) -> Option<Step> {
+        Step::ALL.into_iter().find(|&s| s as u32 == code)
+    }
+}
+
+/// A failure report from the child: 4 bytes step, 4 bytes errno, native endian.
+pub const REPORT_LEN: usize = 8;
+
+/// Decodes a report; `None` when malformed.
+pub fn decode_report(buf: &[u8]) -> Option<(Step, io::Error)> {
+    let step = u32::from_ne_bytes(buf.get(0..4)?.try_into().ok()?);
+    let errno = i32::from_ne_bytes(buf.get(4..8)?.try_into().ok()?);
+    Some((Step::from_code(step)?, io::Error::from_raw_os_error(errno)))
+}
+
+/// Forks; the child confines itself per `plan` and execs, reporting failure on `report`.
+/// Returns the child's pid in the parent. The caller must have blocked all signals (so
+/// no handler of the parent runs in the child before step 1 resets them).
+pub fn spawn(plan: &ChildPlan, report: &OwnedFd) -> io::Result<Pid> {
+    // SAFETY: after fork the child runs only `confine_and_exec`, which makes raw
+    // syscalls on memory prepared before the fork, allocates nothing, takes no lock and
+    // never returns (it execs or `_exit`s).
+    let pid = unsafe { libc::fork() };
+    match pid {
+        -1 => Err(io::Error::last_os_error()),
+        0 => confine_and_exec(plan, report.as_raw_fd()),
+        pid => Ok(Pid::from_raw(pid).expect("fork returned a positive pid")),
+    }
+}
+
+fn fail(report: RawFd, step: Step, err: io::Error) -> ! {
+    let errno = err.raw_os_error().unwrap_or(libc::EINVAL);
+    let mut buf = [0u8; REPORT_LEN];
+    buf[..4].copy_from_slice(&(step as u32).to_ne_bytes());
+    buf[4..].copy_from_slice(&errno.to_ne_bytes());
+    let _ = sys::write_all_raw(report, &buf);
+    sys::exit_immediately(125)
+}
+
+fn confine_and_exec(plan: &ChildPlan, report: RawFd) -> ! {
+    let check = |step: Step, r: io::Result<()>| {
+        if let Err(e) = r {
+            fail(report, step, e);
+        }
+    };
+
+    check(Step::ResetSignals, sys::reset_signals());
+    check(
+        Step::SetPgid,
+        rustix::process::setpgid(None, None).map_err(io::Error::from),
+    );
+    check(
+        Step::ParentDeathSignal,
+        sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as u64, 0, 0, 0).map(drop),
+    );
+    if rustix::process::getppid() != Some(plan.parent) {
+        fail(report, Step::ParentCheck, io::Error::from_raw_os_error(libc::ESRCH));
+    }
+    for &(resource, soft, hard) in &plan.rlimits {
+        check(Step::Rlimit, sys::setrlimit(resource, soft, hard));
+    }
+    if let Some(persona) = plan.personality {
+        check(Step::Personality, sys::personality(persona).map(drop));
+    }
+    if plan.thp_disable {
+        check(
+            Step::DisableThp,
+            sys::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0).map(drop),
+        );
+    }
+    if let Some(cwd) = &plan.cwd {
+        check(
+            Step::Chdir,
+            rustix::process::chdir(cwd.as_c_str()).map_err(io::Error::from),
+        );
+    }
+    if plan.drop_caps {
+        if plan.root {
+            for cap in 0..64 {
+                match sys::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) {
+                    Ok(_) => {}
+                    // Past the kernel's last capability.
+                    Err(e) if e.raw_os_error() == Some(libc::EINVAL) => break,
+                    Err(e) => fail(report, Step::DropBoundingSet, e),
+                }
+            }
+        }
+        check(
+            Step::ClearAmbientCaps,
+            sys::prctl(
+                libc::PR_CAP_AMBIENT,
+                libc::PR_CAP_AMBIENT_CLEAR_ALL as u64,
+                0,
+                0,
+                0,
+            )
+            .map(drop),
+        );
+        check(Step::ClearCaps, sys::clear_capabilities());
+    }
+    check(
+        Step::NoNewPrivs,
+        sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0).map(drop),
+    );
+    if let Some(ruleset) = &plan.landlock {
+        check(
+            Step::Landlock,
+            sys::landlock_restrict_self(ruleset.as_raw_fd()),
+        );
+    }
+    check(
+        Step::Seccomp,
+        sys::seccomp_set_filter(&plan.filter, 0).map(drop),
+    );
+    check(Step::CloseFds, sys::cloexec_from(3));
+    let err = sys::execve(&plan.exe, &plan.argv, &plan.envp);
+    fail(report, Step::Exec, err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn step_codes_round_trip_and_report_decodes() {
+        for s in Step::ALL {
+            assert_eq!(Step::from_code(s as u32), Some(s));
+        }
+        assert_eq!(Step::from_code(0), None);
+        let mut buf = [0u8; REPORT_LEN];
+        buf[..4].copy_from_slice(&(Step::Landlock as u32).to_ne_bytes());
+        buf[4..].copy_from_slice(&libc::EPERM.to_ne_bytes());
+        let (step, err) = decode_report(&buf).unwrap();
+        assert_eq!(step, Step::Landlock);
+        assert_eq!(err.raw_os_error(), Some(libc::EPERM));
+        assert!(decode_report(&buf[..7]).is_none());
+    }
+}

@@ -1,0 +1,287 @@
+//! Command-line surface: argh structs (their doc comments are the `--help` text) and the
+//! argv normalization argh needs to accept sandlock-style `--flag=value` / `-m512M`.
+
+use std::ffi::OsString;
+
+use argh::FromArgs;
+
+/// sandlet: run a command confined by Landlock and seccomp, without root.
+#[derive(FromArgs, Debug)]
+pub struct Cli {
+    /// print the version and exit
+    #[argh(switch)]
+    pub version: bool,
+
+    #[argh(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand)]
+pub enum Command {
+    Run(RunArgs),
+    Check(CheckArgs),
+}
+
+/// Run CMD confined. With no -r/-w flag at all a built-in default applies: read and
+/// execute beneath /usr /lib /lib64 /bin /sbin /etc (those that exist), read-write
+/// /dev/null /dev/zero /dev/full /dev/tty, nothing else. With any -r/-w flag, exactly
+/// the given paths apply. TCP connect is always denied; bind only on --net-allow-bind
+/// ports; signals and abstract unix sockets cannot reach outside the sandbox.
+#[derive(FromArgs, Debug, Default)]
+#[argh(subcommand, name = "run")]
+pub struct RunArgs {
+    /// allow reading and executing beneath PATH (repeatable)
+    #[argh(option, short = 'r', long = "fs-read")]
+    pub fs_read: Vec<String>,
+
+    /// allow reading, writing, creating and removing beneath PATH (repeatable)
+    #[argh(option, short = 'w', long = "fs-write")]
+    pub fs_write: Vec<String>,
+
+    /// working directory of the command
+    #[argh(option)]
+    pub cwd: Option<String>,
+
+    /// start the command with an empty environment
+    #[argh(switch)]
+    pub clean_env: bool,
+
+    /// set an environment variable, KEY=VALUE (repeatable)
+    #[argh(option)]
+    pub env: Vec<String>,
+
+    /// kill the whole sandbox after SECS seconds (also 250ms, 2m, 1h); exit 124
+    #[argh(option, short = 't')]
+    pub timeout: Option<String>,
+
+    /// limit open files (RLIMIT_NOFILE soft and hard) to N, at most sandlet's own limit
+    #[argh(option)]
+    pub max_open_files: Option<String>,
+
+    /// disable core dumps (RLIMIT_CORE=0)
+    #[argh(switch)]
+    pub no_coredump: bool,
+
+    /// disable address-space randomization (ADDR_NO_RANDOMIZE)
+    #[argh(switch)]
+    pub no_randomize_memory: bool,
+
+    /// disable transparent huge pages (PR_SET_THP_DISABLE)
+    #[argh(switch)]
+    pub no_huge_pages: bool,
+
+    /// TCP ports the command may bind: 8080,9000-9005 or * (default: none)
+    #[argh(option)]
+    pub net_allow_bind: Vec<String>,
+
+    /// also deny this syscall (by name) or group (sysv_ipc) with EPERM (repeatable)
+    #[argh(option)]
+    pub extra_deny_syscall: Vec<String>,
+
+    /// allow back a syscall group denied by default: sysv_ipc (repeatable)
+    #[argh(option)]
+    pub extra_allow_syscall: Vec<String>,
+
+    /// run even when the kernel lacks this protection, with a warning: fs, fs-refer,
+    /// fs-truncate, net-tcp, fs-ioctl-dev, signal-scope, abstract-unix-socket-scope
+    #[argh(option)]
+    pub allow_degraded: Vec<String>,
+
+    /// run without the seccomp user-notification supervisor (runs never use it yet)
+    #[argh(switch)]
+    pub no_supervisor: bool,
+
+    /// keep capabilities when run as root (by default all are dropped)
+    #[argh(switch)]
+    pub keep_caps: bool,
+
+    /// the command and its arguments (put them after --)
+    #[argh(positional, greedy)]
+    pub command: Vec<String>,
+}
+
+/// Print the kernel features sandlet relies on; exit 0 when a default run is possible.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "check")]
+pub struct CheckArgs {}
+
+/// Options of `run` that take a value, as (short, long).
+const VALUE_FLAGS: &[(Option<char>, &str)] = &[
+    (Some('r'), "--fs-read"),
+    (Some('w'), "--fs-write"),
+    (None, "--cwd"),
+    (None, "--env"),
+    (Some('t'), "--timeout"),
+    (None, "--max-open-files"),
+    (None, "--net-allow-bind"),
+    (None, "--extra-deny-syscall"),
+    (None, "--extra-allow-syscall"),
+    (None, "--allow-degraded"),
+];
+
+/// Rewrites `--flag=value` to `--flag value` and `-rPATH` to `-r PATH` for options that
+/// take a value, up to `--` or the first positional; argh accepts only the split forms.
+pub fn normalize(args: &[String]) -> Vec<String> {
+    let mut out = Vec::with_capacity(args.len());
+    let mut iter = args.iter();
+    while let Some(arg) = iter.next() {
+        if arg == "--" || !arg.starts_with('-') {
+            out.push(arg.clone());
+            out.extend(iter.cloned());
+            break;
+        }
+        if let Some((flag, value)) = arg.split_once('=') {
+            if VALUE_FLAGS.iter().any(|&(_, long)| long == flag) {
+                out.push(flag.to_owned());
+                out.push(value.to_owned());
+                continue;
+            }
+        }
+        let mut chars = arg.chars();
+        if let (Some('-'), Some(c)) = (chars.next(), chars.next()) {
+            if c != '-' && VALUE_FLAGS.iter().any(|&(short, _)| short == Some(c)) {
+                let rest = chars.as_str();
+                out.push(format!("-{c}"));
+                match rest {
+                    "" => {
+                        if let Some(value) = iter.next() {
+                            out.push(value.clone());
+                        }
+                    }
+                    _ => out.push(rest.to_owned()),
+                }
+                continue;
+            }
+        }
+        let takes_value = VALUE_FLAGS.iter().any(|&(_, long)| long == arg);
+        out.push(arg.clone());
+        if takes_value {
+            if let Some(value) = iter.next() {
+                out.push(value.clone());
+            }
+        }
+    }
+    out
+}
+
+/// What the command line asked for.
+#[derive(Debug)]
+pub enum Parsed {
+    /// `sandlet run`; the command as given (args after `--` are kept as OsString).
+    Run(Box<RunArgs>, Vec<OsString>),
+    Check,
+    Version,
+    /// `--help` or `help` output, exit 0.
+    Help(String),
+    /// A usage error (one line), exit 2.
+    Usage(String),
+}
+
+/// Parses argv (without argv[0]). Flags must be UTF-8; the command after `--` need not be.
+pub fn parse(args: &[OsString]) -> Parsed {
+    let split = args.iter().position(|a| a == "--");
+    let (flags, tail) = match split {
+        Some(i) => (&args[..i], Some(&args[i + 1..])),
+        None => (args, None),
+    };
+    let Some(flags) = flags
+        .iter()
+        .map(|a| a.to_str().map(str::to_owned))
+        .collect::<Option<Vec<String>>>()
+    else {
+        return Parsed::Usage(crate::error::PolicyError::NonUtf8Argument.to_string());
+    };
+    let tail_utf8_ok = tail.is_none();
+    let mut flags = normalize(&flags);
+    if !tail_utf8_ok {
+        // argh must not see the command: its arguments may look like flags or not be UTF-8.
+        flags.push("--".into());
+    }
+    let refs: Vec<&str> = flags.iter().map(String::as_str).collect();
+    match Cli::from_args(&["sandlet"], &refs) {
+        Ok(cli) => match (cli.version, cli.command) {
+            (true, _) => Parsed::Version,
+            (false, Some(Command::Check(_))) => Parsed::Check,
+            (false, Some(Command::Run(run))) => {
+                let command = match tail {
+                    Some(tail) => tail.to_vec(),
+                    None => run.command.iter().map(OsString::from).collect(),
+                };
+                Parsed::Run(Box::new(run), command)
+            }
+            (false, None) => Parsed::Usage(
+                "no subcommand given (try 'sandlet run -- CMD', 'sandlet check' or \
+                 'sandlet --help')"
+                    .into(),
+            ),
+        },
+        Err(early) => match early.status {
+            Ok(()) => Parsed::Help(early.output),
+            Err(()) => {
+                let first = early.output.lines().next().unwrap_or("invalid arguments");
+                Parsed::Usage(format!(
+                    "{} (see 'sandlet run --help')",
+                    first.trim_end_matches('.')
+                ))
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strs(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn normalize_splits_value_forms() {
+        assert_eq!(
+            normalize(&strs(&["run", "--fs-read=/usr", "-r/lib", "-t", "5", "--", "x"])),
+            strs(&["run", "--fs-read", "/usr", "-r", "/lib", "-t", "5", "--", "x"])
+        );
+    }
+
+    #[test]
+    fn normalize_stops_at_command() {
+        assert_eq!(
+            normalize(&strs(&["run", "ls", "-rX", "--cwd=/"])),
+            strs(&["run", "ls", "-rX", "--cwd=/"])
+        );
+        assert_eq!(
+            normalize(&strs(&["run", "--cwd", "-rweird", "--", "-r5"])),
+            strs(&["run", "--cwd", "-rweird", "--", "-r5"])
+        );
+        assert_eq!(
+            normalize(&strs(&["run", "--no-coredump=x"])),
+            strs(&["run", "--no-coredump=x"])
+        );
+    }
+
+    fn os(v: &[&str]) -> Vec<OsString> {
+        v.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn parse_run_with_separator_keeps_command_raw() {
+        match parse(&os(&["run", "-r", "/usr", "--", "ls", "-la", "--help"])) {
+            Parsed::Run(args, cmd) => {
+                assert_eq!(args.fs_read, vec!["/usr"]);
+                assert_eq!(cmd, os(&["ls", "-la", "--help"]));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn parse_errors_and_specials() {
+        assert!(matches!(parse(&os(&["run", "--bogus"])), Parsed::Usage(_)));
+        assert!(matches!(parse(&os(&["--version"])), Parsed::Version));
+        assert!(matches!(parse(&os(&["check"])), Parsed::Check));
+        assert!(matches!(parse(&os(&["run", "--help"])), Parsed::Help(_)));
+        assert!(matches!(parse(&os(&[])), Parsed::Usage(_)));
+    }
+}

@@ -1,0 +1,254 @@
+//! One error enum per layer, named after the operation that failed.
+//!
+//! `PolicyError` (exit 2, nothing ran), `SetupError` (exit 125, sandbox could not be
+//! built), `ExecError` (exit 126/127), `SupervisorError` (the run could not be watched).
+//! `main` prints each as one line: `sandlet: error: <Display>`.
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+
+use crate::landlock::Protection;
+use crate::policy::parse::ParseError;
+
+/// A flag, value or combination that cannot make a valid policy. Exit 2.
+#[derive(Debug)]
+pub enum PolicyError {
+    /// A flag value did not parse.
+    BadValue {
+        flag: &'static str,
+        value: String,
+        source: ParseError,
+    },
+    /// A path given to a flag cannot be used.
+    BadPath {
+        flag: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
+    /// `--cwd` is not a directory.
+    NotADirectory { path: PathBuf },
+    /// `--extra-deny-syscall` names neither a syscall of this architecture nor a group.
+    UnknownSyscall { name: String },
+    /// `--extra-allow-syscall` names something that is not an allowable group.
+    UnknownGroup { name: String },
+    /// `--allow-degraded` names no known protection.
+    UnknownProtection { name: String },
+    /// No command after the flags.
+    NoCommand,
+    /// A flag outside `--` is not valid UTF-8.
+    NonUtf8Argument,
+}
+
+impl fmt::Display for PolicyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PolicyError::BadValue {
+                flag,
+                value,
+                source,
+            } => write!(f, "{flag} '{value}': {source}"),
+            PolicyError::BadPath { flag, path, source } => {
+                write!(f, "{flag} {}: {source}", path.display())
+            }
+            PolicyError::NotADirectory { path } => {
+                write!(f, "--cwd {}: not a directory", path.display())
+            }
+            PolicyError::UnknownSyscall { name } => write!(
+                f,
+                "--extra-deny-syscall '{name}': no such syscall on this architecture, and not \
+                 a group (groups: {})",
+                crate::seccomp::group_names()
+            ),
+            PolicyError::UnknownGroup { name } => write!(
+                f,
+                "--extra-allow-syscall '{name}': not a group that can be allowed (groups: {})",
+                crate::seccomp::group_names()
+            ),
+            PolicyError::UnknownProtection { name } => write!(
+                f,
+                "--allow-degraded '{name}': unknown protection (one of: {})",
+                Protection::names()
+            ),
+            PolicyError::NoCommand => {
+                write!(f, "no command given (usage: sandlet run [FLAGS] -- CMD [ARGS...])")
+            }
+            PolicyError::NonUtf8Argument => write!(
+                f,
+                "a flag before '--' is not valid UTF-8 (put the command after '--')"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for PolicyError {}
+
+/// The sandbox could not be built or entered. Exit 125.
+#[derive(Debug)]
+pub enum SetupError {
+    /// The kernel lacks what a protection needs and `--allow-degraded` did not accept it.
+    Unsupported { protection: Protection, abi: u32 },
+    /// A step of the sandbox setup failed (in the parent, or in the child before exec).
+    Step {
+        step: &'static str,
+        source: io::Error,
+    },
+    /// Opening a path for a Landlock rule failed.
+    OpenPath { path: PathBuf, source: io::Error },
+    /// The seccomp program could not be assembled (a bug).
+    Bpf(crate::seccomp::bpf::AsmError),
+}
+
+impl fmt::Display for SetupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SetupError::Unsupported { protection, abi } => write!(
+                f,
+                "{}: this kernel has Landlock ABI {abi}, the protection needs ABI {} (Linux {}); \
+                 use --allow-degraded {} to run without it",
+                protection.name(),
+                protection.min_abi(),
+                protection.kernel(),
+                protection.name()
+            ),
+            SetupError::Step { step, source } => {
+                write!(f, "{step}: {source}")?;
+                if let Some(hint) = hint(step, source) {
+                    write!(f, " ({hint})")?;
+                }
+                Ok(())
+            }
+            SetupError::OpenPath { path, source } => {
+                write!(f, "open {} for a Landlock rule: {source}", path.display())
+            }
+            SetupError::Bpf(e) => write!(f, "assemble seccomp filter: {e}"),
+        }
+    }
+}
+
+fn hint(step: &str, err: &io::Error) -> Option<&'static str> {
+    match (step, err.raw_os_error()?) {
+        ("install seccomp filter", libc::EBUSY) => {
+            Some("already under a seccomp listener; use --no-supervisor for nesting")
+        }
+        ("landlock_restrict_self", libc::E2BIG) => {
+            Some("too many stacked Landlock layers; nesting is limited to 16")
+        }
+        _ => None,
+    }
+}
+
+impl std::error::Error for SetupError {}
+
+impl From<crate::seccomp::bpf::AsmError> for SetupError {
+    fn from(e: crate::seccomp::bpf::AsmError) -> Self {
+        SetupError::Bpf(e)
+    }
+}
+
+/// The command could not be started. Exit 127 (not found) or 126 (not executable).
+#[derive(Debug)]
+pub enum ExecError {
+    NotFound { command: String },
+    NotExecutable { command: String, source: io::Error },
+}
+
+impl ExecError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            ExecError::NotFound { .. } => 127,
+            ExecError::NotExecutable { .. } => 126,
+        }
+    }
+}
+
+impl fmt::Display for ExecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExecError::NotFound { command } => write!(f, "{command}: command not found"),
+            ExecError::NotExecutable { command, source } => {
+                write!(f, "{command}: cannot execute: {source}")?;
+                if source.raw_os_error() == Some(libc::EACCES) {
+                    write!(
+                        f,
+                        " (is it, its interpreter and its libraries under an --fs-read path?)"
+                    )?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl std::error::Error for ExecError {}
+
+/// Watching the running command failed. The command is killed; exit 125.
+#[derive(Debug)]
+pub struct SupervisorError {
+    pub op: &'static str,
+    pub source: io::Error,
+}
+
+impl fmt::Display for SupervisorError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "supervisor: {}: {}", self.op, self.source)
+    }
+}
+
+impl std::error::Error for SupervisorError {}
+
+/// Any failure of `sandlet run`, with its exit code.
+#[derive(Debug)]
+pub enum RunError {
+    Policy(PolicyError),
+    Setup(SetupError),
+    Exec(ExecError),
+    Supervisor(SupervisorError),
+}
+
+impl RunError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            RunError::Policy(_) => 2,
+            RunError::Setup(_) | RunError::Supervisor(_) => 125,
+            RunError::Exec(e) => e.exit_code(),
+        }
+    }
+}
+
+impl fmt::Display for RunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RunError::Policy(e) => e.fmt(f),
+            RunError::Setup(e) => e.fmt(f),
+            RunError::Exec(e) => e.fmt(f),
+            RunError::Supervisor(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for RunError {}
+
+impl From<PolicyError> for RunError {
+    fn from(e: PolicyError) -> Self {
+        RunError::Policy(e)
+    }
+}
+
+impl From<SetupError> for RunError {
+    fn from(e: SetupError) -> Self {
+        RunError::Setup(e)
+    }
+}
+
+impl From<ExecError> for RunError {
+    fn from(e: ExecError) -> Self {
+        RunError::Exec(e)
+    }
+}
+
+impl From<SupervisorError> for RunError {
+    fn from(e: SupervisorError) -> Self {
+        RunError::Supervisor(e)
+    }
+}

@@ -1,0 +1,285 @@
+//! Landlock: turns a [`Policy`] into a ruleset fd before fork, negotiating the ABI.
+//!
+//! Each protection needs a minimum ABI. When the kernel is older, the protection is
+//! either refused (setup error naming it and the kernel it needs) or, when
+//! `--allow-degraded` names it, dropped with a warning and reported as data.
+
+use std::fmt;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
+
+use log::{debug, warn};
+use rustix::fs::{FileType, Mode, OFlags};
+
+use crate::error::SetupError;
+use crate::policy::{FsAccess, Policy};
+use crate::sys;
+
+// Filesystem rights (linux/landlock.h), with the ABI that introduced them.
+pub const FS_EXECUTE: u64 = 1 << 0;
+pub const FS_WRITE_FILE: u64 = 1 << 1;
+pub const FS_READ_FILE: u64 = 1 << 2;
+pub const FS_READ_DIR: u64 = 1 << 3;
+pub const FS_REMOVE_DIR: u64 = 1 << 4;
+pub const FS_REMOVE_FILE: u64 = 1 << 5;
+pub const FS_MAKE_CHAR: u64 = 1 << 6;
+pub const FS_MAKE_DIR: u64 = 1 << 7;
+pub const FS_MAKE_REG: u64 = 1 << 8;
+pub const FS_MAKE_SOCK: u64 = 1 << 9;
+pub const FS_MAKE_FIFO: u64 = 1 << 10;
+pub const FS_MAKE_BLOCK: u64 = 1 << 11;
+pub const FS_MAKE_SYM: u64 = 1 << 12;
+pub const FS_REFER: u64 = 1 << 13; // ABI 2
+pub const FS_TRUNCATE: u64 = 1 << 14; // ABI 3
+pub const FS_IOCTL_DEV: u64 = 1 << 15; // ABI 5
+
+const FS_ABI1: u64 = (1 << 13) - 1;
+
+/// Rights that make sense on a non-directory; directory rights on a file are EINVAL.
+const FS_FILE_RIGHTS: u64 =
+    FS_EXECUTE | FS_WRITE_FILE | FS_READ_FILE | FS_TRUNCATE | FS_IOCTL_DEV;
+
+/// `--fs-read`: read and execute.
+pub const FS_READ: u64 = FS_EXECUTE | FS_READ_FILE | FS_READ_DIR;
+
+/// `--fs-write`: read, execute, write, create, remove, rename, truncate, device ioctls.
+pub const FS_WRITE: u64 = FS_READ
+    | FS_WRITE_FILE
+    | FS_REMOVE_DIR
+    | FS_REMOVE_FILE
+    | FS_MAKE_CHAR
+    | FS_MAKE_DIR
+    | FS_MAKE_REG
+    | FS_MAKE_SOCK
+    | FS_MAKE_FIFO
+    | FS_MAKE_BLOCK
+    | FS_MAKE_SYM
+    | FS_REFER
+    | FS_TRUNCATE
+    | FS_IOCTL_DEV;
+
+// Network rights (ABI 4) and scopes (ABI 6).
+pub const NET_BIND_TCP: u64 = 1 << 0;
+pub const NET_CONNECT_TCP: u64 = 1 << 1;
+pub const SCOPE_ABSTRACT_UNIX_SOCKET: u64 = 1 << 0;
+pub const SCOPE_SIGNAL: u64 = 1 << 1;
+
+/// A protection that depends on a Landlock ABI version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Protection {
+    Fs,
+    FsRefer,
+    FsTruncate,
+    NetTcp,
+    FsIoctlDev,
+    SignalScope,
+    AbstractUnixSocketScope,
+}
+
+impl Protection {
+    pub const ALL: [Protection; 7] = [
+        Protection::Fs,
+        Protection::FsRefer,
+        Protection::FsTruncate,
+        Protection::NetTcp,
+        Protection::FsIoctlDev,
+        Protection::SignalScope,
+        Protection::AbstractUnixSocketScope,
+    ];
+
+    /// The name used by `--allow-degraded` and `sandlet check`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Protection::Fs => "fs",
+            Protection::FsRefer => "fs-refer",
+            Protection::FsTruncate => "fs-truncate",
+            Protection::NetTcp => "net-tcp",
+            Protection::FsIoctlDev => "fs-ioctl-dev",
+            Protection::SignalScope => "signal-scope",
+            Protection::AbstractUnixSocketScope => "abstract-unix-socket-scope",
+        }
+    }
+
+    /// The first Landlock ABI that provides it.
+    pub fn min_abi(self) -> u32 {
+        match self {
+            Protection::Fs => 1,
+            Protection::FsRefer => 2,
+            Protection::FsTruncate => 3,
+            Protection::NetTcp => 4,
+            Protection::FsIoctlDev => 5,
+            Protection::SignalScope | Protection::AbstractUnixSocketScope => 6,
+        }
+    }
+
+    /// The first Linux release with that ABI.
+    pub fn kernel(self) -> &'static str {
+        match self.min_abi() {
+            1 => "5.13",
+            2 => "5.19",
+            3 => "6.2",
+            4 => "6.7",
+            5 => "6.10",
+            _ => "6.12",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Protection> {
+        Protection::ALL.into_iter().find(|p| p.name() == name)
+    }
+
+    /// All names, comma-separated, for messages.
+    pub fn names() -> String {
+        Protection::ALL.map(Protection::name).join(", ")
+    }
+}
+
+impl fmt::Display for Protection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Variable name that lowers the ABI sandlet believes the kernel has. It can only take
+/// protections away, and each one taken away still needs `--allow-degraded`: it exists
+/// so the degradation paths can be tested on a current kernel.
+pub const ABI_CAP_ENV: &str = "SANDLET_LANDLOCK_ABI_MAX";
+
+/// The Landlock ABI of the running kernel (0: none), capped by [`ABI_CAP_ENV`].
+pub fn abi() -> u32 {
+    let kernel = sys::landlock_abi().unwrap_or(0);
+    match std::env::var(ABI_CAP_ENV).ok().and_then(|v| v.parse().ok()) {
+        Some(cap) => kernel.min(cap),
+        None => kernel,
+    }
+}
+
+fn fs_rights(abi: u32) -> u64 {
+    let mut rights = if abi >= 1 { FS_ABI1 } else { 0 };
+    if abi >= 2 {
+        rights |= FS_REFER;
+    }
+    if abi >= 3 {
+        rights |= FS_TRUNCATE;
+    }
+    if abi >= 5 {
+        rights |= FS_IOCTL_DEV;
+    }
+    rights
+}
+
+/// What Landlock enforces for this run.
+#[derive(Debug)]
+pub struct Ruleset {
+    /// The ruleset to enforce in the child; `None` only when `fs` itself was degraded.
+    pub fd: Option<OwnedFd>,
+    /// Protections accepted as missing through `--allow-degraded`.
+    pub degraded: Vec<Protection>,
+}
+
+/// Builds the ruleset for `policy` on a kernel with Landlock ABI `abi`.
+pub fn build(policy: &Policy, abi: u32) -> Result<Ruleset, SetupError> {
+    let mut degraded = Vec::new();
+    for p in Protection::ALL {
+        if abi >= p.min_abi() {
+            continue;
+        }
+        if !policy.allow_degraded.contains(&p) {
+            return Err(SetupError::Unsupported { protection: p, abi });
+        }
+        warn!(
+            "Landlock protection {p} is not available (ABI {abi} < {}); running without it",
+            p.min_abi()
+        );
+        degraded.push(p);
+    }
+    if abi == 0 {
+        return Ok(Ruleset { fd: None, degraded });
+    }
+
+    let handled_fs = fs_rights(abi);
+    let mut attr = sys::LandlockRulesetAttr {
+        handled_access_fs: handled_fs,
+        ..Default::default()
+    };
+    if abi >= 4 {
+        attr.handled_access_net = NET_CONNECT_TCP;
+        if policy.bind_ports != crate::policy::parse::PortSet::Any {
+            attr.handled_access_net |= NET_BIND_TCP;
+        }
+    }
+    if abi >= 6 {
+        attr.scoped = SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL;
+    }
+    let step = |step| move |source| SetupError::Step { step, source };
+    let ruleset = sys::landlock_create_ruleset(&attr).map_err(step("landlock_create_ruleset"))?;
+
+    for rule in &policy.fs {
+        let wanted = match rule.access {
+            FsAccess::Read => FS_READ,
+            FsAccess::Write => FS_WRITE,
+        };
+        add_path(&ruleset, &rule.path, wanted & handled_fs)?;
+    }
+    if attr.handled_access_net & NET_BIND_TCP != 0 {
+        for port in policy.bind_ports.ports() {
+            sys::landlock_add_net_rule(ruleset.as_fd(), NET_BIND_TCP, port)
+                .map_err(step("landlock_add_rule (bind port)"))?;
+        }
+    }
+    debug!(
+        "landlock ABI {abi}: fs {handled_fs:#x}, net {:#x}, scoped {:#x}",
+        attr.handled_access_net, attr.scoped
+    );
+    Ok(Ruleset {
+        fd: Some(ruleset),
+        degraded,
+    })
+}
+
+fn add_path(ruleset: &OwnedFd, path: &Path, wanted: u64) -> Result<(), SetupError> {
+    let open_err = |source: rustix::io::Errno| SetupError::OpenPath {
+        path: path.to_owned(),
+        source: source.into(),
+    };
+    let fd = rustix::fs::open(path, OFlags::PATH | OFlags::CLOEXEC, Mode::empty())
+        .map_err(open_err)?;
+    let st = rustix::fs::fstat(&fd).map_err(open_err)?;
+    let allowed = if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
+        wanted
+    } else {
+        wanted & FS_FILE_RIGHTS
+    };
+    sys::landlock_add_path_rule(ruleset.as_fd(), allowed, fd.as_fd()).map_err(|source| {
+        SetupError::OpenPath {
+            path: path.to_owned(),
+            source,
+        }
+    })?;
+    debug!("landlock rule {allowed:#x} beneath {}", path.display());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rights_grow_with_abi() {
+        assert_eq!(fs_rights(0), 0);
+        assert_eq!(fs_rights(1), FS_ABI1);
+        assert_eq!(fs_rights(2) & FS_REFER, FS_REFER);
+        assert_eq!(fs_rights(3) & FS_TRUNCATE, FS_TRUNCATE);
+        assert_eq!(fs_rights(4), fs_rights(3));
+        assert_eq!(fs_rights(5) & FS_IOCTL_DEV, FS_IOCTL_DEV);
+        assert_eq!(FS_WRITE & !fs_rights(7), 0);
+    }
+
+    #[test]
+    fn protection_names_round_trip() {
+        for p in Protection::ALL {
+            assert_eq!(Protection::from_name(p.name()), Some(p));
+        }
+        assert_eq!(Protection::from_name("nope"), None);
+    }
+}

@@ -1,0 +1,75 @@
+//! `sandlet` command line: parse, build the policy, run, map the outcome to an exit code.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::process::ExitCode;
+
+use sandlet::cli::{self, Parsed};
+use sandlet::policy::Policy;
+use sandlet::supervisor::Outcome;
+
+fn init_logging() {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("sandlet=warn"))
+        .format(|buf, record| {
+            let level = record.level().as_str().to_ascii_lowercase();
+            writeln!(buf, "sandlet: {level}: {}", record.args())
+        })
+        .init();
+}
+
+/// Exit code of `sandlet run` for how the command ended.
+fn exit_code(outcome: Outcome) -> u8 {
+    match outcome {
+        Outcome::Exited(code) => (code & 0xff) as u8,
+        Outcome::Signaled(sig) => (128 + sig).clamp(0, 255) as u8,
+        Outcome::TimedOut(after) => {
+            eprintln!(
+                "sandlet: timeout of {}s expired; the sandbox was killed",
+                after.as_secs_f64()
+            );
+            124
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    init_logging();
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    let code = match cli::parse(&args) {
+        Parsed::Help(text) => {
+            print!("{text}");
+            0
+        }
+        Parsed::Version => {
+            println!("sandlet {}", env!("CARGO_PKG_VERSION"));
+            0
+        }
+        Parsed::Usage(msg) => {
+            eprintln!("sandlet: error: {msg}");
+            2
+        }
+        Parsed::Check => {
+            let report = sandlet::check::probe();
+            print!("{report}");
+            if report.ok() {
+                0
+            } else {
+                1
+            }
+        }
+        Parsed::Run(args, command) => match Policy::new(&args, command) {
+            Err(e) => {
+                eprintln!("sandlet: error: {e}");
+                2
+            }
+            Ok(policy) => match sandlet::run(&policy) {
+                Ok(outcome) => exit_code(outcome),
+                Err(e) => {
+                    eprintln!("sandlet: error: {e}");
+                    e.exit_code()
+                }
+            },
+        },
+    };
+    ExitCode::from(code)
+}

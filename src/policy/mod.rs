@@ -1,0 +1,315 @@
+//! `Policy`: everything a run needs, validated and immutable. A `Policy` that exists is
+//! valid; all checks on flags happen in `Policy::try_from(RunArgs)`.
+
+pub mod parse;
+
+use std::collections::BTreeSet;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::cli::RunArgs;
+use crate::error::PolicyError;
+use crate::landlock::Protection;
+use crate::seccomp;
+use parse::PortSet;
+
+/// Read-execute paths of the built-in filesystem policy (those that exist).
+pub const DEFAULT_READ: &[&str] = &["/usr", "/lib", "/lib64", "/bin", "/sbin", "/etc"];
+/// Read-write paths of the built-in filesystem policy (those that exist).
+pub const DEFAULT_WRITE: &[&str] = &["/dev/null", "/dev/zero", "/dev/full", "/dev/tty"];
+
+/// What a filesystem rule grants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FsAccess {
+    Read,
+    Write,
+}
+
+/// Access beneath one path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FsRule {
+    pub path: PathBuf,
+    pub access: FsAccess,
+}
+
+/// A validated, immutable sandbox policy.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// Landlock filesystem rules (the built-in default when no -r/-w was given).
+    pub fs: Vec<FsRule>,
+    pub cwd: Option<PathBuf>,
+    /// The command's complete environment.
+    pub env: Vec<(OsString, OsString)>,
+    pub timeout: Option<Duration>,
+    pub max_open_files: Option<u64>,
+    pub no_coredump: bool,
+    pub no_randomize_memory: bool,
+    pub no_huge_pages: bool,
+    /// TCP ports the command may bind.
+    pub bind_ports: PortSet,
+    /// Syscall numbers refused with EPERM (sorted, unique).
+    pub deny_syscalls: Vec<u32>,
+    pub allow_degraded: Vec<Protection>,
+    pub keep_caps: bool,
+    /// The command and its arguments; never empty.
+    pub command: Vec<OsString>,
+}
+
+fn bad_value(flag: &'static str, value: &str) -> impl FnOnce(parse::ParseError) -> PolicyError {
+    let value = value.to_owned();
+    move |source| PolicyError::BadValue {
+        flag,
+        value,
+        source,
+    }
+}
+
+fn existing_path(flag: &'static str, raw: &str) -> Result<PathBuf, PolicyError> {
+    let path = PathBuf::from(raw);
+    match std::fs::metadata(&path) {
+        Ok(_) => Ok(path),
+        Err(source) => Err(PolicyError::BadPath { flag, path, source }),
+    }
+}
+
+fn default_fs() -> Vec<FsRule> {
+    let rules = |paths: &[&str], access| -> Vec<FsRule> {
+        paths
+            .iter()
+            .filter(|p| Path::new(p).exists())
+            .map(|p| FsRule {
+                path: PathBuf::from(p),
+                access,
+            })
+            .collect()
+    };
+    let mut fs = rules(DEFAULT_READ, FsAccess::Read);
+    fs.extend(rules(DEFAULT_WRITE, FsAccess::Write));
+    fs
+}
+
+impl Policy {
+    /// Builds the policy from parsed flags and the command (kept apart because it may
+    /// not be UTF-8). Reads the environment and checks paths exist; runs nothing.
+    pub fn new(args: &RunArgs, command: Vec<OsString>) -> Result<Policy, PolicyError> {
+        if command.is_empty() || command[0].is_empty() {
+            return Err(PolicyError::NoCommand);
+        }
+
+        let mut fs = Vec::new();
+        for raw in &args.fs_read {
+            let path = existing_path("--fs-read", raw)?;
+            fs.push(FsRule {
+                path,
+                access: FsAccess::Read,
+            });
+        }
+        for raw in &args.fs_write {
+            let path = existing_path("--fs-write", raw)?;
+            fs.push(FsRule {
+                path,
+                access: FsAccess::Write,
+            });
+        }
+        if fs.is_empty() {
+            fs = default_fs();
+        }
+
+        let cwd = match &args.cwd {
+            Some(raw) => {
+                let path = existing_path("--cwd", raw)?;
+                if !path.is_dir() {
+                    return Err(PolicyError::NotADirectory { path });
+                }
+                Some(path)
+            }
+            None => None,
+        };
+
+        let mut env: Vec<(OsString, OsString)> = if args.clean_env {
+            Vec::new()
+        } else {
+            std::env::vars_os().collect()
+        };
+        for raw in &args.env {
+            let (key, value) = parse::parse_env(raw).map_err(bad_value("--env", raw))?;
+            let key = OsString::from(key);
+            env.retain(|(k, _)| *k != key);
+            env.push((key, value.into()));
+        }
+
+        let timeout = match &args.timeout {
+            Some(raw) => Some(parse::parse_duration(raw).map_err(bad_value("--timeout", raw))?),
+            None => None,
+        };
+        let max_open_files = match &args.max_open_files {
+            Some(raw) => {
+                Some(parse::parse_count(raw).map_err(bad_value("--max-open-files", raw))?)
+            }
+            None => None,
+        };
+
+        let mut bind_ports = PortSet::None;
+        for raw in &args.net_allow_bind {
+            let ports = parse::parse_ports(raw).map_err(bad_value("--net-allow-bind", raw))?;
+            bind_ports = bind_ports.union(ports);
+        }
+
+        let deny_syscalls = deny_list(&args.extra_deny_syscall, &args.extra_allow_syscall)?;
+
+        let mut allow_degraded = Vec::new();
+        for name in &args.allow_degraded {
+            let p = Protection::from_name(name)
+                .ok_or_else(|| PolicyError::UnknownProtection { name: name.clone() })?;
+            if !allow_degraded.contains(&p) {
+                allow_degraded.push(p);
+            }
+        }
+
+        Ok(Policy {
+            fs,
+            cwd,
+            env,
+            timeout,
+            max_open_files,
+            no_coredump: args.no_coredump,
+            no_randomize_memory: args.no_randomize_memory,
+            no_huge_pages: args.no_huge_pages,
+            bind_ports,
+            deny_syscalls,
+            allow_degraded,
+            keep_caps: args.keep_caps,
+            command,
+        })
+    }
+}
+
+/// Default deny list, plus `extra_deny` (names or groups), minus `extra_allow` (groups).
+fn deny_list(extra_deny: &[String], extra_allow: &[String]) -> Result<Vec<u32>, PolicyError> {
+    let mut allowed_groups = BTreeSet::new();
+    for name in extra_allow {
+        let group = seccomp::group(name)
+            .ok_or_else(|| PolicyError::UnknownGroup { name: name.clone() })?;
+        allowed_groups.insert(group.name);
+    }
+    let mut deny: BTreeSet<u32> = seccomp::numbers(seccomp::DEFAULT_DENY.iter().copied()).collect();
+    for g in seccomp::GROUPS {
+        if !allowed_groups.contains(g.name) {
+            deny.extend(seccomp::numbers(g.syscalls.iter().copied()));
+        }
+    }
+    for name in extra_deny {
+        if let Some(group) = seccomp::group(name) {
+            deny.extend(seccomp::numbers(group.syscalls.iter().copied()));
+        } else if let Some(nr) = seccomp::names::number(name) {
+            deny.insert(nr);
+        } else {
+            return Err(PolicyError::UnknownSyscall { name: name.clone() });
+        }
+    }
+    Ok(deny.into_iter().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cmd() -> Vec<OsString> {
+        vec!["true".into()]
+    }
+
+    #[test]
+    fn default_fs_applies_only_without_fs_flags() {
+        let p = Policy::new(&RunArgs::default(), cmd()).unwrap();
+        assert!(p.fs.iter().any(|r| r.path == Path::new("/usr")));
+        assert!(p
+            .fs
+            .iter()
+            .any(|r| r.path == Path::new("/dev/null") && r.access == FsAccess::Write));
+        let args = RunArgs {
+            fs_read: vec!["/tmp".into()],
+            ..Default::default()
+        };
+        let p = Policy::new(&args, cmd()).unwrap();
+        assert_eq!(
+            p.fs,
+            vec![FsRule {
+                path: "/tmp".into(),
+                access: FsAccess::Read
+            }]
+        );
+    }
+
+    #[test]
+    fn rejects_bad_input() {
+        let cases: Vec<RunArgs> = vec![
+            RunArgs {
+                fs_read: vec!["/no/such/path".into()],
+                ..Default::default()
+            },
+            RunArgs {
+                cwd: Some("/etc/passwd".into()),
+                ..Default::default()
+            },
+            RunArgs {
+                timeout: Some("soon".into()),
+                ..Default::default()
+            },
+            RunArgs {
+                net_allow_bind: vec!["80,x".into()],
+                ..Default::default()
+            },
+            RunArgs {
+                extra_deny_syscall: vec!["not_a_syscall".into()],
+                ..Default::default()
+            },
+            RunArgs {
+                extra_allow_syscall: vec!["mount".into()],
+                ..Default::default()
+            },
+            RunArgs {
+                allow_degraded: vec!["everything".into()],
+                ..Default::default()
+            },
+            RunArgs {
+                env: vec!["NOEQUALS".into()],
+                ..Default::default()
+            },
+        ];
+        for args in cases {
+            assert!(Policy::new(&args, cmd()).is_err(), "{args:?} accepted");
+        }
+        assert!(matches!(
+            Policy::new(&RunArgs::default(), vec![]),
+            Err(PolicyError::NoCommand)
+        ));
+    }
+
+    #[test]
+    fn deny_list_groups() {
+        let shmget = seccomp::names::number("shmget").unwrap();
+        let mount = seccomp::names::number("mount").unwrap();
+        let getpid = seccomp::names::number("getpid").unwrap();
+        let d = deny_list(&[], &[]).unwrap();
+        assert!(d.contains(&shmget) && d.contains(&mount) && !d.contains(&getpid));
+        let d = deny_list(&["getpid".into()], &["sysv_ipc".into()]).unwrap();
+        assert!(!d.contains(&shmget) && d.contains(&getpid));
+        let d = deny_list(&["sysv_ipc".into()], &["sysv_ipc".into()]).unwrap();
+        assert!(d.contains(&shmget), "an explicit deny wins over an allow");
+    }
+
+    #[test]
+    fn env_overrides_and_clean_env() {
+        let args = RunArgs {
+            clean_env: true,
+            env: vec!["A=1".into(), "A=2".into(), "B=".into()],
+            ..Default::default()
+        };
+        let p = Policy::new(&args, cmd()).unwrap();
+        assert_eq!(
+            p.env,
+            vec![("A".into(), "2".into()), ("B".into(), "".into())]
+        );
+    }
+}

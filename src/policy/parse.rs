@@ -1,0 +1,286 @@
+//! Pure parsers for flag values: port lists, durations, counts, `K=V` pairs.
+//!
+//! Each returns a typed value or a [`ParseError`] saying what is wrong in words a user
+//! can act on; none touches the environment. Every parser has a fuzz target.
+
+use std::fmt;
+use std::ops::RangeInclusive;
+use std::time::Duration;
+
+/// Why a flag value was rejected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError(pub String);
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+fn err<T>(msg: impl Into<String>) -> Result<T, ParseError> {
+    Err(ParseError(msg.into()))
+}
+
+/// A set of TCP/UDP ports: every port, or a sorted list of disjoint, non-adjacent
+/// inclusive ranges.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum PortSet {
+    /// No port at all (the default for bind).
+    #[default]
+    None,
+    /// Every port (`*`).
+    Any,
+    /// These ranges, sorted, merged, non-empty.
+    Ranges(Vec<RangeInclusive<u16>>),
+}
+
+impl PortSet {
+    /// Whether `port` is in the set.
+    pub fn contains(&self, port: u16) -> bool {
+        match self {
+            PortSet::None => false,
+            PortSet::Any => true,
+            PortSet::Ranges(r) => r.iter().any(|r| r.contains(&port)),
+        }
+    }
+
+    /// The union of two sets.
+    pub fn union(self, other: PortSet) -> PortSet {
+        match (self, other) {
+            (PortSet::Any, _) | (_, PortSet::Any) => PortSet::Any,
+            (PortSet::None, x) | (x, PortSet::None) => x,
+            (PortSet::Ranges(mut a), PortSet::Ranges(b)) => {
+                a.extend(b);
+                PortSet::Ranges(merge(a))
+            }
+        }
+    }
+
+    /// Every port of the set, in ascending order (`Any` yields all 65536).
+    pub fn ports(&self) -> impl Iterator<Item = u16> + '_ {
+        let ranges: &[RangeInclusive<u16>] = match self {
+            PortSet::None => &[],
+            PortSet::Any => &[0..=u16::MAX],
+            PortSet::Ranges(r) => r,
+        };
+        ranges.iter().flat_map(|r| r.clone())
+    }
+}
+
+impl fmt::Display for PortSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PortSet::None => f.write_str("none"),
+            PortSet::Any => f.write_str("*"),
+            PortSet::Ranges(ranges) => {
+                for (i, r) in ranges.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(",")?;
+                    }
+                    if r.start() == r.end() {
+                        write!(f, "{}", r.start())?;
+                    } else {
+                        write!(f, "{}-{}", r.start(), r.end())?;
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+fn merge(mut ranges: Vec<RangeInclusive<u16>>) -> Vec<RangeInclusive<u16>> {
+    ranges.sort_by_key(|r| (*r.start(), *r.end()));
+    let mut out: Vec<RangeInclusive<u16>> = Vec::with_capacity(ranges.len());
+    for r in ranges {
+        match out.last_mut() {
+            Some(last) if u32::from(*r.start()) <= u32::from(*last.end()) + 1 => {
+                if r.end() > last.end() {
+                    *last = *last.start()..=*r.end();
+                }
+            }
+            _ => out.push(r),
+        }
+    }
+    out
+}
+
+fn parse_port(s: &str) -> Result<u16, ParseError> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return err(format!("'{s}' is not a port number"));
+    }
+    match s.parse::<u32>() {
+        Ok(n) if n <= u32::from(u16::MAX) => Ok(n as u16),
+        _ => err(format!("port {s} is out of range (0-65535)")),
+    }
+}
+
+/// Parses `*` or a comma-separated list of ports and `LOW-HIGH` ranges
+/// (`8080,9000-9005`).
+pub fn parse_ports(s: &str) -> Result<PortSet, ParseError> {
+    if s == "*" {
+        return Ok(PortSet::Any);
+    }
+    if s.is_empty() {
+        return err("empty port list (give ports like 8080,9000-9005, or *)");
+    }
+    let mut ranges = Vec::new();
+    for item in s.split(',') {
+        if item == "*" {
+            return err("'*' cannot be mixed with port numbers");
+        }
+        let range = match item.split_once('-') {
+            Some((lo, hi)) => {
+                let (lo, hi) = (parse_port(lo)?, parse_port(hi)?);
+                if lo > hi {
+                    return err(format!("range {item} is backwards (low-high)"));
+                }
+                lo..=hi
+            }
+            None => {
+                let p = parse_port(item)?;
+                p..=p
+            }
+        };
+        ranges.push(range);
+    }
+    Ok(PortSet::Ranges(merge(ranges)))
+}
+
+/// The longest accepted duration: far beyond any sensible timeout, far below overflow.
+const MAX_DURATION: Duration = Duration::from_secs(366 * 24 * 3600);
+
+/// Parses a positive duration: a decimal number of seconds, optionally suffixed `ms`,
+/// `s`, `m` or `h` (`30`, `1.5`, `250ms`, `2m`).
+pub fn parse_duration(s: &str) -> Result<Duration, ParseError> {
+    let (num, scale) = if let Some(n) = s.strip_suffix("ms") {
+        (n, 0.001)
+    } else if let Some(n) = s.strip_suffix('s') {
+        (n, 1.0)
+    } else if let Some(n) = s.strip_suffix('m') {
+        (n, 60.0)
+    } else if let Some(n) = s.strip_suffix('h') {
+        (n, 3600.0)
+    } else {
+        (s, 1.0)
+    };
+    let well_formed = !num.is_empty()
+        && num.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        && num.bytes().filter(|&b| b == b'.').count() <= 1
+        && num.bytes().any(|b| b.is_ascii_digit());
+    if !well_formed {
+        return err(format!(
+            "'{s}' is not a duration (seconds, e.g. 30, 1.5, 250ms, 2m, 1h)"
+        ));
+    }
+    let value: f64 = num
+        .parse()
+        .map_err(|_| ParseError(format!("'{s}' is not a duration")))?;
+    let secs = value * scale;
+    if secs <= 0.0 {
+        return err(format!("duration '{s}' must be greater than zero"));
+    }
+    if secs > MAX_DURATION.as_secs_f64() {
+        return err(format!("duration '{s}' is longer than a year"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// Parses a non-negative decimal count (`1024`).
+pub fn parse_count(s: &str) -> Result<u64, ParseError> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return err(format!("'{s}' is not a non-negative whole number"));
+    }
+    s.parse::<u64>()
+        .map_err(|_| ParseError(format!("'{s}' is too large")))
+}
+
+/// Parses an environment assignment `KEY=VALUE` (the value may be empty or contain `=`).
+pub fn parse_env(s: &str) -> Result<(String, String), ParseError> {
+    let Some((key, value)) = s.split_once('=') else {
+        return err(format!("'{s}' is not KEY=VALUE"));
+    };
+    if key.is_empty() {
+        return err(format!("'{s}' has an empty variable name"));
+    }
+    if s.contains('\0') {
+        return err("an environment variable cannot contain a NUL byte");
+    }
+    Ok((key.to_owned(), value.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ports_single_list_and_ranges() {
+        assert_eq!(parse_ports("8080"), Ok(PortSet::Ranges(vec![8080..=8080])));
+        assert_eq!(
+            parse_ports("9000-9005,8080,9006,1-1"),
+            Ok(PortSet::Ranges(vec![1..=1, 8080..=8080, 9000..=9006]))
+        );
+        assert_eq!(parse_ports("*"), Ok(PortSet::Any));
+        assert_eq!(parse_ports("0,65535"), Ok(PortSet::Ranges(vec![0..=0, 65535..=65535])));
+    }
+
+    #[test]
+    fn ports_rejects_garbage() {
+        for bad in [
+            "", ",", "80,", "a", "-1", "65536", "5-3", "1-2-3", "*,80", "80,*", " 80", "+80",
+            "99999999999999999999", "1--2",
+        ] {
+            assert!(parse_ports(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn ports_contains_union_and_display() {
+        let a = parse_ports("10-20").unwrap();
+        let b = parse_ports("21,30").unwrap();
+        let u = a.union(b);
+        assert_eq!(u.to_string(), "10-21,30");
+        assert!(u.contains(15) && u.contains(21) && u.contains(30));
+        assert!(!u.contains(22) && !u.contains(9));
+        assert_eq!(u.ports().count(), 13);
+        assert!(PortSet::None.union(PortSet::Any).contains(1));
+        assert!(!PortSet::None.contains(1));
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        for bad in [
+            "", "0", "0.0", "-1", "1.2.3", ".", "s", "ms", "1x", "inf", "NaN", "1e3", "9999999h",
+            " 1",
+        ] {
+            assert!(parse_duration(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn counts() {
+        assert_eq!(parse_count("0"), Ok(0));
+        assert_eq!(parse_count("1024"), Ok(1024));
+        for bad in ["", "-1", "1k", "18446744073709551616", "0x10"] {
+            assert!(parse_count(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn env_pairs() {
+        assert_eq!(parse_env("A=b"), Ok(("A".into(), "b".into())));
+        assert_eq!(parse_env("A="), Ok(("A".into(), String::new())));
+        assert_eq!(parse_env("A=b=c"), Ok(("A".into(), "b=c".into())));
+        for bad in ["A", "=b", "", "A=\0"] {
+            assert!(parse_env(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+}

@@ -1,0 +1,215 @@
+//! Parent side of the launch: resolve the executable, build every byte the child needs
+//! (argv/envp, BPF program, Landlock ruleset, limits) before `fork`, then start it.
+
+use std::ffi::{c_char, c_int, CString, OsStr, OsString};
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use log::debug;
+use rustix::process::{getrlimit, Resource};
+
+use crate::error::{ExecError, RunError, SetupError};
+use crate::landlock;
+use crate::policy::Policy;
+use crate::seccomp;
+use crate::sys::SockFilter;
+
+/// `execvp`'s search path when the command's environment has no PATH.
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// One resource limit to set in the child: (resource, soft, hard).
+pub type Rlimit = (c_int, u64, u64);
+
+/// Everything the child needs, allocated before fork. The child only reads it.
+pub struct ChildPlan {
+    pub exe: CString,
+    pub argv: Vec<*const c_char>,
+    pub envp: Vec<*const c_char>,
+    pub cwd: Option<CString>,
+    pub rlimits: Vec<Rlimit>,
+    /// The persona to set (`None`: leave it).
+    pub personality: Option<libc::c_ulong>,
+    pub thp_disable: bool,
+    /// Clear every capability set (and the bounding set when root).
+    pub drop_caps: bool,
+    pub root: bool,
+    pub landlock: Option<OwnedFd>,
+    pub filter: Vec<SockFilter>,
+    /// sandlet's pid, compared with `getppid()` after PDEATHSIG is armed.
+    pub parent: rustix::process::Pid,
+    /// Owners of the strings `argv`/`envp` point into; they must outlive the child's exec.
+    _strings: Vec<CString>,
+    /// Protections the kernel lacked and the policy accepted.
+    pub degraded: Vec<landlock::Protection>,
+}
+
+fn cstring(bytes: &[u8], what: &'static str) -> Result<CString, SetupError> {
+    CString::new(bytes).map_err(|_| SetupError::Step {
+        step: what,
+        source: std::io::Error::from_raw_os_error(libc::EINVAL),
+    })
+}
+
+impl ChildPlan {
+    /// Prepares the launch of `policy.command`.
+    pub fn new(policy: &Policy) -> Result<ChildPlan, RunError> {
+        let exe = resolve(&policy.command[0], &policy.env)?;
+        debug!("executable: {}", exe.display());
+        let exe = cstring(exe.as_os_str().as_bytes(), "prepare executable path")?;
+
+        let mut strings = Vec::new();
+        let mut argv = Vec::new();
+        for arg in &policy.command {
+            let s = cstring(arg.as_bytes(), "prepare argv (NUL byte in an argument)")?;
+            argv.push(s.as_ptr());
+            strings.push(s);
+        }
+        argv.push(std::ptr::null());
+        let mut envp = Vec::new();
+        for (k, v) in &policy.env {
+            let mut kv = k.as_bytes().to_vec();
+            kv.push(b'=');
+            kv.extend_from_slice(v.as_bytes());
+            let s = cstring(&kv, "prepare environment (NUL byte in a variable)")?;
+            envp.push(s.as_ptr());
+            strings.push(s);
+        }
+        envp.push(std::ptr::null());
+
+        let cwd = match &policy.cwd {
+            Some(p) => Some(cstring(p.as_os_str().as_bytes(), "prepare --cwd")?),
+            None => None,
+        };
+
+        let mut rlimits = Vec::new();
+        if let Some(n) = policy.max_open_files {
+            let own = getrlimit(Resource::Nofile);
+            let hard = own.maximum.unwrap_or(u64::MAX);
+            let n = n.min(hard);
+            if n < policy.max_open_files.unwrap_or(0) {
+                log::warn!("--max-open-files clamped to sandlet's own hard limit {hard}");
+            }
+            rlimits.push((libc::RLIMIT_NOFILE as c_int, n, n));
+        }
+        if policy.no_coredump {
+            rlimits.push((libc::RLIMIT_CORE as c_int, 0, 0));
+        }
+
+        let personality = if policy.no_randomize_memory {
+            let current = crate::sys::personality(0xffff_ffff).map_err(|source| {
+                SetupError::Step {
+                    step: "query personality",
+                    source,
+                }
+            })?;
+            Some(current as libc::c_ulong | libc::ADDR_NO_RANDOMIZE as libc::c_ulong)
+        } else {
+            None
+        };
+
+        let ruleset = landlock::build(policy, landlock::abi())?;
+        let filter = seccomp::program(&policy.deny_syscalls).map_err(SetupError::from)?;
+        debug!("seccomp filter: {} instructions", filter.len());
+
+        Ok(ChildPlan {
+            exe,
+            argv,
+            envp,
+            cwd,
+            rlimits,
+            personality,
+            thp_disable: policy.no_huge_pages,
+            drop_caps: !policy.keep_caps,
+            root: rustix::process::geteuid().is_root(),
+            landlock: ruleset.fd,
+            filter,
+            parent: rustix::process::getpid(),
+            _strings: strings,
+            degraded: ruleset.degraded,
+        })
+    }
+}
+
+fn is_executable_file(path: &Path) -> Result<(), std::io::Error> {
+    let meta = std::fs::metadata(path)?;
+    if meta.is_dir() {
+        return Err(std::io::Error::from_raw_os_error(libc::EACCES));
+    }
+    if meta.permissions().mode() & 0o111 == 0 {
+        return Err(std::io::Error::from_raw_os_error(libc::EACCES));
+    }
+    Ok(())
+}
+
+/// Finds the program to execute the way `execvp` would: a name with a slash is used as
+/// is, otherwise the first executable match on the command's PATH.
+pub fn resolve(command: &OsStr, env: &[(OsString, OsString)]) -> Result<PathBuf, ExecError> {
+    let shown = command.to_string_lossy().into_owned();
+    if command.as_bytes().contains(&b'/') {
+        let path = PathBuf::from(command);
+        return match is_executable_file(&path) {
+            Ok(()) => Ok(path),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(ExecError::NotFound { command: shown })
+            }
+            Err(source) => Err(ExecError::NotExecutable {
+                command: shown,
+                source,
+            }),
+        };
+    }
+    let search: OsString = env
+        .iter()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_else(|| DEFAULT_PATH.into());
+    let mut denied = None;
+    for dir in search.as_bytes().split(|&b| b == b':') {
+        let dir = if dir.is_empty() { b".".as_slice() } else { dir };
+        let candidate = Path::new(OsStr::from_bytes(dir)).join(command);
+        match is_executable_file(&candidate) {
+            Ok(()) => return Ok(candidate),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                denied.get_or_insert(e);
+            }
+        }
+    }
+    match denied {
+        Some(source) => Err(ExecError::NotExecutable {
+            command: shown,
+            source,
+        }),
+        None => Err(ExecError::NotFound { command: shown }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolves_like_execvp() {
+        let env = vec![("PATH".into(), "/nonexistent:/usr/bin:/bin".into())];
+        let sh = resolve(OsStr::new("sh"), &env).unwrap();
+        assert!(sh.ends_with("sh"));
+        assert!(matches!(
+            resolve(OsStr::new("no-such-command-xyz"), &env),
+            Err(ExecError::NotFound { .. })
+        ));
+        assert!(matches!(
+            resolve(OsStr::new("/etc/passwd"), &env),
+            Err(ExecError::NotExecutable { .. })
+        ));
+        assert!(matches!(
+            resolve(OsStr::new("/etc"), &env),
+            Err(ExecError::NotExecutable { .. })
+        ));
+        assert!(matches!(
+            resolve(OsStr::new("./no/such"), &env),
+            Err(ExecError::NotFound { .. })
+        ));
+    }
+}

@@ -1,0 +1,63 @@
+//! Orphans: sandlet is a child subreaper, so processes that leave the command's tree
+//! (double-forked daemons, `setsid` jobs) are re-parented to it. They are found through
+//! `/proc/self/task/*/children` and waited for by pid, never with "any child" (a worker
+//! may own a ptrace stop), and killed when the command ends.
+
+use log::{debug, warn};
+use rustix::process::{Pid, WaitOptions};
+
+/// Direct children of every thread of sandlet.
+fn children() -> Vec<Pid> {
+    let mut out = Vec::new();
+    let tasks = match std::fs::read_dir("/proc/self/task") {
+        Ok(t) => t,
+        Err(e) => {
+            warn!("cannot list /proc/self/task ({e}); processes that left the sandbox's group may survive");
+            return out;
+        }
+    };
+    for task in tasks.flatten() {
+        let Ok(list) = std::fs::read_to_string(task.path().join("children")) else {
+            continue;
+        };
+        out.extend(
+            list.split_ascii_whitespace()
+                .filter_map(|p| p.parse::<i32>().ok())
+                .filter_map(Pid::from_raw),
+        );
+    }
+    out
+}
+
+/// Reaps re-parented orphans that have exited (never `command`, reaped by pidfd).
+pub fn reap_exited_orphans(command: Pid) {
+    for pid in children().into_iter().filter(|&p| p != command) {
+        if let Ok(Some(_)) = rustix::process::waitpid(Some(pid), WaitOptions::NOHANG) {
+            debug!("reaped orphan {}", pid.as_raw_nonzero());
+        }
+    }
+}
+
+/// Kills and reaps every child until none is left. A killed child's own children are
+/// re-parented to sandlet and caught by the next round. A child's pid cannot be reused
+/// before it is reaped, so signalling by pid is safe.
+pub fn kill_all_children() {
+    loop {
+        let kids = children();
+        if kids.is_empty() {
+            return;
+        }
+        for &pid in &kids {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+        }
+        for &pid in &kids {
+            loop {
+                match rustix::process::waitpid(Some(pid), WaitOptions::empty()) {
+                    Err(rustix::io::Errno::INTR) => continue,
+                    _ => break,
+                }
+            }
+            debug!("killed and reaped leftover process {}", pid.as_raw_nonzero());
+        }
+    }
+}

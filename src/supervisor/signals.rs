@@ -1,0 +1,63 @@
+//! Signals sandlet reacts to, delivered through a self-pipe the poll loop watches.
+//!
+//! signal-hook sets one flag per signal and writes a byte to the pipe; the loop drains
+//! the pipe and takes the flags. Installed before fork, with all signals blocked around
+//! the fork, so none is lost and none runs a handler in the child.
+
+use std::io::Read;
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGQUIT, SIGTERM};
+
+/// Signals forwarded to the sandbox's process group.
+pub const FORWARDED: [i32; 4] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT];
+
+/// The read end of the self-pipe plus one flag per watched signal.
+pub struct Signals {
+    pub(crate) read: UnixStream,
+    _write: UnixStream,
+    forwarded: [(i32, Arc<AtomicBool>); 4],
+    child: Arc<AtomicBool>,
+}
+
+impl Signals {
+    /// Installs the handlers for the forwarded signals and SIGCHLD.
+    pub fn install() -> std::io::Result<Signals> {
+        let (read, write) = UnixStream::pair()?;
+        read.set_nonblocking(true)?;
+        write.set_nonblocking(true)?;
+        let forwarded = FORWARDED.map(|sig| (sig, Arc::new(AtomicBool::new(false))));
+        let child = Arc::new(AtomicBool::new(false));
+        let flags = forwarded
+            .iter()
+            .map(|(sig, flag)| (*sig, flag))
+            .chain([(SIGCHLD, &child)]);
+        for (sig, flag) in flags {
+            signal_hook::flag::register(sig, Arc::clone(flag))?;
+            signal_hook::low_level::pipe::register_raw(sig, write.as_raw_fd())?;
+        }
+        Ok(Signals {
+            read,
+            _write: write,
+            forwarded,
+            child,
+        })
+    }
+
+    /// Empties the pipe; returns the forwarded signals that arrived and whether a
+    /// SIGCHLD did.
+    pub fn take(&mut self) -> (Vec<i32>, bool) {
+        let mut buf = [0u8; 64];
+        while matches!(self.read.read(&mut buf), Ok(n) if n > 0) {}
+        let fwd = self
+            .forwarded
+            .iter()
+            .filter(|(_, f)| f.swap(false, Ordering::SeqCst))
+            .map(|(sig, _)| *sig)
+            .collect();
+        (fwd, self.child.swap(false, Ordering::SeqCst))
+    }
+}

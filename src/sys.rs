@@ -1,0 +1,360 @@
+//! Raw system calls that rustix does not cover, each wrapped once behind a safe fn.
+//!
+//! Everything here is a thin shim: one `unsafe` block per call with a `// SAFETY:` line,
+//! `io::Result` out. Functions marked *async-signal-safe* allocate nothing and take no
+//! lock, so `child.rs` may call them between `fork` and `execve`.
+
+use std::ffi::{c_char, c_int, c_long, c_uint, CStr};
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+
+fn cvt(ret: c_long) -> io::Result<c_long> {
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+fn cvt_int(ret: c_int) -> io::Result<c_int> {
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Landlock (linux/landlock.h)
+// ---------------------------------------------------------------------------------------
+
+/// `struct landlock_ruleset_attr` (ABI 6 layout; older kernels accept it while the
+/// fields they do not know are zero).
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LandlockRulesetAttr {
+    pub handled_access_fs: u64,
+    pub handled_access_net: u64,
+    pub scoped: u64,
+}
+
+/// `struct landlock_path_beneath_attr` (packed in the UAPI header).
+#[repr(C, packed)]
+struct LandlockPathBeneathAttr {
+    allowed_access: u64,
+    parent_fd: i32,
+}
+
+/// `struct landlock_net_port_attr`.
+#[repr(C)]
+struct LandlockNetPortAttr {
+    allowed_access: u64,
+    port: u64,
+}
+
+const LANDLOCK_CREATE_RULESET_VERSION: c_uint = 1 << 0;
+const LANDLOCK_RULE_PATH_BENEATH: c_int = 1;
+const LANDLOCK_RULE_NET_PORT: c_int = 2;
+
+/// The Landlock ABI version of the running kernel (`Err` when Landlock is absent or
+/// disabled at boot).
+pub fn landlock_abi() -> io::Result<u32> {
+    // SAFETY: with a NULL attr, size 0 and the VERSION flag the call reads no memory.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            std::ptr::null::<LandlockRulesetAttr>(),
+            0usize,
+            LANDLOCK_CREATE_RULESET_VERSION,
+        )
+    };
+    cvt(ret).map(|v| v as u32)
+}
+
+/// `landlock_create_ruleset(attr)`: a new ruleset fd (close-on-exec).
+pub fn landlock_create_ruleset(attr: &LandlockRulesetAttr) -> io::Result<OwnedFd> {
+    // SAFETY: `attr` is a live, initialized struct of exactly the size we pass.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            attr as *const LandlockRulesetAttr,
+            std::mem::size_of::<LandlockRulesetAttr>(),
+            0u32,
+        )
+    };
+    let fd = cvt(ret)? as RawFd;
+    // SAFETY: the kernel just returned this fd to us and nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Adds a path-beneath rule: `allowed` rights beneath the O_PATH fd `parent`.
+pub fn landlock_add_path_rule(
+    ruleset: BorrowedFd<'_>,
+    allowed: u64,
+    parent: BorrowedFd<'_>,
+) -> io::Result<()> {
+    let attr = LandlockPathBeneathAttr {
+        allowed_access: allowed,
+        parent_fd: parent.as_raw_fd(),
+    };
+    // SAFETY: `attr` lives across the call; both fds are borrowed, hence open.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_add_rule,
+            ruleset.as_raw_fd(),
+            LANDLOCK_RULE_PATH_BENEATH,
+            &attr as *const LandlockPathBeneathAttr,
+            0u32,
+        )
+    };
+    cvt(ret).map(drop)
+}
+
+/// Adds a network rule: `allowed` rights on TCP `port`.
+pub fn landlock_add_net_rule(ruleset: BorrowedFd<'_>, allowed: u64, port: u16) -> io::Result<()> {
+    let attr = LandlockNetPortAttr {
+        allowed_access: allowed,
+        port: u64::from(port),
+    };
+    // SAFETY: `attr` lives across the call; the ruleset fd is borrowed, hence open.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_add_rule,
+            ruleset.as_raw_fd(),
+            LANDLOCK_RULE_NET_PORT,
+            &attr as *const LandlockNetPortAttr,
+            0u32,
+        )
+    };
+    cvt(ret).map(drop)
+}
+
+/// Enforces `ruleset` on the calling thread. Async-signal-safe.
+pub fn landlock_restrict_self(ruleset: RawFd) -> io::Result<()> {
+    // SAFETY: integer arguments only; a bad fd is reported as EBADF.
+    let ret = unsafe { libc::syscall(libc::SYS_landlock_restrict_self, ruleset, 0u32) };
+    cvt(ret).map(drop)
+}
+
+// ---------------------------------------------------------------------------------------
+// seccomp
+// ---------------------------------------------------------------------------------------
+
+/// `struct sock_filter`: one classic-BPF instruction.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SockFilter {
+    pub code: u16,
+    pub jt: u8,
+    pub jf: u8,
+    pub k: u32,
+}
+
+const SECCOMP_SET_MODE_FILTER: c_uint = 1;
+const SECCOMP_GET_ACTION_AVAIL: c_uint = 2;
+
+/// Installs the BPF `program` on the calling thread with `flags`
+/// (`SECCOMP_FILTER_FLAG_*`). Returns the syscall's value (the listener fd with
+/// `NEW_LISTENER`, else 0). Async-signal-safe.
+pub fn seccomp_set_filter(program: &[SockFilter], flags: c_uint) -> io::Result<c_long> {
+    let prog = libc::sock_fprog {
+        len: program.len() as u16,
+        filter: program.as_ptr() as *mut libc::sock_filter,
+    };
+    // SAFETY: `prog` points at `program`, which is borrowed for the whole call and whose
+    // element type has the exact layout of `struct sock_filter`; the kernel copies it.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            SECCOMP_SET_MODE_FILTER,
+            flags,
+            &prog as *const libc::sock_fprog,
+        )
+    };
+    cvt(ret)
+}
+
+/// Whether the kernel supports seccomp return `action` (`SECCOMP_RET_*`).
+pub fn seccomp_action_available(action: u32) -> bool {
+    // SAFETY: the kernel reads one u32 from `&action`, which is live across the call.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            SECCOMP_GET_ACTION_AVAIL,
+            0u32,
+            &action as *const u32,
+        )
+    };
+    ret == 0
+}
+
+// ---------------------------------------------------------------------------------------
+// Process attributes, used by the child between fork and exec (all async-signal-safe)
+// ---------------------------------------------------------------------------------------
+
+/// `prctl(option, arg2, arg3, arg4, arg5)`. Async-signal-safe.
+pub fn prctl(option: c_int, arg2: u64, arg3: u64, arg4: u64, arg5: u64) -> io::Result<c_int> {
+    // SAFETY: every option we pass takes integer arguments only (no pointers).
+    let ret = unsafe { libc::prctl(option, arg2, arg3, arg4, arg5) };
+    cvt_int(ret)
+}
+
+/// `personality(persona)`; returns the previous persona. Async-signal-safe.
+pub fn personality(persona: libc::c_ulong) -> io::Result<c_int> {
+    // SAFETY: integer argument only.
+    let ret = unsafe { libc::personality(persona) };
+    cvt_int(ret)
+}
+
+/// Clears the effective, permitted and inheritable capability sets of the calling
+/// thread (`capset` v3). Async-signal-safe.
+pub fn clear_capabilities() -> io::Result<()> {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: c_int,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+    let header = Header {
+        version: LINUX_CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    let data = [Data {
+        effective: 0,
+        permitted: 0,
+        inheritable: 0,
+    }; 2];
+    // SAFETY: header and the two-element data array (the v3 layout) live across the call.
+    let ret = unsafe { libc::syscall(libc::SYS_capset, &header as *const Header, data.as_ptr()) };
+    cvt(ret).map(drop)
+}
+
+/// Sets `resource` to (`soft`, `hard`). Async-signal-safe.
+pub fn setrlimit(resource: c_int, soft: u64, hard: u64) -> io::Result<()> {
+    let lim = libc::rlimit64 {
+        rlim_cur: soft,
+        rlim_max: hard,
+    };
+    // SAFETY: `lim` is live across the call; a null old-limit pointer is allowed.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_prlimit64,
+            0,
+            resource,
+            &lim as *const libc::rlimit64,
+            std::ptr::null_mut::<libc::rlimit64>(),
+        )
+    };
+    cvt(ret).map(drop)
+}
+
+/// A saved signal mask.
+pub struct SignalMask(libc::sigset_t);
+
+fn sigmask(how: c_int, set: &libc::sigset_t) -> io::Result<SignalMask> {
+    // SAFETY: a zeroed sigset_t is a valid (empty) set for the kernel to overwrite.
+    let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `set` and `old` are valid sigset_t values live across the call.
+    let ret = unsafe { libc::pthread_sigmask(how, set, &mut old) };
+    if ret != 0 {
+        return Err(io::Error::from_raw_os_error(ret));
+    }
+    Ok(SignalMask(old))
+}
+
+fn full_or_empty_set(full: bool) -> libc::sigset_t {
+    // SAFETY: a zeroed sigset_t is valid storage for sigfillset/sigemptyset.
+    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `set` is valid, writable storage; these calls cannot fail on it.
+    unsafe {
+        if full {
+            libc::sigfillset(&mut set);
+        } else {
+            libc::sigemptyset(&mut set);
+        }
+    }
+    set
+}
+
+/// Blocks every signal of the calling thread; returns the previous mask.
+pub fn block_all_signals() -> io::Result<SignalMask> {
+    sigmask(libc::SIG_SETMASK, &full_or_empty_set(true))
+}
+
+/// Restores a mask saved by [`block_all_signals`].
+pub fn restore_signal_mask(mask: &SignalMask) -> io::Result<()> {
+    sigmask(libc::SIG_SETMASK, &mask.0).map(drop)
+}
+
+/// Resets every catchable signal to `SIG_DFL` and unblocks all signals. Ignored
+/// dispositions and the mask survive `execve`; the command must start clean.
+/// Async-signal-safe.
+pub fn reset_signals() -> io::Result<()> {
+    for sig in 1..=64 {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: SIG_DFL is always a valid disposition; numbers the libc reserves for
+        // itself report EINVAL, which we ignore.
+        unsafe { libc::signal(sig, libc::SIG_DFL) };
+    }
+    sigmask(libc::SIG_SETMASK, &full_or_empty_set(false)).map(drop)
+}
+
+/// Marks every fd from `first` up close-on-exec. Async-signal-safe.
+pub fn cloexec_from(first: c_uint) -> io::Result<()> {
+    // SAFETY: integer arguments only.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first,
+            c_uint::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    cvt(ret).map(drop)
+}
+
+/// `execve(path, argv, envp)`; only returns on failure. Async-signal-safe.
+///
+/// `argv` and `envp` must be NULL-terminated arrays of pointers to NUL-terminated
+/// strings that outlive the call; `spawn::ChildPlan` builds them that way.
+pub fn execve(path: &CStr, argv: &[*const c_char], envp: &[*const c_char]) -> io::Error {
+    if argv.last().is_some_and(|p| !p.is_null()) || envp.last().is_some_and(|p| !p.is_null()) {
+        return io::Error::from_raw_os_error(libc::EFAULT);
+    }
+    // SAFETY: both arrays are NULL-terminated (checked above) and, per this fn's
+    // contract, point at live NUL-terminated strings.
+    unsafe { libc::execve(path.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
+    io::Error::last_os_error()
+}
+
+/// Writes all of `buf` to `fd`, ignoring EINTR. Async-signal-safe.
+pub fn write_all_raw(fd: RawFd, mut buf: &[u8]) -> io::Result<()> {
+    while !buf.is_empty() {
+        // SAFETY: `buf` is a live slice of `buf.len()` readable bytes.
+        let n = unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) };
+        if n < 0 {
+            let err = io::Error::last_os_error();
+            if err.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(err);
+        }
+        buf = &buf[n as usize..];
+    }
+    Ok(())
+}
+
+/// `_exit(code)`: leaves without running atexit handlers or flushing stdio.
+pub fn exit_immediately(code: c_int) -> ! {
+    // SAFETY: _exit is always safe to call; it does not return.
+    unsafe { libc::_exit(code) }
+}

@@ -1,0 +1,1168 @@
+/*
+ * probe.c - single-operation test helper for the sandbox test-suite.
+ *
+ * Usage: probe ACTION [ARGS...]
+ *
+ * Performs exactly one operation and prints exactly one line on stdout:
+ *   "ok[ EXTRA...]"  on success, or
+ *   "err ENAME"      on failure (symbolic errno name, "E<n>" if unknown),
+ * then exits 0.  Unknown action / wrong argument count: "usage" on stderr,
+ * exit status 2.
+ *
+ * The "sys NAME" actions call a syscall with deliberately poisoned arguments
+ * (bad pointers, invalid flags, fd -1, nonexistent pids/paths/keys) so that,
+ * when no seccomp filter interferes, the kernel rejects the call with an
+ * errno other than EPERM and nothing on the system is changed.  A seccomp
+ * filter that answers EPERM therefore shows up as "err EPERM".
+ *
+ * Build: gcc -O1 -Wall -Wextra -o probe probe.c   (optionally -static)
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/ipc.h>
+#include <sys/msg.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/resource.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+/* ------------------------------------------------------------------ */
+/* output                                                              */
+/* ------------------------------------------------------------------ */
+
+static char obuf[16384];
+static size_t olen;
+
+static void outf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void outf(const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (olen >= sizeof(obuf) - 1)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(obuf + olen, sizeof(obuf) - olen, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	olen += (size_t)n;
+	if (olen > sizeof(obuf) - 1)
+		olen = sizeof(obuf) - 1;
+}
+
+static void flush_out(void)
+{
+	size_t off = 0;
+
+	while (off < olen) {
+		ssize_t w = write(1, obuf + off, olen - off);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		off += (size_t)w;
+	}
+	olen = 0;
+}
+
+/* Terminate the line, write it out and exit 0. */
+static void finish(void) __attribute__((noreturn));
+static void finish(void)
+{
+	outf("\n");
+	flush_out();
+	_exit(0);
+}
+
+static void usage(void) __attribute__((noreturn));
+static void usage(void)
+{
+	static const char msg[] = "usage\n";
+	ssize_t r = write(2, msg, sizeof(msg) - 1);
+	(void)r;
+	_exit(2);
+}
+
+/* ------------------------------------------------------------------ */
+/* errno names                                                         */
+/* ------------------------------------------------------------------ */
+
+struct errname {
+	int num;
+	const char *name;
+};
+
+#define EN(x) { x, #x }
+static const struct errname errnames[] = {
+	EN(EPERM), EN(ENOENT), EN(ESRCH), EN(EINTR), EN(EIO), EN(ENXIO),
+	EN(E2BIG), EN(ENOEXEC), EN(EBADF), EN(ECHILD), EN(EAGAIN),
+	EN(ENOMEM), EN(EACCES), EN(EFAULT), EN(ENOTBLK), EN(EBUSY),
+	EN(EEXIST), EN(EXDEV), EN(ENODEV), EN(ENOTDIR), EN(EISDIR),
+	EN(EINVAL), EN(ENFILE), EN(EMFILE), EN(ENOTTY), EN(ETXTBSY),
+	EN(EFBIG), EN(ENOSPC), EN(ESPIPE), EN(EROFS), EN(EMLINK),
+	EN(EPIPE), EN(EDOM), EN(ERANGE), EN(EDEADLK), EN(ENAMETOOLONG),
+	EN(ENOLCK), EN(ENOSYS), EN(ENOTEMPTY), EN(ELOOP), EN(ENOMSG),
+	EN(EIDRM), EN(ENOSTR), EN(ENODATA), EN(ETIME), EN(ENOSR),
+	EN(EREMOTE), EN(ENOLINK), EN(EPROTO), EN(EMULTIHOP), EN(EBADMSG),
+	EN(EOVERFLOW), EN(EBADFD), EN(EILSEQ), EN(ERESTART), EN(EUSERS),
+	EN(ENOTSOCK), EN(EDESTADDRREQ), EN(EMSGSIZE), EN(EPROTOTYPE),
+	EN(ENOPROTOOPT), EN(EPROTONOSUPPORT), EN(ESOCKTNOSUPPORT),
+	EN(EOPNOTSUPP), EN(EPFNOSUPPORT), EN(EAFNOSUPPORT), EN(EADDRINUSE),
+	EN(EADDRNOTAVAIL), EN(ENETDOWN), EN(ENETUNREACH), EN(ENETRESET),
+	EN(ECONNABORTED), EN(ECONNRESET), EN(ENOBUFS), EN(EISCONN),
+	EN(ENOTCONN), EN(ESHUTDOWN), EN(ETOOMANYREFS), EN(ETIMEDOUT),
+	EN(ECONNREFUSED), EN(EHOSTDOWN), EN(EHOSTUNREACH), EN(EALREADY),
+	EN(EINPROGRESS), EN(ESTALE), EN(EDQUOT), EN(ENOMEDIUM),
+	EN(EMEDIUMTYPE), EN(ECANCELED), EN(ENOKEY), EN(EKEYEXPIRED),
+	EN(EKEYREVOKED), EN(EKEYREJECTED), EN(EOWNERDEAD),
+	EN(ENOTRECOVERABLE), EN(ERFKILL), EN(EHWPOISON),
+};
+#undef EN
+
+static void out_err(int e)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(errnames) / sizeof(errnames[0]); i++) {
+		if (errnames[i].num == e) {
+			outf("err %s", errnames[i].name);
+			return;
+		}
+	}
+	outf("err E%d", e);
+}
+
+/* Report the result of a libc/syscall style call (-1 + errno on error). */
+static void report(long r) __attribute__((noreturn));
+static void report(long r)
+{
+	if (r < 0)
+		out_err(errno);
+	else
+		outf("ok");
+	finish();
+}
+
+static void report_errno(int e) __attribute__((noreturn));
+static void report_errno(int e)
+{
+	if (e)
+		out_err(e);
+	else
+		outf("ok");
+	finish();
+}
+
+/* ------------------------------------------------------------------ */
+/* small parsing helpers                                               */
+/* ------------------------------------------------------------------ */
+
+static int parse_long(const char *s, long *v)
+{
+	char *end;
+
+	if (!s || !*s)
+		return -1;
+	errno = 0;
+	*v = strtol(s, &end, 0);
+	if (errno || *end)
+		return -1;
+	return 0;
+}
+
+static long need_long(const char *s)
+{
+	long v;
+
+	if (parse_long(s, &v) < 0)
+		usage();
+	return v;
+}
+
+/* ------------------------------------------------------------------ */
+/* file-system actions                                                 */
+/* ------------------------------------------------------------------ */
+
+static void act_read(const char *path)
+{
+	char c;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		report(-1);
+	if (read(fd, &c, 1) < 0)
+		report(-1);
+	report(0);
+}
+
+static void act_write(const char *path)
+{
+	static const char data[] = "probe\n";
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+	if (fd < 0)
+		report(-1);
+	if (write(fd, data, sizeof(data) - 1) < 0)
+		report(-1);
+	if (close(fd) < 0)
+		report(-1);
+	report(0);
+}
+
+static void act_listdir(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *de;
+
+	if (!d)
+		report(-1);
+	errno = 0;
+	de = readdir(d);
+	if (!de && errno)
+		report(-1);
+	report(0);
+}
+
+static void act_exec(const char *path)
+{
+	char *argv[2];
+
+	argv[0] = (char *)path;
+	argv[1] = NULL;
+	execve(path, argv, environ);
+	report(-1);
+}
+
+/* ------------------------------------------------------------------ */
+/* "sys NAME" probes                                                   */
+/* ------------------------------------------------------------------ */
+
+#define BADPTR   ((void *)1)
+/* Above PID_MAX_LIMIT (4M on 64-bit): no such process can ever exist. */
+#define NOPID    0x3fffffffL
+/* A System V IPC key that nothing uses. */
+#define NOKEY    0x7e57b0beL
+static const char NOPATH[] = "/nonexistent-probe-dir/nonexistent";
+
+#ifndef SYS_clone3
+#define SYS_clone3 435
+#endif
+#ifndef SYS_io_uring_setup
+#define SYS_io_uring_setup 425
+#endif
+#ifndef SYS_io_uring_enter
+#define SYS_io_uring_enter 426
+#endif
+#ifndef SYS_io_uring_register
+#define SYS_io_uring_register 427
+#endif
+#ifndef SYS_kexec_file_load
+#define SYS_kexec_file_load 320
+#endif
+
+/* The namespace clone flags (value fallbacks for old headers). */
+#ifndef CLONE_NEWCGROUP
+#define CLONE_NEWCGROUP 0x02000000
+#endif
+#define ALL_NS_FLAGS (CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | \
+		      CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | \
+		      CLONE_NEWCGROUP)
+
+/*
+ * Each function returns the raw syscall() result (-1 + errno on failure).
+ * The comments give the kernel check that rejects the call (and the errno
+ * expected when unfiltered).
+ */
+
+/* fstype is copied from user memory before anything else: EFAULT.
+ * (Even if it were not, the target does not exist: ENOENT.) */
+static long s_mount(void)
+{
+	return syscall(SYS_mount, NOPATH, NOPATH, BADPTR, 0UL, NULL);
+}
+
+/* Unknown umount flags are rejected before lookup / permission: EINVAL. */
+static long s_umount2(void)
+{
+	return syscall(SYS_umount2, NOPATH, 0x80000000L);
+}
+
+/* may_mount() comes first (EPERM unprivileged); root: EFAULT on the path. */
+static long s_pivot_root(void)
+{
+	return syscall(SYS_pivot_root, BADPTR, BADPTR);
+}
+
+/* Path lookup happens before the capability check: ENOENT. */
+static long s_chroot(void)
+{
+	return syscall(SYS_chroot, NOPATH);
+}
+
+/* Invalid swap flags are rejected before the capability check: EINVAL. */
+static long s_swapon(void)
+{
+	return syscall(SYS_swapon, NOPATH, 0x80000000L);
+}
+
+/* CAP_SYS_ADMIN checked first (EPERM unprivileged); root: ENOENT. */
+static long s_swapoff(void)
+{
+	return syscall(SYS_swapoff, NOPATH);
+}
+
+/* CAP_SYS_BOOT first (EPERM unprivileged); root: wrong magic -> EINVAL.
+ * The command is not a valid LINUX_REBOOT_CMD_* either. */
+static long s_reboot(void)
+{
+	return syscall(SYS_reboot, 0x0bad0badL, 0x0bad0badL, 0x00badbadL, NULL);
+}
+
+/* Capability first (EPERM unprivileged); root: len < 0 -> EINVAL. */
+static long s_sethostname(void)
+{
+	return syscall(SYS_sethostname, BADPTR, -1L);
+}
+
+static long s_setdomainname(void)
+{
+	return syscall(SYS_setdomainname, BADPTR, -1L);
+}
+
+/* Capability first; root: undefined flag bits -> EINVAL.
+ * (ENOSYS on kernels built without CONFIG_KEXEC.) */
+static long s_kexec_load(void)
+{
+	return syscall(SYS_kexec_load, 0UL, 0UL, NULL, 0xff00UL);
+}
+
+/* Capability first; root: undefined flags (and no UNLOAD bit) -> EINVAL. */
+static long s_kexec_file_load(void)
+{
+	return syscall(SYS_kexec_file_load, -1L, -1L, 0UL, NULL, 0xff00UL);
+}
+
+/* Capability first; root: image shorter than an ELF header -> ENOEXEC. */
+static long s_init_module(void)
+{
+	return syscall(SYS_init_module, BADPTR, 0UL, BADPTR);
+}
+
+/* Capability first; root: unknown flags -> EINVAL. */
+static long s_finit_module(void)
+{
+	return syscall(SYS_finit_module, -1L, BADPTR, 0x7fffff00L);
+}
+
+/* Capability first; root: name pointer faults -> EFAULT. */
+static long s_delete_module(void)
+{
+	return syscall(SYS_delete_module, BADPTR, 0L);
+}
+
+/* All namespace flags plus bit 0 (a CSIGNAL bit, never valid for unshare):
+ * check_unshare_flags() rejects it before anything else: EINVAL.  Passing
+ * the namespace bits too means an argument-inspecting filter sees them. */
+static long s_unshare(void)
+{
+	return syscall(SYS_unshare, (long)(ALL_NS_FLAGS | 0x1));
+}
+
+static long s_setns(void)
+{
+	return syscall(SYS_setns, -1L, 0L);
+}
+
+/* attr is read before any permission check: EFAULT. */
+static long s_perf_event_open(void)
+{
+	return syscall(SYS_perf_event_open, NULL, 0L, -1L, -1L, 0UL);
+}
+
+/* Unknown command: EINVAL. */
+static long s_bpf(void)
+{
+	return syscall(SYS_bpf, -1L, NULL, 0UL);
+}
+
+/* UFFD_USER_MODE_ONLY is set (always permitted), other bits invalid: EINVAL */
+static long s_userfaultfd(void)
+{
+	return syscall(SYS_userfaultfd, 0xffffffffL);
+}
+
+/* Unknown operation: EOPNOTSUPP. */
+static long s_keyctl(void)
+{
+	return syscall(SYS_keyctl, -1L, 0L, 0L, 0L, 0L);
+}
+
+/* Key type string faults: EFAULT. */
+static long s_add_key(void)
+{
+	return syscall(SYS_add_key, BADPTR, BADPTR, NULL, 0UL, 0L);
+}
+
+static long s_request_key(void)
+{
+	return syscall(SYS_request_key, BADPTR, BADPTR, NULL, 0L);
+}
+
+/* No such pid: ESRCH. */
+static long s_ptrace(void)
+{
+	long data = 0;
+
+	return syscall(SYS_ptrace, (long)PTRACE_PEEKDATA, NOPID, NULL, &data);
+}
+
+/* Non-empty remote iovec (an empty one short-circuits to success),
+ * nonexistent pid: ESRCH. */
+static long s_pvm(long nr)
+{
+	char buf[1] = { 0 };
+	struct iovec liov = { buf, 1 };
+	struct iovec riov = { (void *)0x10000, 1 };
+
+	return syscall(nr, NOPID, &liov, 1UL, &riov, 1UL, 0UL);
+}
+
+static long s_process_vm_readv(void)
+{
+	return s_pvm(SYS_process_vm_readv);
+}
+
+static long s_process_vm_writev(void)
+{
+	return s_pvm(SYS_process_vm_writev);
+}
+
+/* Bad mount fd and unreadable handle.  Linux 6.18 answers EFAULT for root
+ * and unprivileged alike (the handle is read before the permission check);
+ * older kernels check CAP_DAC_READ_SEARCH first (EPERM unprivileged). */
+static long s_open_by_handle_at(void)
+{
+	return syscall(SYS_open_by_handle_at, -1L, BADPTR, (long)O_RDONLY);
+}
+
+static long s_name_to_handle_at(void)
+{
+	return syscall(SYS_name_to_handle_at, (long)AT_FDCWD, NOPATH, BADPTR,
+		       BADPTR, 0L);
+}
+
+/* Range beyond the 64K port space, checked before capability: EINVAL.
+ * (ENOSYS on kernels without CONFIG_X86_IOPL_IOPERM.) */
+static long s_ioperm(void)
+{
+	return syscall(SYS_ioperm, 0UL, 0x10001UL, 1L);
+}
+
+/* Level > 3 checked before capability: EINVAL (or ENOSYS, see above). */
+static long s_iopl(void)
+{
+	return syscall(SYS_iopl, 4L);
+}
+
+/* Quota type 0xff >= MAXQUOTAS, checked first: EINVAL. */
+static long s_quotactl(void)
+{
+	return syscall(SYS_quotactl, 0x00ffL, NOPATH, 0L, NULL);
+}
+
+/* Capability first (EPERM unprivileged); root: name faults -> EFAULT. */
+static long s_acct(void)
+{
+	return syscall(SYS_acct, BADPTR);
+}
+
+/* params NULL: EFAULT (EPERM only if io_uring_disabled forbids us). */
+static long s_io_uring_setup(void)
+{
+	return syscall(SYS_io_uring_setup, 0L, NULL);
+}
+
+static long s_io_uring_enter(void)
+{
+	return syscall(SYS_io_uring_enter, -1L, 0L, 0L, 0L, NULL, 0L);
+}
+
+/* fd -1 selects "blind" registration on recent kernels, where opcode 0 is
+ * not supported (EINVAL); older kernels give EBADF. */
+static long s_io_uring_register(void)
+{
+	return syscall(SYS_io_uring_register, -1L, 0L, NULL, 0L);
+}
+
+/* A SET that never fails when unfiltered ("ok"); restored immediately. */
+static long s_personality(void)
+{
+	long old = syscall(SYS_personality, 0xffffffffL);
+	long r;
+
+	if (old < 0)
+		return old;
+	r = syscall(SYS_personality, 0xdeadbeefL);
+	if (r >= 0) {
+		int e = errno;
+		syscall(SYS_personality, old);
+		errno = e;
+	}
+	return r;
+}
+
+/* Key does not exist and no IPC_CREAT: ENOENT (nothing is created). */
+static long s_shmget(void)
+{
+	return syscall(SYS_shmget, NOKEY, 0UL, 0L);
+}
+
+/* Negative id: EINVAL. */
+static long s_shmat(void)
+{
+	return syscall(SYS_shmat, -1L, NULL, 0L);
+}
+
+/* Unaligned address: EINVAL. */
+static long s_shmdt(void)
+{
+	return syscall(SYS_shmdt, BADPTR);
+}
+
+static long s_shmctl(void)
+{
+	struct shmid_ds ds;
+
+	return syscall(SYS_shmctl, -1L, (long)IPC_STAT, &ds);
+}
+
+static long s_msgget(void)
+{
+	return syscall(SYS_msgget, NOKEY, 0L);
+}
+
+struct probe_msg {
+	long mtype;
+	char mtext[8];
+};
+
+static long s_msgsnd(void)
+{
+	struct probe_msg m = { 1, "x" };
+
+	return syscall(SYS_msgsnd, -1L, &m, 1UL, (long)IPC_NOWAIT);
+}
+
+static long s_msgrcv(void)
+{
+	struct probe_msg m = { 0, "" };
+
+	return syscall(SYS_msgrcv, -1L, &m, sizeof(m.mtext), 0L,
+		       (long)IPC_NOWAIT);
+}
+
+static long s_msgctl(void)
+{
+	struct msqid_ds ds;
+
+	return syscall(SYS_msgctl, -1L, (long)IPC_STAT, &ds);
+}
+
+static long s_semget(void)
+{
+	return syscall(SYS_semget, NOKEY, 0L, 0L);
+}
+
+static long s_semop(void)
+{
+	struct sembuf sb = { 0, 0, IPC_NOWAIT };
+
+	return syscall(SYS_semop, -1L, &sb, 1UL);
+}
+
+static long s_semctl(void)
+{
+	struct semid_ds ds;
+
+	return syscall(SYS_semctl, -1L, 0L, (long)IPC_STAT, &ds);
+}
+
+static long s_semtimedop(void)
+{
+	struct sembuf sb = { 0, 0, IPC_NOWAIT };
+
+	return syscall(SYS_semtimedop, -1L, &sb, 1UL, NULL);
+}
+
+/* Size smaller than CLONE_ARGS_SIZE_VER0: EINVAL. */
+static long s_clone3(void)
+{
+	return syscall(SYS_clone3, NULL, 0UL);
+}
+
+struct sysprobe {
+	const char *name;
+	long (*fn)(void);
+};
+
+#define SP(x) { #x, s_##x }
+static const struct sysprobe sysprobes[] = {
+	SP(mount), SP(umount2), SP(pivot_root), SP(chroot), SP(swapon),
+	SP(swapoff), SP(reboot), SP(sethostname), SP(setdomainname),
+	SP(kexec_load), SP(kexec_file_load), SP(init_module),
+	SP(finit_module), SP(delete_module), SP(unshare), SP(setns),
+	SP(perf_event_open), SP(bpf), SP(userfaultfd), SP(keyctl),
+	SP(add_key), SP(request_key), SP(ptrace), SP(process_vm_readv),
+	SP(process_vm_writev), SP(open_by_handle_at), SP(name_to_handle_at),
+	SP(ioperm), SP(iopl), SP(quotactl), SP(acct), SP(io_uring_setup),
+	SP(io_uring_enter), SP(io_uring_register), SP(personality),
+	SP(shmget), SP(shmat), SP(shmdt), SP(shmctl), SP(msgget),
+	SP(msgsnd), SP(msgrcv), SP(msgctl), SP(semget), SP(semop),
+	SP(semctl), SP(semtimedop), SP(clone3),
+};
+#undef SP
+
+static void act_sys(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(sysprobes) / sizeof(sysprobes[0]); i++) {
+		if (strcmp(sysprobes[i].name, name) == 0) {
+			long r;
+
+			errno = 0;
+			r = sysprobes[i].fn();
+			report(r);
+		}
+	}
+	usage();
+}
+
+/* ------------------------------------------------------------------ */
+/* processes, threads, namespaces                                      */
+/* ------------------------------------------------------------------ */
+
+/* Raw clone(flags|SIGCHLD) without a new stack: behaves like fork. */
+static void clone_and_wait(unsigned long flags)
+{
+	long pid;
+	int st;
+
+	pid = syscall(SYS_clone, flags | SIGCHLD, 0UL, NULL, NULL, 0UL);
+	if (pid < 0)
+		report(-1);
+	if (pid == 0)
+		syscall(SYS_exit_group, 0L);
+	for (;;) {
+		if (waitpid((pid_t)pid, &st, 0) >= 0)
+			break;
+		if (errno != EINTR)
+			report(-1);
+	}
+	report(0);
+}
+
+static void act_clone_ns(const char *name)
+{
+	static const struct {
+		const char *name;
+		unsigned long flag;
+	} nsflags[] = {
+		{ "newuser", CLONE_NEWUSER },
+		{ "newns", CLONE_NEWNS },
+		{ "newpid", CLONE_NEWPID },
+		{ "newnet", CLONE_NEWNET },
+		{ "newuts", CLONE_NEWUTS },
+		{ "newipc", CLONE_NEWIPC },
+		{ "newcgroup", CLONE_NEWCGROUP },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(nsflags) / sizeof(nsflags[0]); i++)
+		if (strcmp(nsflags[i].name, name) == 0)
+			clone_and_wait(nsflags[i].flag);
+	usage();
+}
+
+static void *thread_fn(void *arg)
+{
+	return arg;
+}
+
+static void act_thread(void)
+{
+	pthread_t t;
+	int e = pthread_create(&t, NULL, thread_fn, NULL);
+
+	if (e)
+		report_errno(e);
+	e = pthread_join(t, NULL);
+	report_errno(e);
+}
+
+/* ioctl on a pipe, never on a terminal: ENOTTY when unfiltered. */
+static void act_ioctl(unsigned long req)
+{
+	int p[2];
+	char c = 'x';
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		report(-1);
+	report(syscall(SYS_ioctl, (long)p[0], req, &c));
+}
+
+/* ------------------------------------------------------------------ */
+/* sockets                                                             */
+/* ------------------------------------------------------------------ */
+
+struct sym {
+	const char *name;
+	long val;
+};
+
+static int lookup_sym(const struct sym *t, size_t n, const char *s, long *v)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (strcmp(t[i].name, s) == 0) {
+			*v = t[i].val;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static void act_socket(const char *dom, const char *type, const char *proto)
+{
+	static const struct sym doms[] = {
+		{ "unix", AF_UNIX }, { "inet", AF_INET }, { "inet6", AF_INET6 },
+		{ "netlink", AF_NETLINK }, { "packet", AF_PACKET },
+		{ "bluetooth", AF_BLUETOOTH }, { "alg", AF_ALG },
+		{ "vsock", AF_VSOCK },
+	};
+	static const struct sym types[] = {
+		{ "stream", SOCK_STREAM }, { "dgram", SOCK_DGRAM },
+		{ "raw", SOCK_RAW }, { "seqpacket", SOCK_SEQPACKET },
+	};
+	static const struct sym protos[] = {
+		{ "tcp", IPPROTO_TCP }, { "udp", IPPROTO_UDP },
+		{ "icmp", IPPROTO_ICMP }, { "icmpv6", IPPROTO_ICMPV6 },
+		{ "sctp", 132 }, { "mptcp", 262 },
+		{ "route", 0 },   /* NETLINK_ROUTE */
+		{ "audit", 9 },   /* NETLINK_AUDIT */
+		{ "uevent", 15 }, /* NETLINK_KOBJECT_UEVENT */
+	};
+	char tbuf[64];
+	char *tok, *save = NULL;
+	long d, t, p, mod = 0;
+
+	if (lookup_sym(doms, sizeof(doms) / sizeof(doms[0]), dom, &d) < 0)
+		usage();
+	if (strlen(type) >= sizeof(tbuf))
+		usage();
+	strcpy(tbuf, type);
+	tok = strtok_r(tbuf, "+", &save);
+	if (!tok || lookup_sym(types, sizeof(types) / sizeof(types[0]), tok,
+			       &t) < 0)
+		usage();
+	while ((tok = strtok_r(NULL, "+", &save)) != NULL) {
+		if (strcmp(tok, "nonblock") == 0)
+			mod |= SOCK_NONBLOCK;
+		else if (strcmp(tok, "cloexec") == 0)
+			mod |= SOCK_CLOEXEC;
+		else
+			usage();
+	}
+	if (lookup_sym(protos, sizeof(protos) / sizeof(protos[0]), proto,
+		       &p) < 0 && parse_long(proto, &p) < 0)
+		usage();
+	report(syscall(SYS_socket, d, t | mod, p));
+}
+
+union anyaddr {
+	struct sockaddr sa;
+	struct sockaddr_in in4;
+	struct sockaddr_in6 in6;
+};
+
+static socklen_t parse_addr(const char *ip, const char *port,
+			    union anyaddr *a)
+{
+	long pn = need_long(port);
+
+	if (pn < 0 || pn > 65535)
+		usage();
+	memset(a, 0, sizeof(*a));
+	if (inet_pton(AF_INET, ip, &a->in4.sin_addr) == 1) {
+		a->in4.sin_family = AF_INET;
+		a->in4.sin_port = htons((unsigned short)pn);
+		return sizeof(a->in4);
+	}
+	if (inet_pton(AF_INET6, ip, &a->in6.sin6_addr) == 1) {
+		a->in6.sin6_family = AF_INET6;
+		a->in6.sin6_port = htons((unsigned short)pn);
+		return sizeof(a->in6);
+	}
+	usage();
+}
+
+static void act_inet(const char *ip, const char *port, int type, int what)
+{
+	union anyaddr a;
+	socklen_t len = parse_addr(ip, port, &a);
+	int fd = socket(a.sa.sa_family, type | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		report(-1);
+	switch (what) {
+	case 0: /* connect */
+		for (;;) {
+			if (connect(fd, &a.sa, len) == 0)
+				report(0);
+			if (errno != EINTR)
+				report(-1);
+		}
+	case 1: /* bind */
+		report(bind(fd, &a.sa, len));
+	default: /* send */
+		report(sendto(fd, "probe\n", 6, 0, &a.sa, len));
+	}
+}
+
+static void act_abstract_connect(const char *name)
+{
+	struct sockaddr_un sun;
+	size_t n = strlen(name);
+	int fd;
+
+	if (n + 1 > sizeof(sun.sun_path))
+		usage();
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path + 1, name, n);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		report(-1);
+	report(connect(fd, (struct sockaddr *)&sun,
+		       (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n)));
+}
+
+/* ------------------------------------------------------------------ */
+/* introspection                                                       */
+/* ------------------------------------------------------------------ */
+
+/* Copy the value of "Key:" from /proc/self/status into val. */
+static int status_field(const char *key, char *val, size_t vlen)
+{
+	static char buf[8192];
+	static ssize_t blen = -1;
+	size_t klen = strlen(key);
+	char *p;
+
+	if (blen < 0) {
+		int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+		ssize_t r;
+
+		if (fd < 0)
+			return -1;
+		blen = 0;
+		while ((size_t)blen < sizeof(buf) - 1) {
+			r = read(fd, buf + blen, sizeof(buf) - 1 - (size_t)blen);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0)
+				break;
+			blen += r;
+		}
+		buf[blen] = 0;
+		close(fd);
+	}
+	for (p = buf; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		if (strncmp(p, key, klen) == 0 && p[klen] == ':') {
+			size_t i = 0;
+
+			p += klen + 1;
+			while (*p == ' ' || *p == '\t')
+				p++;
+			while (p[i] && p[i] != '\n' && i + 1 < vlen) {
+				val[i] = p[i];
+				i++;
+			}
+			val[i] = 0;
+			return 0;
+		}
+	}
+	errno = ENOENT;
+	return -1;
+}
+
+static void act_status_fields(const char *const *keys, size_t n)
+{
+	char vals[8][64];
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (status_field(keys[i], vals[i], sizeof(vals[i])) < 0)
+			report(-1);
+	outf("ok");
+	for (i = 0; i < n; i++)
+		outf(" %s", vals[i]);
+	finish();
+}
+
+static void act_rlimit(int res)
+{
+	struct rlimit rl;
+
+	if (getrlimit(res, &rl) < 0)
+		report(-1);
+	outf("ok %llu %llu", (unsigned long long)rl.rlim_cur,
+	     (unsigned long long)rl.rlim_max);
+	finish();
+}
+
+static void act_prctl_get(int opt)
+{
+	long r = syscall(SYS_prctl, (long)opt, 0L, 0L, 0L, 0L);
+
+	if (r < 0)
+		report(-1);
+	outf("ok %ld", r);
+	finish();
+}
+
+static void act_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	int self;
+
+	if (!d)
+		report(-1);
+	self = dirfd(d);
+	outf("ok");
+	errno = 0;
+	while ((de = readdir(d)) != NULL) {
+		long fd;
+
+		if (de->d_name[0] == '.')
+			continue;
+		if (parse_long(de->d_name, &fd) < 0 || fd == self)
+			continue;
+		outf(" %ld", fd);
+	}
+	finish();
+}
+
+static void act_sleep(const char *s)
+{
+	char *end;
+	double secs;
+	struct timespec ts;
+
+	errno = 0;
+	secs = strtod(s, &end);
+	if (errno || *end || secs < 0)
+		usage();
+	ts.tv_sec = (time_t)secs;
+	ts.tv_nsec = (long)((secs - (double)ts.tv_sec) * 1e9);
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+	report(0);
+}
+
+static void act_spin(void)
+{
+	volatile unsigned long n = 0;
+
+	for (;;)
+		n++;
+}
+
+static void act_raise(int sig)
+{
+	sigset_t set;
+
+	signal(sig, SIG_DFL);
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
+	/* Only reached if the signal's default action is to ignore it. */
+	report(raise(sig) == 0 ? 0 : -1);
+}
+
+/* ------------------------------------------------------------------ */
+/* dispatch                                                            */
+/* ------------------------------------------------------------------ */
+
+#define IS(s) (strcmp(act, (s)) == 0)
+#define NARGS(n) do { if (argc != (n) + 2) usage(); } while (0)
+
+int main(int argc, char **argv)
+{
+	const char *act;
+
+	if (argc < 2)
+		usage();
+	act = argv[1];
+
+	/* file system */
+	if (IS("read")) { NARGS(1); act_read(argv[2]); }
+	if (IS("write")) { NARGS(1); act_write(argv[2]); }
+	if (IS("mkdir")) { NARGS(1); report(mkdir(argv[2], 0755)); }
+	if (IS("unlink")) { NARGS(1); report(unlink(argv[2])); }
+	if (IS("rename")) { NARGS(2); report(rename(argv[2], argv[3])); }
+	if (IS("link")) { NARGS(2); report(link(argv[2], argv[3])); }
+	if (IS("symlink")) { NARGS(2); report(symlink(argv[2], argv[3])); }
+	if (IS("truncate")) { NARGS(1); report(truncate(argv[2], 0)); }
+	if (IS("listdir")) { NARGS(1); act_listdir(argv[2]); }
+	if (IS("exec")) { NARGS(1); act_exec(argv[2]); }
+	if (IS("mknod")) {
+		NARGS(1);
+		report(mknod(argv[2], S_IFIFO | 0644, 0));
+	}
+
+	/* syscall probes */
+	if (IS("sys")) { NARGS(1); act_sys(argv[2]); }
+
+	/* processes / namespaces */
+	if (IS("clone_ns")) { NARGS(1); act_clone_ns(argv[2]); }
+	if (IS("fork")) { NARGS(0); clone_and_wait(0); }
+	if (IS("thread")) { NARGS(0); act_thread(); }
+	if (IS("ioctl_tiocsti")) { NARGS(0); act_ioctl(TIOCSTI); }
+	if (IS("ioctl_tioclinux")) { NARGS(0); act_ioctl(TIOCLINUX); }
+
+	/* network */
+	if (IS("socket")) { NARGS(3); act_socket(argv[2], argv[3], argv[4]); }
+	if (IS("tcp_connect")) {
+		NARGS(2);
+		act_inet(argv[2], argv[3], SOCK_STREAM, 0);
+	}
+	if (IS("tcp_bind")) {
+		NARGS(2);
+		act_inet(argv[2], argv[3], SOCK_STREAM, 1);
+	}
+	if (IS("udp_send")) {
+		NARGS(2);
+		act_inet(argv[2], argv[3], SOCK_DGRAM, 2);
+	}
+	if (IS("abstract_connect")) {
+		NARGS(1);
+		act_abstract_connect(argv[2]);
+	}
+
+	/* signals / prctl / personality */
+	if (IS("kill")) {
+		NARGS(2);
+		report(syscall(SYS_kill, need_long(argv[2]), need_long(argv[3])));
+	}
+	if (IS("prctl_set_dumpable")) {
+		NARGS(0);
+		report(syscall(SYS_prctl, (long)PR_SET_DUMPABLE, 1L, 0L, 0L, 0L));
+	}
+	if (IS("prctl_set_securebits")) {
+		long cur;
+
+		NARGS(0);
+		cur = syscall(SYS_prctl, (long)PR_GET_SECUREBITS, 0L, 0L, 0L, 0L);
+		if (cur < 0)
+			report(-1);
+		report(syscall(SYS_prctl, (long)PR_SET_SECUREBITS, cur, 0L, 0L,
+			       0L));
+	}
+	if (IS("prctl_set_ptracer")) {
+		NARGS(0);
+		report(syscall(SYS_prctl, (long)PR_SET_PTRACER, 0L, 0L, 0L, 0L));
+	}
+	if (IS("personality_query")) {
+		NARGS(0);
+		report(syscall(SYS_personality, 0xffffffffL));
+	}
+	if (IS("x32")) {
+		NARGS(0);
+		report(syscall(0x40000000L | SYS_getpid));
+	}
+
+	/* introspection */
+	if (IS("getppid")) {
+		NARGS(0);
+		outf("ok %ld", (long)getppid());
+		finish();
+	}
+	if (IS("nofile")) { NARGS(0); act_rlimit(RLIMIT_NOFILE); }
+	if (IS("core")) { NARGS(0); act_rlimit(RLIMIT_CORE); }
+	if (IS("thp")) { NARGS(0); act_prctl_get(PR_GET_THP_DISABLE); }
+	if (IS("nnp")) { NARGS(0); act_prctl_get(PR_GET_NO_NEW_PRIVS); }
+	if (IS("persona")) {
+		long r;
+
+		NARGS(0);
+		r = syscall(SYS_personality, 0xffffffffL);
+		if (r < 0)
+			report(-1);
+		outf("ok 0x%lx", (unsigned long)r);
+		finish();
+	}
+	if (IS("caps")) {
+		static const char *const k[] = {
+			"CapEff", "CapPrm", "CapInh", "CapBnd", "CapAmb"
+		};
+		NARGS(0);
+		act_status_fields(k, 5);
+	}
+	if (IS("sigs")) {
+		static const char *const k[] = { "SigBlk", "SigIgn" };
+		NARGS(0);
+		act_status_fields(k, 2);
+	}
+	if (IS("fds")) { NARGS(0); act_fds(); }
+	if (IS("pgid")) {
+		NARGS(0);
+		outf("ok %ld %ld", (long)getpgid(0), (long)getpid());
+		finish();
+	}
+	if (IS("cwd")) {
+		static char cwd[4096];
+
+		NARGS(0);
+		if (!getcwd(cwd, sizeof(cwd)))
+			report(-1);
+		outf("ok %s", cwd);
+		finish();
+	}
+
+	/* misc */
+	if (IS("sleep")) { NARGS(1); act_sleep(argv[2]); }
+	if (IS("spin")) { NARGS(0); act_spin(); }
+	if (IS("exit")) { NARGS(1); exit((int)need_long(argv[2])); }
+	if (IS("raise")) { NARGS(1); act_raise((int)need_long(argv[2])); }
+
+	usage();
+}

@@ -150,7 +150,11 @@ fn confine_and_exec(plan: &ChildPlan, report: RawFd) -> ! {
         sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as u64, 0, 0, 0).map(drop),
     );
     if rustix::process::getppid() != Some(plan.parent) {
-        fail(report, Step::ParentCheck, io::Error::from_raw_os_error(libc::ESRCH));
+        fail(
+            report,
+            Step::ParentCheck,
+            io::Error::from_raw_os_error(libc::ESRCH),
+        );
     }
     for &(resource, soft, hard) in &plan.rlimits {
         check(Step::Rlimit, sys::setrlimit(resource, soft, hard));

@@ -18,6 +18,8 @@ pub struct Cli {
 
 #[derive(FromArgs, Debug)]
 #[argh(subcommand)]
+// Parsed once per process; boxing would only fight argh's derive.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     Run(RunArgs),
     Check(CheckArgs),
@@ -121,11 +123,18 @@ const VALUE_FLAGS: &[(Option<char>, &str)] = &[
 ];
 
 /// Rewrites `--flag=value` to `--flag value` and `-rPATH` to `-r PATH` for options that
-/// take a value, up to `--` or the first positional; argh accepts only the split forms.
+/// take a value, after the subcommand and up to `--` or the first positional; argh
+/// accepts only the split forms.
 pub fn normalize(args: &[String]) -> Vec<String> {
     let mut out = Vec::with_capacity(args.len());
     let mut iter = args.iter();
+    let mut in_subcommand = false;
     while let Some(arg) = iter.next() {
+        if !in_subcommand && (arg == "run" || arg == "check") {
+            in_subcommand = true;
+            out.push(arg.clone());
+            continue;
+        }
         if arg == "--" || !arg.starts_with('-') {
             out.push(arg.clone());
             out.extend(iter.cloned());
@@ -240,8 +249,26 @@ mod tests {
     #[test]
     fn normalize_splits_value_forms() {
         assert_eq!(
-            normalize(&strs(&["run", "--fs-read=/usr", "-r/lib", "-t", "5", "--", "x"])),
-            strs(&["run", "--fs-read", "/usr", "-r", "/lib", "-t", "5", "--", "x"])
+            normalize(&strs(&[
+                "run",
+                "--fs-read=/usr",
+                "-r/lib",
+                "-t",
+                "5",
+                "--",
+                "x"
+            ])),
+            strs(&[
+                "run",
+                "--fs-read",
+                "/usr",
+                "-r",
+                "/lib",
+                "-t",
+                "5",
+                "--",
+                "x"
+            ])
         );
     }
 

@@ -71,7 +71,10 @@ impl fmt::Display for PolicyError {
                 Protection::names()
             ),
             PolicyError::NoCommand => {
-                write!(f, "no command given (usage: sandlet run [FLAGS] -- CMD [ARGS...])")
+                write!(
+                    f,
+                    "no command given (usage: sandlet run [FLAGS] -- CMD [ARGS...])"
+                )
             }
             PolicyError::NonUtf8Argument => write!(
                 f,

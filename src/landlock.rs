@@ -36,8 +36,7 @@ pub const FS_IOCTL_DEV: u64 = 1 << 15; // ABI 5
 const FS_ABI1: u64 = (1 << 13) - 1;
 
 /// Rights that make sense on a non-directory; directory rights on a file are EINVAL.
-const FS_FILE_RIGHTS: u64 =
-    FS_EXECUTE | FS_WRITE_FILE | FS_READ_FILE | FS_TRUNCATE | FS_IOCTL_DEV;
+const FS_FILE_RIGHTS: u64 = FS_EXECUTE | FS_WRITE_FILE | FS_READ_FILE | FS_TRUNCATE | FS_IOCTL_DEV;
 
 /// `--fs-read`: read and execute.
 pub const FS_READ: u64 = FS_EXECUTE | FS_READ_FILE | FS_READ_DIR;
@@ -242,8 +241,8 @@ fn add_path(ruleset: &OwnedFd, path: &Path, wanted: u64) -> Result<(), SetupErro
         path: path.to_owned(),
         source: source.into(),
     };
-    let fd = rustix::fs::open(path, OFlags::PATH | OFlags::CLOEXEC, Mode::empty())
-        .map_err(open_err)?;
+    let fd =
+        rustix::fs::open(path, OFlags::PATH | OFlags::CLOEXEC, Mode::empty()).map_err(open_err)?;
     let st = rustix::fs::fstat(&fd).map_err(open_err)?;
     let allowed = if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
         wanted

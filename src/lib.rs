@@ -71,12 +71,10 @@ pub fn run(policy: &Policy) -> Result<Outcome, RunError> {
     if let Some((step, err)) = read_report(&ours).map_err(setup("read child report"))? {
         let _ = sandbox.supervise(&mut signals, None);
         return Err(match step {
-            child::Step::Exec if err.raw_os_error() == Some(libc::ENOENT) => {
-                ExecError::NotFound {
-                    command: policy.command[0].to_string_lossy().into_owned(),
-                }
-                .into()
+            child::Step::Exec if err.raw_os_error() == Some(libc::ENOENT) => ExecError::NotFound {
+                command: policy.command[0].to_string_lossy().into_owned(),
             }
+            .into(),
             child::Step::Exec => ExecError::NotExecutable {
                 command: policy.command[0].to_string_lossy().into_owned(),
                 source: err,

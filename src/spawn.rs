@@ -98,12 +98,11 @@ impl ChildPlan {
         }
 
         let personality = if policy.no_randomize_memory {
-            let current = crate::sys::personality(0xffff_ffff).map_err(|source| {
-                SetupError::Step {
+            let current =
+                crate::sys::personality(0xffff_ffff).map_err(|source| SetupError::Step {
                     step: "query personality",
                     source,
-                }
-            })?;
+                })?;
             Some(current as libc::c_ulong | libc::ADDR_NO_RANDOMIZE as libc::c_ulong)
         } else {
             None

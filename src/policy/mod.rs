@@ -144,9 +144,7 @@ impl Policy {
             None => None,
         };
         let max_open_files = match &args.max_open_files {
-            Some(raw) => {
-                Some(parse::parse_count(raw).map_err(bad_value("--max-open-files", raw))?)
-            }
+            Some(raw) => Some(parse::parse_count(raw).map_err(bad_value("--max-open-files", raw))?),
             None => None,
         };
 
@@ -189,8 +187,8 @@ impl Policy {
 fn deny_list(extra_deny: &[String], extra_allow: &[String]) -> Result<Vec<u32>, PolicyError> {
     let mut allowed_groups = BTreeSet::new();
     for name in extra_allow {
-        let group = seccomp::group(name)
-            .ok_or_else(|| PolicyError::UnknownGroup { name: name.clone() })?;
+        let group =
+            seccomp::group(name).ok_or_else(|| PolicyError::UnknownGroup { name: name.clone() })?;
         allowed_groups.insert(group.name);
     }
     let mut deny: BTreeSet<u32> = seccomp::numbers(seccomp::DEFAULT_DENY.iter().copied()).collect();

@@ -223,14 +223,29 @@ mod tests {
             Ok(PortSet::Ranges(vec![1..=1, 8080..=8080, 9000..=9006]))
         );
         assert_eq!(parse_ports("*"), Ok(PortSet::Any));
-        assert_eq!(parse_ports("0,65535"), Ok(PortSet::Ranges(vec![0..=0, 65535..=65535])));
+        assert_eq!(
+            parse_ports("0,65535"),
+            Ok(PortSet::Ranges(vec![0..=0, 65535..=65535]))
+        );
     }
 
     #[test]
     fn ports_rejects_garbage() {
         for bad in [
-            "", ",", "80,", "a", "-1", "65536", "5-3", "1-2-3", "*,80", "80,*", " 80", "+80",
-            "99999999999999999999", "1--2",
+            "",
+            ",",
+            "80,",
+            "a",
+            "-1",
+            "65536",
+            "5-3",
+            "1-2-3",
+            "*,80",
+            "80,*",
+            " 80",
+            "+80",
+            "99999999999999999999",
+            "1--2",
         ] {
             assert!(parse_ports(bad).is_err(), "{bad:?} accepted");
         }

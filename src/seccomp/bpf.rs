@@ -97,7 +97,10 @@ impl fmt::Display for AsmError {
             AsmError::DuplicateLabel(l) => write!(f, "BPF label '{l}' is defined twice"),
             AsmError::BackwardJump(l) => write!(f, "BPF jump to '{l}' goes backwards"),
             AsmError::JumpTooFar { label, offset } => {
-                write!(f, "BPF jump to '{label}' spans {offset} instructions (max 255)")
+                write!(
+                    f,
+                    "BPF jump to '{label}' spans {offset} instructions (max 255)"
+                )
             }
             AsmError::TooLong(n) => {
                 write!(f, "BPF program has {n} instructions (max {BPF_MAXINSNS})")
@@ -121,7 +124,8 @@ impl Block {
 
     /// `A = seccomp_data[offset]` (32-bit absolute load).
     pub fn load(mut self, offset: u32) -> Self {
-        self.ins.push(Ins::Stmt(stmt(BPF_LD | BPF_W | BPF_ABS, offset)));
+        self.ins
+            .push(Ins::Stmt(stmt(BPF_LD | BPF_W | BPF_ABS, offset)));
         self
     }
 

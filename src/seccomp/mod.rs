@@ -254,3 +254,156 @@ pub fn program(deny: &[u32]) -> Result<Vec<SockFilter>, AsmError> {
     blocks.push(Block::new().ret(allow));
     bpf::assemble(&blocks)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::bpf::*;
+    use super::*;
+
+    /// A classic-BPF interpreter for the subset the generator emits, run against a
+    /// `seccomp_data` of (arch, nr, args). Returns the action.
+    fn run(prog: &[SockFilter], arch: u32, nr: u32, args: [u64; 6]) -> u32 {
+        let mut data = Vec::new();
+        data.extend_from_slice(&nr.to_ne_bytes());
+        data.extend_from_slice(&arch.to_ne_bytes());
+        data.extend_from_slice(&0u64.to_ne_bytes());
+        for a in args {
+            data.extend_from_slice(&a.to_ne_bytes());
+        }
+        let (mut a, mut pc) = (0u32, 0usize);
+        loop {
+            let ins = prog[pc];
+            pc += 1;
+            match ins.code {
+                c if c == BPF_LD | BPF_W | BPF_ABS => {
+                    let k = ins.k as usize;
+                    a = u32::from_ne_bytes(data[k..k + 4].try_into().unwrap());
+                }
+                c if c == BPF_ALU | BPF_AND | BPF_K => a &= ins.k,
+                c if c == BPF_RET | BPF_K => return ins.k,
+                c if c & 0x07 == BPF_JMP => {
+                    let taken = match c & 0xf0 {
+                        BPF_JEQ => a == ins.k,
+                        BPF_JGE => a >= ins.k,
+                        BPF_JSET => a & ins.k != 0,
+                        op => panic!("unexpected jump op {op:#x}"),
+                    };
+                    pc += usize::from(if taken { ins.jt } else { ins.jf });
+                }
+                c => panic!("unexpected instruction {c:#x}"),
+            }
+        }
+    }
+
+    fn prog() -> Vec<SockFilter> {
+        let deny: Vec<u32> = numbers(DEFAULT_DENY.iter().copied())
+            .chain(numbers(GROUPS[0].syscalls.iter().copied()))
+            .collect();
+        program(&deny).unwrap()
+    }
+
+    fn call(prog: &[SockFilter], name: &str, args: [u64; 6]) -> u32 {
+        run(prog, AUDIT_ARCH, names::number(name).unwrap(), args)
+    }
+
+    const EPERM: u32 = SECCOMP_RET_ERRNO | libc::EPERM as u32;
+    const ALLOW: u32 = SECCOMP_RET_ALLOW;
+
+    #[test]
+    fn argument_filters_resolve() {
+        for name in ["clone", "clone3", "ioctl", "socket", "prctl", "personality"] {
+            assert!(names::number(name).is_some(), "{name}");
+        }
+    }
+
+    #[test]
+    fn denies_the_list_and_allows_the_rest() {
+        let p = prog();
+        assert!(p.len() < BPF_MAXINSNS);
+        for name in DEFAULT_DENY {
+            if names::number(name).is_some() {
+                assert_eq!(call(&p, name, [0; 6]), EPERM, "{name}");
+            }
+        }
+        assert_eq!(call(&p, "shmget", [0; 6]), EPERM);
+        for name in [
+            "read",
+            "write",
+            "openat",
+            "execve",
+            "close_range",
+            "exit_group",
+        ] {
+            assert_eq!(call(&p, name, [0; 6]), ALLOW, "{name}");
+        }
+        assert_eq!(
+            call(&p, "clone3", [0; 6]),
+            SECCOMP_RET_ERRNO | libc::ENOSYS as u32
+        );
+    }
+
+    #[test]
+    fn kills_foreign_arch_and_x32() {
+        let p = prog();
+        assert_eq!(run(&p, 0x4000_0003, 39, [0; 6]), SECCOMP_RET_KILL_PROCESS);
+        #[cfg(target_arch = "x86_64")]
+        assert_eq!(
+            run(&p, AUDIT_ARCH, 0x4000_0000 | 39, [0; 6]),
+            SECCOMP_RET_KILL_PROCESS
+        );
+    }
+
+    #[test]
+    // The ioctl request constants are c_ulong on glibc and c_int on musl.
+    #[allow(clippy::unnecessary_cast)]
+    fn argument_filters() {
+        let p = prog();
+        let sigchld = libc::SIGCHLD as u64;
+        assert_eq!(call(&p, "clone", [sigchld, 0, 0, 0, 0, 0]), ALLOW);
+        let thread = (libc::CLONE_VM | libc::CLONE_THREAD | libc::CLONE_SIGHAND) as u64;
+        assert_eq!(call(&p, "clone", [thread, 0, 0, 0, 0, 0]), ALLOW);
+        for ns in [libc::CLONE_NEWUSER, libc::CLONE_NEWNS, libc::CLONE_NEWNET] {
+            let flags = ns as u64 | sigchld;
+            assert_eq!(call(&p, "clone", [flags, 0, 0, 0, 0, 0]), EPERM);
+        }
+        let ioctl = |cmd: u64| call(&p, "ioctl", [0, cmd, 0, 0, 0, 0]);
+        assert_eq!(ioctl(libc::TIOCSTI as u64), EPERM);
+        assert_eq!(ioctl(libc::TIOCLINUX as u64), EPERM);
+        assert_eq!(ioctl(0xdead_0000_0000 | libc::TIOCSTI as u64), EPERM);
+        assert_eq!(ioctl(libc::TCGETS as u64), ALLOW);
+
+        let socket = |d: i32, t: i32, proto: i32| {
+            call(&p, "socket", [d as u64, t as u64, proto as u64, 0, 0, 0])
+        };
+        let eafno = SECCOMP_RET_ERRNO | libc::EAFNOSUPPORT as u32;
+        assert_eq!(socket(libc::AF_UNIX, libc::SOCK_DGRAM, 0), ALLOW);
+        assert_eq!(socket(libc::AF_INET, libc::SOCK_STREAM, 0), ALLOW);
+        let cloexec_stream = libc::SOCK_STREAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK;
+        assert_eq!(
+            socket(libc::AF_INET6, cloexec_stream, libc::IPPROTO_TCP),
+            ALLOW
+        );
+        assert_eq!(socket(libc::AF_INET, libc::SOCK_DGRAM, 0), EPERM);
+        assert_eq!(
+            socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_ICMP),
+            EPERM
+        );
+        assert_eq!(
+            socket(libc::AF_INET, libc::SOCK_STREAM, libc::IPPROTO_SCTP),
+            EPERM
+        );
+        assert_eq!(socket(libc::AF_NETLINK, libc::SOCK_RAW, 0), ALLOW);
+        assert_eq!(socket(libc::AF_NETLINK, libc::SOCK_RAW, 9), eafno);
+        assert_eq!(socket(libc::AF_PACKET, libc::SOCK_RAW, 0), eafno);
+        assert_eq!(socket(libc::AF_VSOCK, libc::SOCK_STREAM, 0), eafno);
+
+        let prctl = |op: i32| call(&p, "prctl", [op as u64, 0, 0, 0, 0, 0]);
+        assert_eq!(prctl(libc::PR_SET_DUMPABLE), EPERM);
+        assert_eq!(prctl(libc::PR_SET_SECUREBITS), EPERM);
+        assert_eq!(prctl(PR_SET_PTRACER as i32), EPERM);
+        assert_eq!(prctl(libc::PR_SET_NAME), ALLOW);
+
+        assert_eq!(call(&p, "personality", [0xffff_ffff, 0, 0, 0, 0, 0]), ALLOW);
+        assert_eq!(call(&p, "personality", [0x0040000, 0, 0, 0, 0, 0]), EPERM);
+    }
+}

@@ -44,7 +44,10 @@ pub struct Sandbox {
 impl Sandbox {
     fn signal_group(&self, sig: Signal) {
         match rustix::process::kill_process_group(self.pid, sig) {
-            Ok(()) => debug!("sent {sig:?} to process group {}", self.pid.as_raw_nonzero()),
+            Ok(()) => debug!(
+                "sent {sig:?} to process group {}",
+                self.pid.as_raw_nonzero()
+            ),
             Err(e) => debug!("signal {sig:?} to process group: {e}"),
         }
     }

@@ -51,13 +51,13 @@ pub fn kill_all_children() {
             let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
         }
         for &pid in &kids {
-            loop {
-                match rustix::process::waitpid(Some(pid), WaitOptions::empty()) {
-                    Err(rustix::io::Errno::INTR) => continue,
-                    _ => break,
-                }
-            }
-            debug!("killed and reaped leftover process {}", pid.as_raw_nonzero());
+            while let Err(rustix::io::Errno::INTR) =
+                rustix::process::waitpid(Some(pid), WaitOptions::empty())
+            {}
+            debug!(
+                "killed and reaped leftover process {}",
+                pid.as_raw_nonzero()
+            );
         }
     }
 }

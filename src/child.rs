@@ -18,44 +18,48 @@ use crate::sys;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u32)]
 pub enum Step {
-    /// 1. Default dispositions, empty mask (both survive execve otherwise).
-    ResetSignals = 1,
-    /// 2. Own process group, so the whole sandbox can be signalled at once.
-    SetPgid,
-    /// 3. Die with sandlet.
+    /// 1. Own process group, so the whole sandbox can be signalled at once.
+    SetPgid = 1,
+    /// 2. Foreground of sandlet's terminal, when sandlet had it (signals are still
+    ///    blocked, so SIGTTOU cannot stop us here).
+    ForegroundTerminal,
+    /// 3. Default dispositions, empty mask (both survive execve otherwise).
+    ResetSignals,
+    /// 4. Die with sandlet.
     ParentDeathSignal,
-    /// 4. ... unless sandlet already died before step 3.
+    /// 5. ... unless sandlet already died before step 4.
     ParentCheck,
-    /// 5. Resource limits.
+    /// 6. Resource limits.
     Rlimit,
-    /// 6. Personality (ADDR_NO_RANDOMIZE).
+    /// 7. Personality (ADDR_NO_RANDOMIZE).
     Personality,
-    /// 7. Transparent huge pages off.
+    /// 8. Transparent huge pages off.
     DisableThp,
-    /// 8. Working directory.
+    /// 9. Working directory.
     Chdir,
-    /// 9. Irreversible: capability bounding set emptied (root only).
+    /// 10. Irreversible: capability bounding set emptied (root only).
     DropBoundingSet,
-    /// 10. Irreversible: ambient capabilities cleared.
+    /// 11. Irreversible: ambient capabilities cleared.
     ClearAmbientCaps,
-    /// 11. Irreversible: effective/permitted/inheritable cleared.
+    /// 12. Irreversible: effective/permitted/inheritable cleared.
     ClearCaps,
-    /// 12. Irreversible: no_new_privs.
+    /// 13. Irreversible: no_new_privs.
     NoNewPrivs,
-    /// 13. Irreversible: Landlock ruleset enforced.
+    /// 14. Irreversible: Landlock ruleset enforced.
     Landlock,
-    /// 14. Irreversible: seccomp filter installed.
+    /// 15. Irreversible: seccomp filter installed.
     Seccomp,
-    /// 15. Every fd above 2 close-on-exec (the report socket closes at exec too).
+    /// 16. Every fd above 2 close-on-exec (the report socket closes at exec too).
     CloseFds,
-    /// 16. The command.
+    /// 17. The command.
     Exec,
 }
 
 impl Step {
-    const ALL: [Step; 16] = [
-        Step::ResetSignals,
+    const ALL: [Step; 17] = [
         Step::SetPgid,
+        Step::ForegroundTerminal,
+        Step::ResetSignals,
         Step::ParentDeathSignal,
         Step::ParentCheck,
         Step::Rlimit,
@@ -75,8 +79,9 @@ impl Step {
     /// The step's name in error messages.
     pub fn name(self) -> &'static str {
         match self {
-            Step::ResetSignals => "reset signal dispositions",
             Step::SetPgid => "setpgid",
+            Step::ForegroundTerminal => "take the terminal foreground",
+            Step::ResetSignals => "reset signal dispositions",
             Step::ParentDeathSignal => "set parent-death signal",
             Step::ParentCheck => "check parent is alive",
             Step::Rlimit => "setrlimit",
@@ -140,11 +145,17 @@ fn confine_and_exec(plan: &ChildPlan, report: RawFd) -> ! {
         }
     };
 
-    check(Step::ResetSignals, sys::reset_signals());
     check(
         Step::SetPgid,
         rustix::process::setpgid(None, None).map_err(io::Error::from),
     );
+    if let Some(tty) = plan.terminal {
+        check(
+            Step::ForegroundTerminal,
+            rustix::termios::tcsetpgrp(tty, rustix::process::getpid()).map_err(io::Error::from),
+        );
+    }
+    check(Step::ResetSignals, sys::reset_signals());
     check(
         Step::ParentDeathSignal,
         sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as u64, 0, 0, 0).map(drop),

@@ -66,10 +66,35 @@ pub fn run(policy: &Policy) -> Result<Outcome, RunError> {
         }
     };
     let sandbox = Sandbox { pid, pidfd };
+    let terminal = plan.terminal;
     drop(plan);
+    let outcome = wait_for(&sandbox, &ours, &mut signals, policy);
+    if let Some(tty) = terminal {
+        reclaim_terminal(tty);
+    }
+    outcome
+}
 
-    if let Some((step, err)) = read_report(&ours).map_err(setup("read child report"))? {
-        let _ = sandbox.supervise(&mut signals, None);
+/// Takes the terminal foreground back after the command handed it over. sandlet is in a
+/// background group now, so SIGTTOU is blocked around the call.
+fn reclaim_terminal(tty: std::os::fd::BorrowedFd<'_>) {
+    let Ok(mask) = sys::block_all_signals() else {
+        return;
+    };
+    if let Err(e) = rustix::termios::tcsetpgrp(tty, rustix::process::getpgrp()) {
+        log::debug!("take back the terminal: {e}");
+    }
+    let _ = sys::restore_signal_mask(&mask);
+}
+
+fn wait_for(
+    sandbox: &Sandbox,
+    ours: &OwnedFd,
+    signals: &mut Signals,
+    policy: &Policy,
+) -> Result<Outcome, RunError> {
+    if let Some((step, err)) = read_report(ours).map_err(setup("read child report"))? {
+        let _ = sandbox.supervise(signals, None);
         return Err(match step {
             child::Step::Exec if err.raw_os_error() == Some(libc::ENOENT) => ExecError::NotFound {
                 command: policy.command[0].to_string_lossy().into_owned(),
@@ -87,7 +112,7 @@ pub fn run(policy: &Policy) -> Result<Outcome, RunError> {
             .into(),
         });
     }
-    Ok(sandbox.supervise(&mut signals, policy.timeout)?)
+    Ok(sandbox.supervise(signals, policy.timeout)?)
 }
 
 /// Waits for the child's verdict: EOF means exec succeeded; otherwise (step, errno).

@@ -2,7 +2,7 @@
 //! (argv/envp, BPF program, Landlock ruleset, limits) before `fork`, then start it.
 
 use std::ffi::{c_char, c_int, CString, OsStr, OsString};
-use std::os::fd::OwnedFd;
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -35,6 +35,10 @@ pub struct ChildPlan {
     /// Clear every capability set (and the bounding set when root).
     pub drop_caps: bool,
     pub root: bool,
+    /// A standard fd on the terminal whose foreground group is sandlet's: the command
+    /// gets the foreground, so it can read the terminal (a background group would get
+    /// SIGTTIN and stop).
+    pub terminal: Option<BorrowedFd<'static>>,
     pub landlock: Option<OwnedFd>,
     pub filter: Vec<SockFilter>,
     /// sandlet's pid, compared with `getppid()` after PDEATHSIG is armed.
@@ -122,6 +126,7 @@ impl ChildPlan {
             thp_disable: policy.no_huge_pages,
             drop_caps: !policy.keep_caps,
             root: rustix::process::geteuid().is_root(),
+            terminal: owned_terminal(),
             landlock: ruleset.fd,
             filter,
             parent: rustix::process::getpid(),
@@ -129,6 +134,21 @@ impl ChildPlan {
             degraded: ruleset.degraded,
         })
     }
+}
+
+/// The first of stdin, stdout, stderr that is a terminal whose foreground process group
+/// is sandlet's.
+pub fn owned_terminal() -> Option<BorrowedFd<'static>> {
+    [
+        rustix::stdio::stdin(),
+        rustix::stdio::stdout(),
+        rustix::stdio::stderr(),
+    ]
+    .into_iter()
+    .find(|&fd| {
+        rustix::termios::isatty(fd)
+            && rustix::termios::tcgetpgrp(fd).ok() == Some(rustix::process::getpgrp())
+    })
 }
 
 fn is_executable_file(path: &Path) -> Result<(), std::io::Error> {

@@ -89,8 +89,12 @@ impl std::error::Error for PolicyError {}
 /// The sandbox could not be built or entered. Exit 125.
 #[derive(Debug)]
 pub enum SetupError {
-    /// The kernel lacks what a protection needs and `--allow-degraded` did not accept it.
-    Unsupported { protection: Protection, abi: u32 },
+    /// The kernel lacks what these protections need and `--allow-degraded` did not
+    /// accept them.
+    Unsupported {
+        protections: Vec<Protection>,
+        abi: u32,
+    },
     /// A step of the sandbox setup failed (in the parent, or in the child before exec).
     Step {
         step: &'static str,
@@ -105,15 +109,18 @@ pub enum SetupError {
 impl fmt::Display for SetupError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SetupError::Unsupported { protection, abi } => write!(
-                f,
-                "{}: this kernel has Landlock ABI {abi}, the protection needs ABI {} (Linux {}); \
-                 use --allow-degraded {} to run without it",
-                protection.name(),
-                protection.min_abi(),
-                protection.kernel(),
-                protection.name()
-            ),
+            SetupError::Unsupported { protections, abi } => {
+                write!(f, "this kernel has Landlock ABI {abi}, which lacks ")?;
+                for (i, p) in protections.iter().enumerate() {
+                    let sep = if i == 0 { "" } else { ", " };
+                    write!(f, "{sep}{p} (ABI {}, Linux {})", p.min_abi(), p.kernel())?;
+                }
+                f.write_str("; to run without them anyway, add")?;
+                for p in protections {
+                    write!(f, " --allow-degraded {p}")?;
+                }
+                Ok(())
+            }
             SetupError::Step { step, source } => {
                 write!(f, "{step}: {source}")?;
                 if let Some(hint) = hint(step, source) {

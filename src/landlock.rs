@@ -8,7 +8,7 @@ use std::fmt;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
-use log::{debug, warn};
+use log::debug;
 use rustix::fs::{FileType, Mode, OFlags};
 
 use crate::error::SetupError;
@@ -178,19 +178,20 @@ pub struct Ruleset {
 
 /// Builds the ruleset for `policy` on a kernel with Landlock ABI `abi`.
 pub fn build(policy: &Policy, abi: u32) -> Result<Ruleset, SetupError> {
-    let mut degraded = Vec::new();
-    for p in Protection::ALL {
-        if abi >= p.min_abi() {
-            continue;
-        }
-        if !policy.allow_degraded.contains(&p) {
-            return Err(SetupError::Unsupported { protection: p, abi });
-        }
-        warn!(
-            "Landlock protection {p} is not available (ABI {abi} < {}); running without it",
-            p.min_abi()
-        );
-        degraded.push(p);
+    let degraded: Vec<Protection> = Protection::ALL
+        .into_iter()
+        .filter(|p| abi < p.min_abi())
+        .collect();
+    let refused: Vec<Protection> = degraded
+        .iter()
+        .copied()
+        .filter(|p| !policy.allow_degraded.contains(p))
+        .collect();
+    if !refused.is_empty() {
+        return Err(SetupError::Unsupported {
+            protections: refused,
+            abi,
+        });
     }
     if abi == 0 {
         return Ok(Ruleset { fd: None, degraded });

@@ -37,7 +37,11 @@ fn setup(step: &'static str) -> impl FnOnce(io::Error) -> SetupError {
 pub fn run(policy: &Policy) -> Result<Outcome, RunError> {
     let plan = spawn::ChildPlan::new(policy)?;
     for p in &plan.degraded {
-        warn!("running without {p} (accepted by --allow-degraded)");
+        warn!(
+            "the kernel lacks Landlock {p} (needs Linux {}); running without it as \
+             --allow-degraded asked",
+            p.kernel()
+        );
     }
     let mut signals = Signals::install().map_err(setup("install signal handlers"))?;
     rustix::process::set_child_subreaper(Some(rustix::process::getpid()))

@@ -151,29 +151,44 @@ pub fn owned_terminal() -> Option<BorrowedFd<'static>> {
     })
 }
 
-fn is_executable_file(path: &Path) -> Result<(), std::io::Error> {
-    let meta = std::fs::metadata(path)?;
-    if meta.is_dir() {
-        return Err(std::io::Error::from_raw_os_error(libc::EACCES));
-    }
-    if meta.permissions().mode() & 0o111 == 0 {
-        return Err(std::io::Error::from_raw_os_error(libc::EACCES));
-    }
-    Ok(())
+/// What is at a candidate path for the executable.
+enum Candidate {
+    Executable,
+    /// It exists but is a directory or has no execute bit.
+    NotExecutable,
+    /// Nothing we can see (missing, or a directory on the way we may not search).
+    Absent(std::io::Error),
 }
 
-/// Finds the program to execute the way `execvp` would: a name with a slash is used as
-/// is, otherwise the first executable match on the command's PATH.
+fn candidate(path: &Path) -> Candidate {
+    match std::fs::metadata(path) {
+        Ok(meta) if !meta.is_dir() && meta.permissions().mode() & 0o111 != 0 => {
+            Candidate::Executable
+        }
+        Ok(_) => Candidate::NotExecutable,
+        Err(e) => Candidate::Absent(e),
+    }
+}
+
+/// Finds the program to execute the way a shell would: a name with a slash is used as
+/// is, otherwise the first executable match on the command's PATH. A name that exists
+/// only as non-executable files is 126; one found nowhere (including behind PATH
+/// directories we may not search) is 127.
 pub fn resolve(command: &OsStr, env: &[(OsString, OsString)]) -> Result<PathBuf, ExecError> {
     let shown = command.to_string_lossy().into_owned();
+    let not_executable = |command: String| ExecError::NotExecutable {
+        command,
+        source: std::io::Error::from_raw_os_error(libc::EACCES),
+    };
     if command.as_bytes().contains(&b'/') {
         let path = PathBuf::from(command);
-        return match is_executable_file(&path) {
-            Ok(()) => Ok(path),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+        return match candidate(&path) {
+            Candidate::Executable => Ok(path),
+            Candidate::NotExecutable => Err(not_executable(shown)),
+            Candidate::Absent(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 Err(ExecError::NotFound { command: shown })
             }
-            Err(source) => Err(ExecError::NotExecutable {
+            Candidate::Absent(source) => Err(ExecError::NotExecutable {
                 command: shown,
                 source,
             }),
@@ -184,24 +199,20 @@ pub fn resolve(command: &OsStr, env: &[(OsString, OsString)]) -> Result<PathBuf,
         .find(|(k, _)| k == "PATH")
         .map(|(_, v)| v.clone())
         .unwrap_or_else(|| DEFAULT_PATH.into());
-    let mut denied = None;
+    let mut seen_non_executable = false;
     for dir in search.as_bytes().split(|&b| b == b':') {
         let dir = if dir.is_empty() { b".".as_slice() } else { dir };
-        let candidate = Path::new(OsStr::from_bytes(dir)).join(command);
-        match is_executable_file(&candidate) {
-            Ok(()) => return Ok(candidate),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => {
-                denied.get_or_insert(e);
-            }
+        let path = Path::new(OsStr::from_bytes(dir)).join(command);
+        match candidate(&path) {
+            Candidate::Executable => return Ok(path),
+            Candidate::NotExecutable => seen_non_executable = true,
+            Candidate::Absent(_) => {}
         }
     }
-    match denied {
-        Some(source) => Err(ExecError::NotExecutable {
-            command: shown,
-            source,
-        }),
-        None => Err(ExecError::NotFound { command: shown }),
+    if seen_non_executable {
+        Err(not_executable(shown))
+    } else {
+        Err(ExecError::NotFound { command: shown })
     }
 }
 

@@ -295,15 +295,29 @@ pub fn restore_signal_mask(mask: &SignalMask) -> io::Result<()> {
 
 /// Resets every catchable signal to `SIG_DFL` and unblocks all signals. Ignored
 /// dispositions and the mask survive `execve`; the command must start clean.
+/// Uses the raw `rt_sigaction`, because libc wrappers refuse the signals they reserve
+/// (32 and 33 on glibc), which may still arrive ignored from our own parent.
 /// Async-signal-safe.
 pub fn reset_signals() -> io::Result<()> {
+    // An all-zero kernel `struct sigaction` is SIG_DFL, no flags, empty mask on every
+    // architecture's layout; 64 bytes is larger than any of them.
+    let default = [0u64; 8];
     for sig in 1..=64 {
         if sig == libc::SIGKILL || sig == libc::SIGSTOP {
             continue;
         }
-        // SAFETY: SIG_DFL is always a valid disposition; numbers the libc reserves for
-        // itself report EINVAL, which we ignore.
-        unsafe { libc::signal(sig, libc::SIG_DFL) };
+        // SAFETY: `default` is a live, zeroed buffer larger than the kernel's struct
+        // sigaction; a null old-action pointer is allowed; sigsetsize is the kernel's 8.
+        let ret = unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                default.as_ptr(),
+                std::ptr::null_mut::<u64>(),
+                8usize,
+            )
+        };
+        cvt(ret)?;
     }
     sigmask(libc::SIG_SETMASK, &full_or_empty_set(false)).map(drop)
 }

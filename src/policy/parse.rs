@@ -185,7 +185,11 @@ pub fn parse_duration(s: &str) -> Result<Duration, ParseError> {
     if secs > MAX_DURATION.as_secs_f64() {
         return err(format!("duration '{s}' is longer than a year"));
     }
-    Ok(Duration::from_secs_f64(secs))
+    let d = Duration::from_secs_f64(secs);
+    if d.is_zero() {
+        return err(format!("duration '{s}' is shorter than a nanosecond"));
+    }
+    Ok(d)
 }
 
 /// Parses a non-negative decimal count (`1024`).
@@ -273,7 +277,20 @@ mod tests {
         assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
         assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
         for bad in [
-            "", "0", "0.0", "-1", "1.2.3", ".", "s", "ms", "1x", "inf", "NaN", "1e3", "9999999h",
+            "",
+            "0",
+            "0.0",
+            "0.0000000001",
+            "-1",
+            "1.2.3",
+            ".",
+            "s",
+            "ms",
+            "1x",
+            "inf",
+            "NaN",
+            "1e3",
+            "9999999h",
             " 1",
         ] {
             assert!(parse_duration(bad).is_err(), "{bad:?} accepted");

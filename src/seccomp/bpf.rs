@@ -86,8 +86,17 @@ pub enum AsmError {
     UnknownLabel(&'static str),
     DuplicateLabel(&'static str),
     BackwardJump(&'static str),
-    JumpTooFar { label: &'static str, offset: usize },
+    JumpTooFar {
+        label: &'static str,
+        offset: usize,
+    },
     TooLong(usize),
+    /// A jump lands past the last instruction.
+    JumpPastEnd {
+        at: usize,
+    },
+    /// The last instruction is not a return (or the program is empty).
+    NoFinalReturn,
 }
 
 impl fmt::Display for AsmError {
@@ -105,6 +114,10 @@ impl fmt::Display for AsmError {
             AsmError::TooLong(n) => {
                 write!(f, "BPF program has {n} instructions (max {BPF_MAXINSNS})")
             }
+            AsmError::JumpPastEnd { at } => {
+                write!(f, "BPF jump at instruction {at} lands past the end")
+            }
+            AsmError::NoFinalReturn => f.write_str("BPF program does not end with a return"),
         }
     }
 }
@@ -225,6 +238,16 @@ pub fn assemble(blocks: &[Block]) -> Result<Vec<SockFilter>, AsmError> {
     if out.len() > BPF_MAXINSNS {
         return Err(AsmError::TooLong(out.len()));
     }
+    if out.last().is_none_or(|i| i.code & 0x07 != BPF_RET) {
+        return Err(AsmError::NoFinalReturn);
+    }
+    for (at, ins) in out.iter().enumerate() {
+        let is_jump = ins.code & 0x07 == BPF_JMP;
+        let furthest = at + 1 + usize::from(ins.jt.max(ins.jf));
+        if is_jump && furthest >= out.len() {
+            return Err(AsmError::JumpPastEnd { at });
+        }
+    }
     Ok(out)
 }
 
@@ -280,5 +303,23 @@ mod tests {
         );
         let blocks: Vec<Block> = (0..=BPF_MAXINSNS).map(|_| Block::new().ret(0)).collect();
         assert_eq!(assemble(&blocks), Err(AsmError::TooLong(BPF_MAXINSNS + 1)));
+    }
+
+    #[test]
+    fn rejects_falling_off_the_end() {
+        let no_ret = Block::new().load(0);
+        assert_eq!(assemble(&[no_ret]), Err(AsmError::NoFinalReturn));
+        assert_eq!(assemble(&[]), Err(AsmError::NoFinalReturn));
+        let past = Block::new().if_eq(1, "end").ret(0).mark("end");
+        assert_eq!(assemble(&[past]), Err(AsmError::JumpPastEnd { at: 0 }));
+        let past = Block::new()
+            .jump(BPF_JEQ, 0, Label::Next, Label::At("end"))
+            .mark("end");
+        let past = past.ret(0);
+        assert!(assemble(&[past]).is_ok());
+        let jump_last = Block::new()
+            .ret(0)
+            .jump(BPF_JEQ, 0, Label::Next, Label::Next);
+        assert_eq!(assemble(&[jump_last]), Err(AsmError::NoFinalReturn));
     }
 }

@@ -9,6 +9,16 @@
  * then exits 0.  Unknown action / wrong argument count: "usage" on stderr,
  * exit status 2.
  *
+ * "i386" calls getpid through int $0x80 (x86_64 only; ENOSYS elsewhere).
+ *
+ * Exceptions: "exit N" and "raise SIG" end with that status; "emit BYTES"
+ * writes BYTES bytes of a pattern (byte i is i % 251) and no line; "ready
+ * SECS" and "pidfile PATH SECS" print their line first (flushed), then sleep
+ * SECS and exit 0 without printing anything more:
+ *   ready SECS          prints "ok ready PID"
+ *   pidfile PATH SECS   writes "PID\n" to PATH (atomically, via PATH.tmp and
+ *                       rename), then prints "ok PID PGID SID"
+ *
  * The "sys NAME" actions call a syscall with deliberately poisoned arguments
  * (bad pointers, invalid flags, fd -1, nonexistent pids/paths/keys) so that,
  * when no seccomp filter interferes, the kernel rejects the call with an
@@ -998,6 +1008,85 @@ static void act_sleep(const char *s)
 	report(0);
 }
 
+/* Sleep without printing anything (EINTR restarts the remaining time). */
+static void sleep_secs(const char *s)
+{
+	char *end;
+	double secs;
+	struct timespec ts;
+
+	errno = 0;
+	secs = strtod(s, &end);
+	if (errno || *end || secs < 0)
+		usage();
+	ts.tv_sec = (time_t)secs;
+	ts.tv_nsec = (long)((secs - (double)ts.tv_sec) * 1e9);
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+static void act_ready(const char *secs)
+{
+	outf("ok ready %ld\n", (long)getpid());
+	flush_out();
+	sleep_secs(secs);
+	_exit(0);
+}
+
+static void act_pidfile(const char *path, const char *secs)
+{
+	char tmp[4096];
+	char line[32];
+	int fd, n;
+
+	n = snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if (n < 0 || (size_t)n >= sizeof(tmp))
+		usage();
+	n = snprintf(line, sizeof(line), "%ld\n", (long)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		report(-1);
+	if (write(fd, line, (size_t)n) != n)
+		report(-1);
+	if (close(fd) < 0 || rename(tmp, path) < 0)
+		report(-1);
+	outf("ok %ld %ld %ld\n", (long)getpid(), (long)getpgid(0),
+	     (long)getsid(0));
+	flush_out();
+	sleep_secs(secs);
+	_exit(0);
+}
+
+static void act_emit(long total)
+{
+	static unsigned char buf[251 * 64];
+	long done = 0;
+	size_t i;
+
+	if (total < 0)
+		usage();
+	for (i = 0; i < sizeof(buf); i++)
+		buf[i] = (unsigned char)(i % 251);
+	/* buf[j] == j % 251, so starting at offset done % 251 continues the
+	 * pattern after a short write. */
+	while (done < total) {
+		size_t off = (size_t)(done % 251);
+		size_t want = sizeof(buf) - off;
+		ssize_t w;
+
+		if ((long)want > total - done)
+			want = (size_t)(total - done);
+		w = write(1, buf + off, want);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			_exit(1);
+		}
+		done += w;
+	}
+	_exit(0);
+}
+
 static void act_spin(void)
 {
 	volatile unsigned long n = 0;
@@ -1016,6 +1105,28 @@ static void act_raise(int sig)
 	sigprocmask(SIG_UNBLOCK, &set, NULL);
 	/* Only reached if the signal's default action is to ignore it. */
 	report(raise(sig) == 0 ? 0 : -1);
+}
+
+/* getpid through the 32-bit entry point (int $0x80, i386 number 20): a
+ * filter that only checks the x86_64 arch would let any i386 syscall by. */
+static long i386_getpid(void)
+{
+#if defined(__x86_64__)
+	long r;
+
+	__asm__ volatile("int $0x80"
+			 : "=a"(r)
+			 : "a"(20L)
+			 : "memory", "r8", "r9", "r10", "r11");
+	if (r < 0 && r > -4096) {
+		errno = (int)-r;
+		return -1;
+	}
+	return r;
+#else
+	errno = ENOSYS;
+	return -1;
+#endif
 }
 
 /* ------------------------------------------------------------------ */
@@ -1105,6 +1216,7 @@ int main(int argc, char **argv)
 		NARGS(0);
 		report(syscall(SYS_personality, 0xffffffffL));
 	}
+	if (IS("i386")) { NARGS(0); report(i386_getpid()); }
 	if (IS("x32")) {
 		NARGS(0);
 		report(syscall(0x40000000L | SYS_getpid));
@@ -1112,8 +1224,13 @@ int main(int argc, char **argv)
 
 	/* introspection */
 	if (IS("getppid")) {
+		long r;
+
 		NARGS(0);
-		outf("ok %ld", (long)getppid());
+		r = syscall(SYS_getppid);
+		if (r < 0)
+			report(-1);
+		outf("ok %ld", r);
 		finish();
 	}
 	if (IS("nofile")) { NARGS(0); act_rlimit(RLIMIT_NOFILE); }
@@ -1161,6 +1278,9 @@ int main(int argc, char **argv)
 	/* misc */
 	if (IS("sleep")) { NARGS(1); act_sleep(argv[2]); }
 	if (IS("spin")) { NARGS(0); act_spin(); }
+	if (IS("ready")) { NARGS(1); act_ready(argv[2]); }
+	if (IS("pidfile")) { NARGS(2); act_pidfile(argv[2], argv[3]); }
+	if (IS("emit")) { NARGS(1); act_emit(need_long(argv[2])); }
 	if (IS("exit")) { NARGS(1); exit((int)need_long(argv[2])); }
 	if (IS("raise")) { NARGS(1); act_raise((int)need_long(argv[2])); }
 

@@ -22,11 +22,42 @@ use std::time::Duration;
 
 /// The binary under test: the one cargo built, or `$SANDLET_TEST_BIN` when set (to run
 /// the suite against another build, e.g. the static release binary).
+///
+/// The binary is copied into [`shared_dir`], because the checkout may sit under a
+/// directory uid 65534 cannot traverse (a `mktemp -d` clone is 0700).
 pub fn sandlet() -> &'static str {
     static BIN: OnceLock<String> = OnceLock::new();
     BIN.get_or_init(|| {
-        std::env::var("SANDLET_TEST_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_sandlet").into())
+        let built = std::env::var("SANDLET_TEST_BIN")
+            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_sandlet").into());
+        install(Path::new(&built), "sandlet")
     })
+}
+
+/// A root-owned, world-readable directory under the system temp dir, one per checkout,
+/// holding the binaries every test user must be able to execute.
+pub fn shared_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        env!("CARGO_MANIFEST_DIR").hash(&mut h);
+        let dir = std::env::temp_dir().join(format!("sandlet-test-bin-{:016x}", h.finish()));
+        fs::create_dir_all(&dir).expect("create shared test dir");
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).expect("chmod shared dir");
+        dir
+    })
+}
+
+/// Copies `src` to `shared_dir()/name` atomically (concurrent test binaries never see a
+/// partial file); returns the new path.
+fn install(src: &Path, name: &str) -> String {
+    let tmp = shared_dir().join(format!("{name}.{}.tmp", std::process::id()));
+    fs::copy(src, &tmp).unwrap_or_else(|e| panic!("copy {} for the tests: {e}", src.display()));
+    fs::set_permissions(&tmp, fs::Permissions::from_mode(0o755)).expect("chmod binary");
+    let path = shared_dir().join(name);
+    fs::rename(&tmp, &path).expect("install test binary");
+    path.to_str().expect("utf-8 path").to_owned()
 }
 
 /// How long any single command may take before the test fails (a hang is a failure).
@@ -106,17 +137,10 @@ pub fn probe_dir() -> &'static str {
 fn build_probe() -> String {
     require_root();
     let src = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/probes/probe.c");
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("sandlet-probe");
-    fs::create_dir_all(&dir).expect("create probe dir");
-    // Everyone (uid 65534 included) must reach and execute it.
-    let mut ancestor = Some(dir.as_path());
-    while let Some(d) = ancestor {
-        if d.starts_with(env!("CARGO_TARGET_TMPDIR")) {
-            fs::set_permissions(d, fs::Permissions::from_mode(0o755)).expect("chmod dir");
-        }
-        ancestor = d.parent();
-    }
-    // Unique name then rename: concurrent test binaries never see a partial file.
+    // Built in the target dir, then installed where everyone (uid 65534 included) can
+    // reach and execute it; `-r probe_dir()` must grant exactly the probe.
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    fs::create_dir_all(dir).expect("create target tmp dir");
     let tmp = dir.join(format!("probe.{}.tmp", std::process::id()));
     let out = match Command::new("gcc")
         .args(["-O1", "-static", "-Wall", "-Wextra", "-o"])
@@ -134,10 +158,12 @@ fn build_probe() -> String {
         "gcc -static failed to build {src} (is the static libc installed?):\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    fs::set_permissions(&tmp, fs::Permissions::from_mode(0o755)).expect("chmod probe");
-    let path = dir.join("probe");
-    fs::rename(&tmp, &path).expect("install probe");
-    path.to_str().expect("utf-8 path").to_owned()
+    let probe_dir = shared_dir().join("probe");
+    fs::create_dir_all(&probe_dir).expect("create probe dir");
+    fs::set_permissions(&probe_dir, fs::Permissions::from_mode(0o755)).expect("chmod dir");
+    let installed = install(&tmp, "probe/probe");
+    let _ = fs::remove_file(&tmp);
+    installed
 }
 
 // ---------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@
 //! which the parent reads as "the command is running".
 
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 use rustix::process::Pid;
 
@@ -49,14 +49,18 @@ pub enum Step {
     Landlock,
     /// 15. Irreversible: seccomp filter installed.
     Seccomp,
-    /// 16. Every fd above 2 close-on-exec (the report socket closes at exec too).
+    /// 16. The filter's listener fd sent to sandlet (when anything is trapped).
+    SendListener,
+    /// 17. Wait for sandlet's "go": its supervisor is answering.
+    WaitForSupervisor,
+    /// 18. Every fd above 2 close-on-exec (the report socket closes at exec too).
     CloseFds,
-    /// 17. The command.
+    /// 19. The command.
     Exec,
 }
 
 impl Step {
-    const ALL: [Step; 17] = [
+    const ALL: [Step; 19] = [
         Step::SetPgid,
         Step::ForegroundTerminal,
         Step::ResetSignals,
@@ -72,6 +76,8 @@ impl Step {
         Step::NoNewPrivs,
         Step::Landlock,
         Step::Seccomp,
+        Step::SendListener,
+        Step::WaitForSupervisor,
         Step::CloseFds,
         Step::Exec,
     ];
@@ -94,6 +100,8 @@ impl Step {
             Step::NoNewPrivs => "set no_new_privs",
             Step::Landlock => "landlock_restrict_self",
             Step::Seccomp => "install seccomp filter",
+            Step::SendListener => "send the seccomp listener to sandlet",
+            Step::WaitForSupervisor => "wait for the supervisor",
             Step::CloseFds => "close inherited file descriptors",
             Step::Exec => "execve",
         }
@@ -104,14 +112,31 @@ impl Step {
     }
 }
 
-/// A failure report from the child: 4 bytes step, 4 bytes errno, native endian.
+/// A message from the child: 4 bytes step, 4 bytes errno, native endian. Step 0 carries
+/// the listener fd (SCM_RIGHTS); any other step is a failure.
 pub const REPORT_LEN: usize = 8;
 
-/// Decodes a report; `None` when malformed.
-pub fn decode_report(buf: &[u8]) -> Option<(Step, io::Error)> {
+/// What the child said.
+#[derive(Debug)]
+pub enum Report {
+    /// Here is the seccomp listener; waiting for "go".
+    Listener(OwnedFd),
+    /// This step failed with this error; the child has exited.
+    Failed(Step, io::Error),
+}
+
+/// Decodes a message; `None` when malformed.
+pub fn decode_report(buf: &[u8], fd: Option<OwnedFd>) -> Option<Report> {
     let step = u32::from_ne_bytes(buf.get(0..4)?.try_into().ok()?);
     let errno = i32::from_ne_bytes(buf.get(4..8)?.try_into().ok()?);
-    Some((Step::from_code(step)?, io::Error::from_raw_os_error(errno)))
+    match (step, fd) {
+        (0, Some(fd)) => Some(Report::Listener(fd)),
+        (0, None) => None,
+        (step, _) => Some(Report::Failed(
+            Step::from_code(step)?,
+            io::Error::from_raw_os_error(errno),
+        )),
+    }
 }
 
 /// Forks; the child confines itself per `plan` and execs, reporting failure on `report`.
@@ -219,10 +244,46 @@ fn confine_and_exec(plan: &ChildPlan, report: RawFd) -> ! {
             sys::landlock_restrict_self(ruleset.as_raw_fd()),
         );
     }
-    check(
-        Step::Seccomp,
-        sys::seccomp_set_filter(&plan.filter, 0).map(drop),
-    );
+    if plan.listener {
+        let flags = sys::SECCOMP_FILTER_FLAG_NEW_LISTENER;
+        let installed = match sys::seccomp_set_filter(
+            &plan.filter,
+            flags | sys::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
+        ) {
+            // WAIT_KILLABLE_RECV is Linux 5.19+.
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                sys::seccomp_set_filter(&plan.filter, flags)
+            }
+            other => other,
+        };
+        let listener = match installed {
+            // SAFETY: NEW_LISTENER returns a fresh fd that nothing else owns.
+            Ok(fd) => unsafe { OwnedFd::from_raw_fd(fd as RawFd) },
+            Err(e) => fail(report, Step::Seccomp, e),
+        };
+        // SAFETY: `report` is the open socket `spawn` borrowed for this child.
+        let sock = unsafe { BorrowedFd::borrow_raw(report) };
+        check(
+            Step::SendListener,
+            sys::send_with_fd(sock, &[0u8; REPORT_LEN], listener.as_fd()),
+        );
+        drop(listener);
+        let mut go = [0u8; 1];
+        match sys::read_raw(sock, &mut go) {
+            Ok(1) => {}
+            Ok(_) => fail(
+                report,
+                Step::WaitForSupervisor,
+                io::Error::from_raw_os_error(libc::EPIPE),
+            ),
+            Err(e) => fail(report, Step::WaitForSupervisor, e),
+        }
+    } else {
+        check(
+            Step::Seccomp,
+            sys::seccomp_set_filter(&plan.filter, 0).map(drop),
+        );
+    }
     check(Step::CloseFds, sys::cloexec_from(3));
     let err = sys::execve(&plan.exe, &plan.argv, &plan.envp);
     fail(report, Step::Exec, err)
@@ -241,9 +302,14 @@ mod tests {
         let mut buf = [0u8; REPORT_LEN];
         buf[..4].copy_from_slice(&(Step::Landlock as u32).to_ne_bytes());
         buf[4..].copy_from_slice(&libc::EPERM.to_ne_bytes());
-        let (step, err) = decode_report(&buf).unwrap();
-        assert_eq!(step, Step::Landlock);
-        assert_eq!(err.raw_os_error(), Some(libc::EPERM));
-        assert!(decode_report(&buf[..7]).is_none());
+        match decode_report(&buf, None) {
+            Some(Report::Failed(step, err)) => {
+                assert_eq!(step, Step::Landlock);
+                assert_eq!(err.raw_os_error(), Some(libc::EPERM));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(decode_report(&buf[..7], None).is_none());
+        assert!(decode_report(&[0u8; REPORT_LEN], None).is_none());
     }
 }

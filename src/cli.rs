@@ -90,7 +90,25 @@ pub struct RunArgs {
     #[argh(option)]
     pub allow_degraded: Vec<String>,
 
-    /// run without the seccomp user-notification supervisor (runs never use it yet)
+    /// at most N live or unreaped processes in the sandbox (default 64); more forks fail
+    /// with EAGAIN; threads do not count
+    #[argh(option, short = 'P')]
+    pub max_processes: Option<String>,
+
+    /// limit the sandbox's anonymous memory to SIZE (512K, 64M, 1.5G); allocations that
+    /// would cross it fail with ENOMEM
+    #[argh(option, short = 'm')]
+    pub max_memory: Option<String>,
+
+    /// kill the sandbox (exit 137) instead of refusing an allocation over --max-memory
+    #[argh(switch)]
+    pub memory_kill: bool,
+
+    /// supervisor worker threads for blocking handlers (default 2)
+    #[argh(option)]
+    pub workers: Option<String>,
+
+    /// run without the seccomp user-notification supervisor: no process or memory limit
     #[argh(switch)]
     pub no_supervisor: bool,
 
@@ -120,6 +138,9 @@ const VALUE_FLAGS: &[(Option<char>, &str)] = &[
     (None, "--extra-deny-syscall"),
     (None, "--extra-allow-syscall"),
     (None, "--allow-degraded"),
+    (Some('P'), "--max-processes"),
+    (Some('m'), "--max-memory"),
+    (None, "--workers"),
 ];
 
 /// Rewrites `--flag=value` to `--flag value` and `-rPATH` to `-r PATH` for options that

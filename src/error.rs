@@ -34,6 +34,11 @@ pub enum PolicyError {
     UnknownGroup { name: String },
     /// `--allow-degraded` names no known protection.
     UnknownProtection { name: String },
+    /// A flag that only makes sense with another one.
+    Requires {
+        flag: &'static str,
+        needs: &'static str,
+    },
     /// No command after the flags.
     NoCommand,
     /// A flag outside `--` is not valid UTF-8.
@@ -70,6 +75,7 @@ impl fmt::Display for PolicyError {
                 "--allow-degraded '{name}': unknown protection (one of: {})",
                 Protection::names()
             ),
+            PolicyError::Requires { flag, needs } => write!(f, "{flag} requires {needs}"),
             PolicyError::NoCommand => {
                 write!(
                     f,

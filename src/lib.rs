@@ -12,29 +12,40 @@ pub mod check;
 pub mod child;
 pub mod cli;
 pub mod error;
+pub mod handlers;
 pub mod landlock;
 pub mod policy;
+pub mod procfs;
 pub mod seccomp;
 pub mod spawn;
+pub mod state;
 pub mod supervisor;
 pub mod sys;
 
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 
 use log::warn;
 use rustix::net::{AddressFamily, SocketFlags, SocketType};
 
 use error::{ExecError, RunError, SetupError};
 use policy::Policy;
-use supervisor::{signals::Signals, Outcome, Sandbox};
+use supervisor::{signals::Signals, MemoryReport, Outcome, Sandbox};
 
 fn setup(step: &'static str) -> impl FnOnce(io::Error) -> SetupError {
     move |source| SetupError::Step { step, source }
 }
 
+/// How a run ended, plus what the limits did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunReport {
+    pub outcome: Outcome,
+    pub memory: Option<MemoryReport>,
+}
+
 /// Runs `policy.command` confined by `policy` and waits until the sandbox is gone.
-pub fn run(policy: &Policy) -> Result<Outcome, RunError> {
+/// Signals sent to sandlet (INT, TERM, HUP, QUIT) are forwarded to the sandbox.
+pub fn run(policy: &Policy) -> Result<RunReport, RunError> {
     let plan = spawn::ChildPlan::new(policy)?;
     for p in &plan.degraded {
         warn!(
@@ -61,18 +72,21 @@ pub fn run(policy: &Policy) -> Result<Outcome, RunError> {
     let pid = forked.map_err(setup("fork"))?;
     // Also set the group from this side, so it exists before we ever signal it.
     let _ = rustix::process::setpgid(Some(pid), Some(pid));
-    let pidfd = match rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()) {
-        Ok(fd) => fd,
+    let sandbox = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty())
+        .map_err(|e| RunError::from(setup("pidfd_open")(e.into())))
+        .and_then(|pidfd| Ok(Sandbox::new(pid, pidfd)?));
+    let mut sandbox = match sandbox {
+        Ok(s) => s,
         Err(e) => {
             let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
             let _ = rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::empty());
-            return Err(setup("pidfd_open")(e.into()).into());
+            return Err(e);
         }
     };
-    let sandbox = Sandbox { pid, pidfd };
     let terminal = plan.terminal;
+    let traps = seccomp::Traps::for_policy(policy);
     drop(plan);
-    let outcome = wait_for(&sandbox, &ours, &mut signals, policy);
+    let outcome = start_and_wait(&mut sandbox, &ours, &mut signals, policy, traps);
     if let Some(tty) = terminal {
         reclaim_terminal(tty);
     }
@@ -91,47 +105,101 @@ fn reclaim_terminal(tty: std::os::fd::BorrowedFd<'_>) {
     let _ = sys::restore_signal_mask(&mask);
 }
 
-fn wait_for(
-    sandbox: &Sandbox,
+/// Kills a child that will not exec and reaps it.
+fn abort(sandbox: &mut Sandbox) {
+    let _ = rustix::process::kill_process(sandbox.pid, rustix::process::Signal::KILL);
+    let _ = sandbox.supervise(None, None);
+}
+
+fn start_and_wait(
+    sandbox: &mut Sandbox,
     ours: &OwnedFd,
     signals: &mut Signals,
     policy: &Policy,
-) -> Result<Outcome, RunError> {
-    if let Some((step, err)) = read_report(ours).map_err(setup("read child report"))? {
-        let _ = sandbox.supervise(signals, None);
-        return Err(match step {
-            child::Step::Exec if err.raw_os_error() == Some(libc::ENOENT) => ExecError::NotFound {
-                command: policy.command[0].to_string_lossy().into_owned(),
+    traps: seccomp::Traps,
+) -> Result<RunReport, RunError> {
+    if let Some(supervisor) = policy.supervisor.as_ref().filter(|_| traps.any()) {
+        match read_report(ours) {
+            Ok(Some(child::Report::Listener(fd))) => {
+                if let Err(e) = sandbox.attach(fd, supervisor, traps) {
+                    abort(sandbox);
+                    return Err(e.into());
+                }
+                if let Err(e) = rustix::io::write(ours, b"g") {
+                    abort(sandbox);
+                    return Err(setup("start the command")(e.into()).into());
+                }
             }
-            .into(),
-            child::Step::Exec => ExecError::NotExecutable {
-                command: policy.command[0].to_string_lossy().into_owned(),
-                source: err,
+            Ok(Some(child::Report::Failed(step, err))) => {
+                abort(sandbox);
+                return Err(child_failure(policy, step, err));
             }
-            .into(),
-            step => SetupError::Step {
-                step: step.name(),
-                source: err,
+            Ok(None) => {
+                abort(sandbox);
+                return Err(
+                    setup("receive the seccomp listener")(io::Error::from_raw_os_error(
+                        libc::EPIPE,
+                    ))
+                    .into(),
+                );
             }
-            .into(),
-        });
-    }
-    Ok(sandbox.supervise(signals, policy.timeout)?)
-}
-
-/// Waits for the child's verdict: EOF means exec succeeded; otherwise (step, errno).
-fn read_report(sock: &OwnedFd) -> io::Result<Option<(child::Step, io::Error)>> {
-    let mut buf = [0u8; child::REPORT_LEN];
-    loop {
-        match rustix::io::read(sock, &mut buf) {
-            Ok(0) => return Ok(None),
-            Ok(n) => {
-                return child::decode_report(&buf[..n])
-                    .map(Some)
-                    .ok_or_else(|| io::Error::from_raw_os_error(libc::EPROTO))
+            Err(e) => {
+                abort(sandbox);
+                return Err(setup("receive the seccomp listener")(e).into());
             }
-            Err(rustix::io::Errno::INTR) => continue,
-            Err(e) => return Err(e.into()),
         }
     }
+    match read_report(ours) {
+        Ok(None) => {}
+        Ok(Some(child::Report::Failed(step, err))) => {
+            abort(sandbox);
+            return Err(child_failure(policy, step, err));
+        }
+        Ok(Some(child::Report::Listener(_))) => {
+            abort(sandbox);
+            return Err(
+                setup("read child report")(io::Error::from_raw_os_error(libc::EPROTO)).into(),
+            );
+        }
+        Err(e) => {
+            abort(sandbox);
+            return Err(setup("read child report")(e).into());
+        }
+    }
+    let outcome = sandbox.supervise(Some(signals), policy.timeout)?;
+    Ok(RunReport {
+        outcome,
+        memory: sandbox.memory_report(),
+    })
+}
+
+fn child_failure(policy: &Policy, step: child::Step, err: io::Error) -> RunError {
+    let command = policy.command[0].to_string_lossy().into_owned();
+    match step {
+        child::Step::Exec if err.raw_os_error() == Some(libc::ENOENT) => {
+            ExecError::NotFound { command }.into()
+        }
+        child::Step::Exec => ExecError::NotExecutable {
+            command,
+            source: err,
+        }
+        .into(),
+        step => SetupError::Step {
+            step: step.name(),
+            source: err,
+        }
+        .into(),
+    }
+}
+
+/// Waits for the child's next message: `None` is EOF (exec succeeded).
+fn read_report(sock: &OwnedFd) -> io::Result<Option<child::Report>> {
+    let mut buf = [0u8; child::REPORT_LEN];
+    let (n, fd) = sys::recv_with_fd(sock.as_fd(), &mut buf)?;
+    if n == 0 && fd.is_none() {
+        return Ok(None);
+    }
+    child::decode_report(&buf[..n], fd)
+        .map(Some)
+        .ok_or_else(|| io::Error::from_raw_os_error(libc::EPROTO))
 }

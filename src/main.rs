@@ -63,7 +63,20 @@ fn main() -> ExitCode {
                 2
             }
             Ok(policy) => match sandlet::run(&policy) {
-                Ok(outcome) => exit_code(outcome),
+                Ok(report) => {
+                    if let Some(m) = report.memory {
+                        let limit = sandlet::policy::parse::format_size(m.limit);
+                        if m.killed {
+                            eprintln!("sandlet: memory limit of {limit} exceeded, killed");
+                        } else if m.refused > 0 {
+                            eprintln!(
+                                "sandlet: {} allocation(s) refused at the memory limit of {limit}",
+                                m.refused
+                            );
+                        }
+                    }
+                    exit_code(report.outcome)
+                }
                 Err(e) => {
                     eprintln!("sandlet: error: {e}");
                     e.exit_code()

@@ -41,6 +41,8 @@ pub struct ChildPlan {
     pub terminal: Option<BorrowedFd<'static>>,
     pub landlock: Option<OwnedFd>,
     pub filter: Vec<SockFilter>,
+    /// The filter traps syscalls: install it with a listener and hand that over.
+    pub listener: bool,
     /// sandlet's pid, compared with `getppid()` after PDEATHSIG is armed.
     pub parent: rustix::process::Pid,
     /// Owners of the strings `argv`/`envp` point into; they must outlive the child's exec.
@@ -113,7 +115,8 @@ impl ChildPlan {
         };
 
         let ruleset = landlock::build(policy, landlock::abi())?;
-        let filter = seccomp::program(&policy.deny_syscalls).map_err(SetupError::from)?;
+        let traps = seccomp::Traps::for_policy(policy);
+        let filter = seccomp::program(&policy.deny_syscalls, traps).map_err(SetupError::from)?;
         debug!("seccomp filter: {} instructions", filter.len());
 
         Ok(ChildPlan {
@@ -129,6 +132,7 @@ impl ChildPlan {
             terminal: owned_terminal(),
             landlock: ruleset.fd,
             filter,
+            listener: traps.any(),
             parent: rustix::process::getpid(),
             _strings: strings,
             degraded: ruleset.degraded,

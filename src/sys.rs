@@ -153,6 +153,9 @@ pub struct SockFilter {
 const SECCOMP_SET_MODE_FILTER: c_uint = 1;
 const SECCOMP_GET_ACTION_AVAIL: c_uint = 2;
 
+pub const SECCOMP_FILTER_FLAG_NEW_LISTENER: c_uint = 1 << 3;
+pub const SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV: c_uint = 1 << 5;
+
 /// Installs the BPF `program` on the calling thread with `flags`
 /// (`SECCOMP_FILTER_FLAG_*`). Returns the syscall's value (the listener fd with
 /// `NEW_LISTENER`, else 0). Async-signal-safe.
@@ -365,6 +368,62 @@ pub fn write_all_raw(fd: RawFd, mut buf: &[u8]) -> io::Result<()> {
         buf = &buf[n as usize..];
     }
     Ok(())
+}
+
+/// Sends `payload` and one fd (SCM_RIGHTS) over a unix socket. Async-signal-safe (the
+/// control buffer is on the stack).
+pub fn send_with_fd(sock: BorrowedFd<'_>, payload: &[u8], fd: BorrowedFd<'_>) -> io::Result<()> {
+    use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
+    let mut space = [std::mem::MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    let mut control = SendAncillaryBuffer::new(&mut space);
+    let fds = [fd];
+    if !control.push(SendAncillaryMessage::ScmRights(&fds)) {
+        return Err(io::Error::from_raw_os_error(libc::ENOBUFS));
+    }
+    let iov = [io::IoSlice::new(payload)];
+    loop {
+        match rustix::net::sendmsg(sock, &iov, &mut control, SendFlags::empty()) {
+            Ok(_) => return Ok(()),
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Receives one message into `buf` with at most one fd attached (close-on-exec).
+/// Returns the payload length (0: the peer closed) and the fd, if any.
+pub fn recv_with_fd(sock: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<(usize, Option<OwnedFd>)> {
+    use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
+    let mut space = [std::mem::MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    let mut control = RecvAncillaryBuffer::new(&mut space);
+    let mut iov = [io::IoSliceMut::new(buf)];
+    let msg = loop {
+        match rustix::net::recvmsg(sock, &mut iov, &mut control, RecvFlags::CMSG_CLOEXEC) {
+            Ok(msg) => break msg,
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    };
+    let mut received = None;
+    for message in control.drain() {
+        if let RecvAncillaryMessage::ScmRights(fds) = message {
+            for fd in fds {
+                received.get_or_insert(fd);
+            }
+        }
+    }
+    Ok((msg.bytes, received))
+}
+
+/// Reads into `buf`, retrying on EINTR. Async-signal-safe.
+pub fn read_raw(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match rustix::io::read(fd, &mut *buf) {
+            Ok(n) => return Ok(n),
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
 /// `_exit(code)`: leaves without running atexit handlers or flushing stdio.

@@ -11,7 +11,7 @@ use sandlet::seccomp::bpf::{
     AsmError, BPF_ABS, BPF_ALU, BPF_AND, BPF_JEQ, BPF_JGE, BPF_JMP, BPF_JSET, BPF_K, BPF_LD,
     BPF_MAXINSNS, BPF_RET, BPF_W, SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO, SECCOMP_RET_KILL_PROCESS,
 };
-use sandlet::seccomp::{names, program};
+use sandlet::seccomp::{names, program, Traps};
 use sandlet::sys::SockFilter;
 
 #[cfg(target_arch = "x86_64")]
@@ -84,7 +84,7 @@ fuzz_target!(|data: &[u8]| {
         .max(numbers.len())
         .min(MAX_DENY);
     let deny: Vec<u32> = numbers.iter().copied().cycle().take(len).collect();
-    let prog = match program(&deny) {
+    let prog = match program(&deny, Traps::default()) {
         Ok(prog) => prog,
         Err(AsmError::TooLong(n)) => {
             assert!(n > BPF_MAXINSNS, "TooLong({n}) for a program that fits");

@@ -19,6 +19,30 @@ pub const DEFAULT_READ: &[&str] = &["/usr", "/lib", "/lib64", "/bin", "/sbin", "
 /// Read-write paths of the built-in filesystem policy (those that exist).
 pub const DEFAULT_WRITE: &[&str] = &["/dev/null", "/dev/zero", "/dev/full", "/dev/tty"];
 
+/// Default `--max-processes`, as in sandlock.
+pub const DEFAULT_MAX_PROCESSES: u32 = 64;
+/// Default `--workers`.
+pub const DEFAULT_WORKERS: usize = 2;
+const MAX_WORKERS: u64 = 64;
+
+/// The memory limit and what happens at it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemoryLimit {
+    pub bytes: u64,
+    /// Kill the sandbox instead of refusing the allocation (`--memory-kill`).
+    pub kill: bool,
+}
+
+/// What the seccomp user-notification supervisor enforces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SupervisorPolicy {
+    pub max_processes: u32,
+    pub memory: Option<MemoryLimit>,
+    pub workers: usize,
+    /// `shmget` is allowed (sysv_ipc) and so must be accounted.
+    pub account_shm: bool,
+}
+
 /// What a filesystem rule grants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FsAccess {
@@ -52,6 +76,8 @@ pub struct Policy {
     pub deny_syscalls: Vec<u32>,
     pub allow_degraded: Vec<Protection>,
     pub keep_caps: bool,
+    /// `None` with `--no-supervisor`.
+    pub supervisor: Option<SupervisorPolicy>,
     /// The command and its arguments; never empty.
     pub command: Vec<OsString>,
 }
@@ -165,6 +191,8 @@ impl Policy {
             }
         }
 
+        let supervisor = supervisor_policy(args, &deny_syscalls)?;
+
         Ok(Policy {
             fs,
             cwd,
@@ -178,9 +206,76 @@ impl Policy {
             deny_syscalls,
             allow_degraded,
             keep_caps: args.keep_caps,
+            supervisor,
             command,
         })
     }
+}
+
+/// The supervisor's settings, with the "X requires Y" rules between its flags.
+fn supervisor_policy(
+    args: &RunArgs,
+    deny: &[u32],
+) -> Result<Option<SupervisorPolicy>, PolicyError> {
+    let requires = |flag: &'static str, needs: &'static str| PolicyError::Requires { flag, needs };
+    if args.memory_kill && args.max_memory.is_none() {
+        return Err(requires("--memory-kill", "--max-memory"));
+    }
+    if args.no_supervisor {
+        for (given, flag) in [
+            (args.max_processes.is_some(), "--max-processes"),
+            (args.max_memory.is_some(), "--max-memory"),
+            (args.workers.is_some(), "--workers"),
+        ] {
+            if given {
+                return Err(requires(flag, "the supervisor (drop --no-supervisor)"));
+            }
+        }
+        return Ok(None);
+    }
+    let max_processes = match &args.max_processes {
+        Some(raw) => {
+            let n = parse::parse_count(raw).map_err(bad_value("--max-processes", raw))?;
+            match u32::try_from(n) {
+                Ok(n) if n >= 1 => n,
+                _ => {
+                    return Err(PolicyError::BadValue {
+                        flag: "--max-processes",
+                        value: raw.clone(),
+                        source: parse::ParseError("must be between 1 and 4294967295".into()),
+                    })
+                }
+            }
+        }
+        None => DEFAULT_MAX_PROCESSES,
+    };
+    let memory = match &args.max_memory {
+        Some(raw) => Some(MemoryLimit {
+            bytes: parse::parse_size(raw).map_err(bad_value("--max-memory", raw))?,
+            kill: args.memory_kill,
+        }),
+        None => None,
+    };
+    let workers = match &args.workers {
+        Some(raw) => match parse::parse_count(raw).map_err(bad_value("--workers", raw))? {
+            n @ 1..=MAX_WORKERS => n as usize,
+            _ => {
+                return Err(PolicyError::BadValue {
+                    flag: "--workers",
+                    value: raw.clone(),
+                    source: parse::ParseError(format!("must be between 1 and {MAX_WORKERS}")),
+                })
+            }
+        },
+        None => DEFAULT_WORKERS,
+    };
+    let account_shm = seccomp::names::number("shmget").is_some_and(|nr| !deny.contains(&nr));
+    Ok(Some(SupervisorPolicy {
+        max_processes,
+        memory,
+        workers,
+        account_shm,
+    }))
 }
 
 /// Default deny list, plus `extra_deny` (names or groups), minus `extra_allow` (groups).
@@ -295,6 +390,63 @@ mod tests {
         assert!(!d.contains(&shmget) && d.contains(&getpid));
         let d = deny_list(&["sysv_ipc".into()], &["sysv_ipc".into()]).unwrap();
         assert!(d.contains(&shmget), "an explicit deny wins over an allow");
+    }
+
+    #[test]
+    fn supervisor_flags() {
+        let p = Policy::new(&RunArgs::default(), cmd()).unwrap();
+        let sup = p.supervisor.unwrap();
+        assert_eq!(sup.max_processes, DEFAULT_MAX_PROCESSES);
+        assert_eq!(sup.memory, None);
+        assert!(!sup.account_shm);
+        let args = RunArgs {
+            max_memory: Some("64M".into()),
+            memory_kill: true,
+            max_processes: Some("5".into()),
+            extra_allow_syscall: vec!["sysv_ipc".into()],
+            ..Default::default()
+        };
+        let sup = Policy::new(&args, cmd()).unwrap().supervisor.unwrap();
+        assert_eq!(
+            sup.memory,
+            Some(MemoryLimit {
+                bytes: 64 << 20,
+                kill: true
+            })
+        );
+        assert_eq!(sup.max_processes, 5);
+        assert!(sup.account_shm);
+        let none = RunArgs {
+            no_supervisor: true,
+            ..Default::default()
+        };
+        assert!(Policy::new(&none, cmd()).unwrap().supervisor.is_none());
+        let bad = [
+            RunArgs {
+                memory_kill: true,
+                ..Default::default()
+            },
+            RunArgs {
+                no_supervisor: true,
+                max_memory: Some("1M".into()),
+                ..Default::default()
+            },
+            RunArgs {
+                max_processes: Some("0".into()),
+                ..Default::default()
+            },
+            RunArgs {
+                workers: Some("0".into()),
+                ..Default::default()
+            },
+            RunArgs {
+                max_memory: Some("lots".into()),
+                ..Default::default()
+            },
+        ];
+        for args in bad {
+            assert!(Policy::new(&args, cmd()).is_err(), "{args:?} accepted");
+        }
     }
 
     #[test]

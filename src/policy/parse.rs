@@ -201,6 +201,60 @@ pub fn parse_count(s: &str) -> Result<u64, ParseError> {
         .map_err(|_| ParseError(format!("'{s}' is too large")))
 }
 
+/// Parses a memory size: a decimal number with an optional binary suffix `K`, `M`, `G`
+/// or `T` (case-insensitive; `512K`, `64M`, `1.5G`, `1048576`). Must be at least a byte.
+pub fn parse_size(s: &str) -> Result<u64, ParseError> {
+    let (num, scale) = match s.as_bytes().last().map(u8::to_ascii_uppercase) {
+        Some(b'K') => (&s[..s.len() - 1], 1u64 << 10),
+        Some(b'M') => (&s[..s.len() - 1], 1 << 20),
+        Some(b'G') => (&s[..s.len() - 1], 1 << 30),
+        Some(b'T') => (&s[..s.len() - 1], 1 << 40),
+        _ => (s, 1),
+    };
+    let well_formed = !num.is_empty()
+        && num.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        && num.bytes().filter(|&b| b == b'.').count() <= 1
+        && num.bytes().any(|b| b.is_ascii_digit())
+        && !num.starts_with('.')
+        && !num.ends_with('.');
+    if !well_formed {
+        return err(format!(
+            "'{s}' is not a size (a number with an optional K, M, G or T suffix, e.g. 512K, 64M, 1.5G)"
+        ));
+    }
+    let value: f64 = num
+        .parse()
+        .map_err(|_| ParseError(format!("'{s}' is not a size")))?;
+    let bytes = value * scale as f64;
+    if bytes < 1.0 {
+        return err(format!("size '{s}' must be at least one byte"));
+    }
+    if bytes >= u64::MAX as f64 {
+        return err(format!("size '{s}' is too large"));
+    }
+    Ok(bytes as u64)
+}
+
+/// Formats a byte count the way sizes are written on the command line (`64M`, `1.5G`).
+pub fn format_size(bytes: u64) -> String {
+    for (suffix, scale) in [
+        ("T", 1u64 << 40),
+        ("G", 1 << 30),
+        ("M", 1 << 20),
+        ("K", 1 << 10),
+    ] {
+        if bytes >= scale {
+            let v = bytes as f64 / scale as f64;
+            return if bytes % scale == 0 {
+                format!("{}{suffix}", bytes / scale)
+            } else {
+                format!("{v:.1}{suffix}")
+            };
+        }
+    }
+    format!("{bytes}")
+}
+
 /// Parses an environment assignment `KEY=VALUE` (the value may be empty or contain `=`).
 pub fn parse_env(s: &str) -> Result<(String, String), ParseError> {
     let Some((key, value)) = s.split_once('=') else {
@@ -304,6 +358,40 @@ mod tests {
         for bad in ["", "-1", "1k", "18446744073709551616", "0x10"] {
             assert!(parse_count(bad).is_err(), "{bad:?} accepted");
         }
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("512K"), Ok(512 << 10));
+        assert_eq!(parse_size("64M"), Ok(64 << 20));
+        assert_eq!(parse_size("64m"), Ok(64 << 20));
+        assert_eq!(parse_size("1G"), Ok(1 << 30));
+        assert_eq!(parse_size("1.5G"), Ok(3 << 29));
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("2T"), Ok(2 << 40));
+        for bad in [
+            "",
+            "M",
+            "0",
+            "0K",
+            "-1M",
+            "1.2.3M",
+            "1MB",
+            "1 M",
+            "x",
+            ".5M",
+            "5.M",
+            "1e3",
+            "0.1",
+            "99999999999T",
+            "inf",
+        ] {
+            assert!(parse_size(bad).is_err(), "{bad:?} accepted");
+        }
+        assert_eq!(format_size(64 << 20), "64M");
+        assert_eq!(format_size(3 << 29), "1.5G");
+        assert_eq!(format_size(512 << 10), "512K");
+        assert_eq!(format_size(100), "100");
     }
 
     #[test]

@@ -14,9 +14,48 @@
 
 pub mod bpf;
 pub mod names;
+pub mod notif;
 
+use bpf::SECCOMP_RET_USER_NOTIF;
 use bpf::{arg_low, AsmError, Block, BPF_JEQ, BPF_JSET, OFFSET_ARCH, OFFSET_NR};
 use bpf::{Label, SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO, SECCOMP_RET_KILL_PROCESS};
+
+/// Which syscalls go to the supervisor. Derived from the policy; the dispatch table
+/// handles exactly these.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Traps {
+    /// Process-creating `clone`, `fork`, `vfork` (the process limit).
+    pub fork: bool,
+    /// Writable anonymous `mmap`, `mremap`, `brk` (the memory limit).
+    pub memory: bool,
+    /// `shmget` (the memory limit, when sysv_ipc is allowed).
+    pub shm: bool,
+}
+
+impl Traps {
+    pub fn for_policy(policy: &crate::policy::Policy) -> Traps {
+        match &policy.supervisor {
+            None => Traps::default(),
+            Some(s) => Traps {
+                fork: true,
+                memory: s.memory.is_some(),
+                shm: s.memory.is_some() && s.account_shm,
+            },
+        }
+    }
+
+    /// Whether anything is trapped (the filter needs a listener).
+    pub fn any(self) -> bool {
+        self.fork || self.memory || self.shm
+    }
+}
+
+/// The `mmap` syscall of the target (`mmap2` on 32-bit arm).
+pub const MMAP: &str = if cfg!(target_arch = "arm") {
+    "mmap2"
+} else {
+    "mmap"
+};
 
 use crate::sys::SockFilter;
 
@@ -173,6 +212,11 @@ fn deny_one(nr: u32, action: u32) -> Block {
         .mark("miss")
 }
 
+/// `nr == N -> USER_NOTIF` when `nr` exists on the target.
+fn notify_one(name: &str) -> Option<Block> {
+    names::number(name).map(|nr| deny_one(nr, SECCOMP_RET_USER_NOTIF))
+}
+
 /// Runs `body` only when A == `nr`; `body` must end every path in a return.
 fn for_syscall(nr: u32, body: Block) -> Block {
     Block::new()
@@ -181,9 +225,9 @@ fn for_syscall(nr: u32, body: Block) -> Block {
         .mark("skip")
 }
 
-/// Builds the filter refusing every syscall in `deny` (numbers of the build target) plus
-/// the fixed argument filters.
-pub fn program(deny: &[u32]) -> Result<Vec<SockFilter>, AsmError> {
+/// Builds the filter refusing every syscall in `deny` (numbers of the build target), the
+/// fixed argument filters, and the notifications `traps` asks for.
+pub fn program(deny: &[u32], traps: Traps) -> Result<Vec<SockFilter>, AsmError> {
     let eperm = errno(libc::EPERM);
     let allow = SECCOMP_RET_ALLOW;
     let mut blocks = vec![arch_check()];
@@ -191,10 +235,23 @@ pub fn program(deny: &[u32]) -> Result<Vec<SockFilter>, AsmError> {
     for &n in deny {
         blocks.push(deny_one(n, eperm));
     }
+    let new_process = if traps.fork {
+        SECCOMP_RET_USER_NOTIF
+    } else {
+        allow
+    };
     let clone = Block::new()
         .load(arg_low(0))
-        .jump(BPF_JSET, CLONE_NEW_ANY, Label::Next, Label::At("allow"))
+        .jump(BPF_JSET, CLONE_NEW_ANY, Label::Next, Label::At("no_ns"))
         .ret(eperm)
+        .mark("no_ns")
+        .jump(
+            BPF_JSET,
+            libc::CLONE_THREAD as u32,
+            Label::At("allow"),
+            Label::Next,
+        )
+        .ret(new_process)
         .mark("allow")
         .ret(allow);
     let ioctl = Block::new()
@@ -241,6 +298,34 @@ pub fn program(deny: &[u32]) -> Result<Vec<SockFilter>, AsmError> {
         .ret(eperm)
         .mark("allow")
         .ret(allow);
+    if traps.fork {
+        blocks.extend(["fork", "vfork"].into_iter().filter_map(notify_one));
+    }
+    if traps.memory {
+        let mmap = Block::new()
+            .load(arg_low(2))
+            .jump(
+                BPF_JSET,
+                libc::PROT_WRITE as u32,
+                Label::Next,
+                Label::At("allow"),
+            )
+            .load(arg_low(3))
+            .jump(
+                BPF_JSET,
+                libc::MAP_ANONYMOUS as u32,
+                Label::Next,
+                Label::At("allow"),
+            )
+            .ret(SECCOMP_RET_USER_NOTIF)
+            .mark("allow")
+            .ret(allow);
+        blocks.push(for_syscall(nr(MMAP), mmap));
+        blocks.extend(["mremap", "brk"].into_iter().filter_map(notify_one));
+    }
+    if traps.shm {
+        blocks.extend(notify_one("shmget"));
+    }
     for (name, body) in [
         ("clone", clone),
         ("ioctl", ioctl),
@@ -299,7 +384,55 @@ mod tests {
         let deny: Vec<u32> = numbers(DEFAULT_DENY.iter().copied())
             .chain(numbers(GROUPS[0].syscalls.iter().copied()))
             .collect();
-        program(&deny).unwrap()
+        program(&deny, Traps::default()).unwrap()
+    }
+
+    fn supervised() -> Vec<SockFilter> {
+        let traps = Traps {
+            fork: true,
+            memory: true,
+            shm: true,
+        };
+        program(
+            &numbers(DEFAULT_DENY.iter().copied()).collect::<Vec<_>>(),
+            traps,
+        )
+        .unwrap()
+    }
+
+    const NOTIFY: u32 = SECCOMP_RET_USER_NOTIF;
+
+    #[test]
+    fn traps_what_the_supervisor_handles() {
+        let p = supervised();
+        let sigchld = libc::SIGCHLD as u64;
+        assert_eq!(call(&p, "clone", [sigchld, 0, 0, 0, 0, 0]), NOTIFY);
+        let thread = (libc::CLONE_VM | libc::CLONE_THREAD | libc::CLONE_SIGHAND) as u64;
+        assert_eq!(call(&p, "clone", [thread, 0, 0, 0, 0, 0]), ALLOW);
+        let userns = libc::CLONE_NEWUSER as u64 | sigchld;
+        assert_eq!(call(&p, "clone", [userns, 0, 0, 0, 0, 0]), EPERM);
+        #[cfg(target_arch = "x86_64")]
+        {
+            assert_eq!(call(&p, "fork", [0; 6]), NOTIFY);
+            assert_eq!(call(&p, "vfork", [0; 6]), NOTIFY);
+        }
+        let rw = (libc::PROT_READ | libc::PROT_WRITE) as u64;
+        let anon = (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS) as u64;
+        assert_eq!(call(&p, MMAP, [0, 4096, rw, anon, u64::MAX, 0]), NOTIFY);
+        let file = libc::MAP_PRIVATE as u64;
+        assert_eq!(call(&p, MMAP, [0, 4096, rw, file, 3, 0]), ALLOW);
+        let none = libc::PROT_NONE as u64;
+        assert_eq!(call(&p, MMAP, [0, 1 << 40, none, anon, u64::MAX, 0]), ALLOW);
+        for name in ["brk", "mremap", "shmget"] {
+            assert_eq!(call(&p, name, [0; 6]), NOTIFY, "{name}");
+        }
+        for name in ["munmap", "read", "getpid"] {
+            assert_eq!(call(&p, name, [0; 6]), ALLOW, "{name}");
+        }
+        // Without traps nothing notifies.
+        let plain = prog();
+        assert_eq!(call(&plain, "clone", [sigchld, 0, 0, 0, 0, 0]), ALLOW);
+        assert_eq!(call(&plain, "brk", [0; 6]), ALLOW);
     }
 
     fn call(prog: &[SockFilter], name: &str, args: [u64; 6]) -> u32 {

@@ -380,10 +380,13 @@ const ARCH: &[(&str, u32)] = table!(
 );
 
 #[cfg(target_arch = "aarch64")]
-const ARCH: &[(&str, u32)] = table!(SYS_kexec_file_load);
+const ARCH: &[(&str, u32)] = table!(SYS_kexec_file_load, SYS_mmap);
 
-#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-const ARCH: &[(&str, u32)] = &[];
+#[cfg(target_arch = "riscv64")]
+const ARCH: &[(&str, u32)] = table!(SYS_mmap);
+
+#[cfg(target_arch = "arm")]
+const ARCH: &[(&str, u32)] = table!(SYS_fork, SYS_vfork, SYS_mmap2);
 
 /// Every (name, number) pair of the build target; names carry libc's `SYS_` prefix.
 fn entries() -> impl Iterator<Item = (&'static str, u32)> {

@@ -1,24 +1,37 @@
 //! Watches the running sandbox: one mio poll loop over the command's pidfd, the signal
-//! pipe and the `--timeout` deadline. When the command ends, everything it left behind
-//! is killed and reaped, so nothing outlives `sandlet run`.
+//! pipe, the seccomp listener, a waker and the `--timeout` deadline. Notifications are
+//! drained and dispatched (inline or to the worker pool). When the command ends,
+//! everything it left behind is killed and reaped, so nothing outlives `sandlet run`.
 
+pub mod dispatch;
 pub mod reap;
 pub mod signals;
+pub mod workers;
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use log::debug;
+use log::{debug, warn};
 use mio::unix::SourceFd;
-use mio::{Events, Interest, Poll, Token};
+use mio::{Events, Interest, Poll, Registry, Token, Waker};
 use rustix::process::{Pid, Signal, WaitIdOptions};
 
 use crate::error::SupervisorError;
+use crate::handlers::{process, Ctx};
+use crate::policy::SupervisorPolicy;
+use crate::seccomp::notif::{Listener, Notif, Response};
+use crate::seccomp::Traps;
+use crate::state::{lock, MemoryState, ProcessState};
+use dispatch::Table;
 use signals::Signals;
+use workers::Pool;
 
 const CHILD: Token = Token(0);
 const SIGNAL: Token = Token(1);
+const NOTIFY: Token = Token(2);
+const WAKER: Token = Token(3);
 
 /// How the sandboxed command ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,13 +48,136 @@ fn op(op: &'static str) -> impl FnOnce(io::Error) -> SupervisorError {
     move |source| SupervisorError { op, source }
 }
 
-/// The sandbox being watched: its first process (also its process-group id) and pidfd.
+/// The notification side of a sandbox: shared state, dispatch table, workers.
+struct Supervised {
+    ctx: Arc<Ctx>,
+    table: Table,
+    pool: Pool,
+    /// The listener is still registered (it is dropped from the poll set on hang-up).
+    listening: bool,
+}
+
+/// What the memory limit did during the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemoryReport {
+    pub limit: u64,
+    pub refused: u64,
+    pub killed: bool,
+}
+
+/// A handle to pause and resume process creation in a running sandbox, usable from any
+/// thread.
+#[derive(Clone)]
+pub struct ForkControl {
+    ctx: Arc<Ctx>,
+    waker: Arc<Waker>,
+}
+
+impl ForkControl {
+    /// Holds every new fork/clone/vfork until [`ForkControl::resume_forks`].
+    pub fn pause_forks(&self) {
+        lock(&self.ctx.processes).hold_forks = true;
+    }
+
+    /// Releases held forks (each is then admitted against the process limit).
+    pub fn resume_forks(&self) {
+        lock(&self.ctx.processes).hold_forks = false;
+        if let Err(e) = self.waker.wake() {
+            warn!("wake the supervisor: {e}");
+        }
+    }
+
+    /// Number of forks currently held.
+    pub fn parked_forks(&self) -> usize {
+        lock(&self.ctx.processes).parked.len()
+    }
+}
+
+/// The sandbox being watched: its first process (also its process-group id), its pidfd
+/// and, when syscalls are trapped, the supervisor.
 pub struct Sandbox {
     pub pid: Pid,
     pub pidfd: OwnedFd,
+    poll: Poll,
+    waker: Arc<Waker>,
+    supervised: Option<Supervised>,
 }
 
 impl Sandbox {
+    pub fn new(pid: Pid, pidfd: OwnedFd) -> Result<Sandbox, SupervisorError> {
+        let poll = Poll::new().map_err(op("create poll"))?;
+        let waker = Waker::new(poll.registry(), WAKER).map_err(op("create waker"))?;
+        poll.registry()
+            .register(&mut SourceFd(&pidfd.as_raw_fd()), CHILD, Interest::READABLE)
+            .map_err(op("watch pidfd"))?;
+        Ok(Sandbox {
+            pid,
+            pidfd,
+            poll,
+            waker: Arc::new(waker),
+            supervised: None,
+        })
+    }
+
+    /// Starts answering the notifications of `listener` under `policy`.
+    pub fn attach(
+        &mut self,
+        listener: OwnedFd,
+        policy: &SupervisorPolicy,
+        traps: Traps,
+    ) -> Result<(), SupervisorError> {
+        let listener = Listener::new(listener);
+        match listener.set_sync_wake_up() {
+            Ok(()) => debug!("SYNC_WAKE_UP set on the listener"),
+            Err(e) => debug!("SYNC_WAKE_UP unavailable ({e}); notifications are slower"),
+        }
+        self.poll
+            .registry()
+            .register(
+                &mut SourceFd(&listener.as_fd().as_raw_fd()),
+                NOTIFY,
+                Interest::READABLE,
+            )
+            .map_err(op("watch the seccomp listener"))?;
+        let ctx = Arc::new(Ctx {
+            listener,
+            processes: Mutex::new(ProcessState::new(policy.max_processes)),
+            memory: policy
+                .memory
+                .map(|m| Mutex::new(MemoryState::new(m.bytes, m.kill))),
+            group: self.pid,
+        });
+        let pool = Pool::start(policy.workers, &ctx).map_err(op("start workers"))?;
+        let table = Table::new(traps);
+        debug!("supervisor: {} trapped syscalls", table.len());
+        self.supervised = Some(Supervised {
+            ctx,
+            table,
+            pool,
+            listening: true,
+        });
+        Ok(())
+    }
+
+    /// A handle to hold and release forks (`None` without a supervisor).
+    pub fn fork_control(&self) -> Option<ForkControl> {
+        self.supervised.as_ref().map(|s| ForkControl {
+            ctx: Arc::clone(&s.ctx),
+            waker: Arc::clone(&self.waker),
+        })
+    }
+
+    /// What the memory limit did (`None` without one).
+    pub fn memory_report(&self) -> Option<MemoryReport> {
+        let memory = self.supervised.as_ref()?.ctx.memory.as_ref()?;
+        let m = lock(memory);
+        Some(MemoryReport {
+            limit: m.limit,
+            refused: m.refused,
+            killed: m.killed,
+        })
+    }
+
     fn signal_group(&self, sig: Signal) {
         match rustix::process::kill_process_group(self.pid, sig) {
             Ok(()) => debug!(
@@ -53,31 +189,24 @@ impl Sandbox {
     }
 
     /// Runs until the command exits or the deadline passes, then kills and reaps every
-    /// process left in the sandbox.
+    /// process left in the sandbox. With `signals`, forwards them to the sandbox.
     pub fn supervise(
-        &self,
-        signals: &mut Signals,
+        &mut self,
+        mut signals: Option<&mut Signals>,
         timeout: Option<Duration>,
     ) -> Result<Outcome, SupervisorError> {
-        let mut poll = Poll::new().map_err(op("create poll"))?;
-        let registry = poll.registry();
-        registry
-            .register(
-                &mut SourceFd(&self.pidfd.as_raw_fd()),
-                CHILD,
-                Interest::READABLE,
-            )
-            .map_err(op("watch pidfd"))?;
-        registry
-            .register(
-                &mut SourceFd(&signals.read.as_raw_fd()),
-                SIGNAL,
-                Interest::READABLE,
-            )
-            .map_err(op("watch signal pipe"))?;
-
+        if let Some(signals) = signals.as_deref() {
+            self.poll
+                .registry()
+                .register(
+                    &mut SourceFd(&signals.read.as_raw_fd()),
+                    SIGNAL,
+                    Interest::READABLE,
+                )
+                .map_err(op("watch signal pipe"))?;
+        }
         let deadline = timeout.map(|t| Instant::now() + t);
-        let mut events = Events::with_capacity(8);
+        let mut events = Events::with_capacity(16);
         let mut exited = false;
         while !exited {
             let wait = deadline.map(|d| d.saturating_duration_since(Instant::now()));
@@ -88,7 +217,7 @@ impl Sandbox {
                 reap::kill_all_children();
                 return Ok(Outcome::TimedOut(timeout.unwrap_or_default()));
             }
-            match poll.poll(&mut events, wait) {
+            match self.poll.poll(&mut events, wait) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(op("poll")(e)),
@@ -97,6 +226,9 @@ impl Sandbox {
                 match event.token() {
                     CHILD => exited = true,
                     SIGNAL => {
+                        let Some(signals) = signals.as_deref_mut() else {
+                            continue;
+                        };
                         let (forward, child) = signals.take();
                         for sig in forward {
                             if let Some(sig) = Signal::from_named_raw(sig) {
@@ -105,6 +237,16 @@ impl Sandbox {
                         }
                         if child {
                             reap::reap_exited_orphans(self.pid);
+                        }
+                    }
+                    NOTIFY => {
+                        if let Some(s) = self.supervised.as_mut() {
+                            drain(s, self.poll.registry());
+                        }
+                    }
+                    WAKER => {
+                        if let Some(s) = &self.supervised {
+                            release_parked(&s.ctx);
                         }
                     }
                     _ => {}
@@ -139,5 +281,69 @@ impl Sandbox {
                 Err(e) => return Err(op("wait for the command")(e.into())),
             }
         }
+    }
+}
+
+/// Answers every pending notification, then stops listening if no filtered task is left
+/// (a hung-up listener stays readable forever and would spin the loop).
+fn drain(s: &mut Supervised, registry: &Registry) {
+    while s.listening {
+        let (readable, hung_up) = match s.ctx.listener.pending() {
+            Ok(state) => state,
+            Err(e) => {
+                warn!("poll the seccomp listener: {e}");
+                return;
+            }
+        };
+        if !readable {
+            if hung_up {
+                let fd = s.ctx.listener.as_fd().as_raw_fd();
+                let _ = registry.deregister(&mut SourceFd(&fd));
+                s.listening = false;
+                debug!("seccomp listener hung up: no filtered task left");
+            }
+            return;
+        }
+        match s.ctx.listener.recv() {
+            Ok(Some(n)) => dispatch_one(s, &n),
+            Ok(None) => {}
+            Err(e) => {
+                warn!("receive a notification: {e}");
+                return;
+            }
+        }
+    }
+}
+
+fn dispatch_one(s: &Supervised, n: &Notif) {
+    match s.table.get(n.nr) {
+        Some(route) if route.blocking => s.pool.submit(*n, *route),
+        Some(route) => dispatch::answer(&s.ctx, n, dispatch::decide(&s.ctx, route, n)),
+        None => {
+            warn!(
+                "notification for unexpected syscall {}; answering EPERM",
+                n.nr
+            );
+            dispatch::answer(
+                &s.ctx,
+                n,
+                crate::handlers::Decision::Respond(Response::Errno(libc::EPERM)),
+            );
+        }
+    }
+}
+
+/// Answers the forks held while `hold_forks` was set, once it is cleared.
+fn release_parked(ctx: &Ctx) {
+    let parked = {
+        let mut p = lock(&ctx.processes);
+        if p.hold_forks {
+            return;
+        }
+        std::mem::take(&mut p.parked)
+    };
+    for n in parked {
+        let response = process::admit(&mut lock(&ctx.processes), n.pid);
+        dispatch::answer(ctx, &n, crate::handlers::Decision::Respond(response));
     }
 }

@@ -6,27 +6,15 @@
 use log::{debug, warn};
 use rustix::process::{Pid, WaitOptions};
 
-/// Direct children of every thread of sandlet.
+/// Direct children of sandlet, warning once when /proc cannot tell.
 fn children() -> Vec<Pid> {
-    let mut out = Vec::new();
-    let tasks = match std::fs::read_dir("/proc/self/task") {
-        Ok(t) => t,
-        Err(e) => {
-            warn!("cannot list /proc/self/task ({e}); processes that left the sandbox's group may survive");
-            return out;
-        }
-    };
-    for task in tasks.flatten() {
-        let Ok(list) = std::fs::read_to_string(task.path().join("children")) else {
-            continue;
-        };
-        out.extend(
-            list.split_ascii_whitespace()
-                .filter_map(|p| p.parse::<i32>().ok())
-                .filter_map(Pid::from_raw),
-        );
+    if !std::path::Path::new("/proc/self/task").exists() {
+        warn!("/proc is not mounted; processes that left the sandbox's group may survive");
     }
-    out
+    crate::procfs::children_of(None)
+        .into_iter()
+        .filter_map(Pid::from_raw)
+        .collect()
 }
 
 /// Reaps re-parented orphans that have exited (never `command`, reaped by pidfd).

@@ -1,0 +1,182 @@
+//! Memory: writable anonymous `mmap`, `mremap` growth, `brk` growth, `shmget`.
+//!
+//! A request is admitted when the sandbox's charge plus the request fits the limit.
+//! The caller's charge is re-read from `/proc/PID/statm` on every request; the others'
+//! are refreshed only when a request would not fit, so memory they gave back (unmap,
+//! exec, exit) is counted before anything is refused. Over the limit the request fails
+//! as on a full machine (ENOMEM; `brk` returns the unchanged break), or with
+//! `--memory-kill` the sandbox is killed.
+
+use log::debug;
+
+use super::{Ctx, Decision, Handler};
+use crate::procfs::{self, Statm};
+use crate::seccomp::notif::{Notif, Response};
+use crate::state::{lock, MemoryState, Tracked};
+
+pub const MMAP: Handler = mmap;
+pub const MREMAP: Handler = mremap;
+pub const BRK: Handler = brk;
+pub const SHMGET: Handler = shmget;
+
+fn page_size() -> u64 {
+    rustix::param::page_size() as u64
+}
+
+fn round_up(len: u64) -> u64 {
+    let page = page_size();
+    len.saturating_add(page - 1) & !(page - 1)
+}
+
+/// The caller's thread group, registered for accounting on first sight.
+fn caller(m: &mut MemoryState, tid: u32) -> Option<i32> {
+    let tgid = match m.tgids.get(&tid) {
+        Some(&t) => t,
+        None => {
+            let t = procfs::tgid_of(tid)?;
+            m.tgids.insert(tid, t);
+            t
+        }
+    };
+    if let std::collections::hash_map::Entry::Vacant(slot) = m.procs.entry(tgid) {
+        slot.insert(Tracked {
+            statm: Statm::open(tgid)?,
+            bytes: 0,
+        });
+    }
+    Some(tgid)
+}
+
+/// Re-reads every tracked process, forgetting those that are gone.
+fn refresh_all(m: &mut MemoryState, page: u64, shm: bool) {
+    m.procs.retain(|_, t| match t.statm.data_pages() {
+        Some(pages) => {
+            t.bytes = pages.saturating_mul(page);
+            true
+        }
+        None => false,
+    });
+    m.tgids
+        .retain(|tid, _| std::path::Path::new(&format!("/proc/{tid}")).exists());
+    if shm {
+        let pids: Vec<i32> = m.procs.keys().copied().collect();
+        m.shm_bytes = procfs::shm_bytes_created_by(&pids);
+    }
+}
+
+/// Admits `request` more bytes for the caller of `n`, or refuses (and counts it, or
+/// kills the sandbox with `--memory-kill`).
+fn admit(ctx: &Ctx, n: &Notif, request: u64) -> bool {
+    let Some(memory) = &ctx.memory else {
+        return true;
+    };
+    let page = page_size();
+    let mut m = lock(memory);
+    let Some(tgid) = caller(&mut m, n.pid) else {
+        // The caller is gone; its syscall will not complete.
+        return true;
+    };
+    if let Some(t) = m.procs.get_mut(&tgid) {
+        t.bytes = t.statm.data_pages().unwrap_or(0).saturating_mul(page);
+    }
+    if m.fits(request) {
+        debug!(
+            "memory: {request} bytes for {tgid} allowed ({} of {})",
+            m.total(),
+            m.limit
+        );
+        return true;
+    }
+    refresh_all(&mut m, page, true);
+    if m.fits(request) {
+        return true;
+    }
+    if !ctx.listener.id_valid(n.id) {
+        return true;
+    }
+    m.refused += 1;
+    debug!(
+        "memory: {request} bytes for {tgid} refused ({} of {} in use)",
+        m.total(),
+        m.limit
+    );
+    if m.kill && !m.killed {
+        m.killed = true;
+        debug!("memory limit exceeded by process {tgid}; killing the sandbox");
+        let _ = rustix::process::kill_process_group(ctx.group, rustix::process::Signal::KILL);
+    }
+    false
+}
+
+fn refuse_or_continue(ok: bool) -> Decision {
+    Decision::Respond(if ok {
+        Response::Continue
+    } else {
+        Response::Errno(libc::ENOMEM)
+    })
+}
+
+fn mmap(ctx: &Ctx, n: &Notif) -> Decision {
+    let len = round_up(n.args[1]);
+    if len == 0 {
+        return Decision::Respond(Response::Continue);
+    }
+    refuse_or_continue(admit(ctx, n, len))
+}
+
+fn mremap(ctx: &Ctx, n: &Notif) -> Decision {
+    let (old, new) = (round_up(n.args[1]), round_up(n.args[2]));
+    if new <= old {
+        return Decision::Respond(Response::Continue);
+    }
+    refuse_or_continue(admit(ctx, n, new - old))
+}
+
+fn brk(ctx: &Ctx, n: &Notif) -> Decision {
+    let wanted = n.args[0];
+    if wanted == 0 {
+        return Decision::Respond(Response::Continue);
+    }
+    let tgid = ctx
+        .memory
+        .as_ref()
+        .and_then(|m| caller(&mut lock(m), n.pid));
+    let Some(current) = tgid.and_then(procfs::current_brk) else {
+        return Decision::Respond(Response::Continue);
+    };
+    if wanted <= current || admit(ctx, n, round_up(wanted - current)) {
+        return Decision::Respond(Response::Continue);
+    }
+    // The kernel's answer to a brk it cannot grant: the unchanged break.
+    Decision::Respond(Response::Value(current as i64))
+}
+
+fn shmget(ctx: &Ctx, n: &Notif) -> Decision {
+    let (size, flags) = (round_up(n.args[1]), n.args[2]);
+    if flags & libc::IPC_CREAT as u64 == 0 || size == 0 {
+        return Decision::Respond(Response::Continue);
+    }
+    let ok = admit(ctx, n, size);
+    if ok {
+        if let Some(m) = &ctx.memory {
+            let mut m = lock(m);
+            m.shm_bytes = m.shm_bytes.saturating_add(size);
+        }
+    }
+    refuse_or_continue(ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rounds_to_pages() {
+        let page = page_size();
+        assert_eq!(round_up(0), 0);
+        assert_eq!(round_up(1), page);
+        assert_eq!(round_up(page), page);
+        assert_eq!(round_up(page + 1), 2 * page);
+        assert_eq!(round_up(u64::MAX), !(page - 1));
+    }
+}

@@ -1,0 +1,150 @@
+//! The few `/proc` reads the supervisor needs: process trees, thread groups, memory
+//! counters, the heap's end and SysV shared memory. Each returns `None`/empty when the
+//! process is gone; callers treat that as "nothing to account".
+
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::fs::FileExt;
+
+/// Direct children of every thread of `pid` (`None`: sandlet itself).
+pub fn children_of(pid: Option<i32>) -> Vec<i32> {
+    let dir = match pid {
+        Some(p) => format!("/proc/{p}/task"),
+        None => "/proc/self/task".to_owned(),
+    };
+    let mut out = Vec::new();
+    let Ok(tasks) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for task in tasks.flatten() {
+        if let Ok(list) = std::fs::read_to_string(task.path().join("children")) {
+            out.extend(
+                list.split_ascii_whitespace()
+                    .filter_map(|p| p.parse::<i32>().ok()),
+            );
+        }
+    }
+    out
+}
+
+/// Number of processes (zombies included, threads not) in the trees rooted at
+/// sandlet's children: every process of the sandbox.
+pub fn sandbox_process_count() -> u32 {
+    let mut stack = children_of(None);
+    let mut count = 0u32;
+    while let Some(pid) = stack.pop() {
+        count += 1;
+        stack.extend(children_of(Some(pid)));
+    }
+    count
+}
+
+/// The thread-group id of thread `tid`.
+pub fn tgid_of(tid: u32) -> Option<i32> {
+    let status = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Tgid:"))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// An open `/proc/PID/statm`, re-read without reopening.
+#[derive(Debug)]
+pub struct Statm(File);
+
+impl Statm {
+    pub fn open(pid: i32) -> Option<Statm> {
+        File::open(format!("/proc/{pid}/statm")).ok().map(Statm)
+    }
+
+    /// The process's data + stack size in pages (statm's sixth field): private
+    /// writable memory, what anonymous allocations grow. `None` once it is gone.
+    pub fn data_pages(&self) -> Option<u64> {
+        let mut buf = [0u8; 160];
+        let n = self.0.read_at(&mut buf, 0).ok()?;
+        parse_statm_data(&buf[..n])
+    }
+}
+
+fn parse_statm_data(buf: &[u8]) -> Option<u64> {
+    let text = std::str::from_utf8(buf).ok()?;
+    text.split_ascii_whitespace().nth(5)?.parse().ok()
+}
+
+/// The current program break of `pid`: the end of its `[heap]` mapping, or `start_brk`
+/// when the heap is still empty.
+pub fn current_brk(pid: i32) -> Option<u64> {
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).ok()?;
+    if let Some(line) = maps.lines().find(|l| l.ends_with("[heap]")) {
+        let range = line.split_ascii_whitespace().next()?;
+        let (_, end) = range.split_once('-')?;
+        return u64::from_str_radix(end, 16).ok();
+    }
+    let mut stat = String::new();
+    File::open(format!("/proc/{pid}/stat"))
+        .ok()?
+        .read_to_string(&mut stat)
+        .ok()?;
+    parse_start_brk(&stat)
+}
+
+fn parse_start_brk(stat: &str) -> Option<u64> {
+    // Fields after the command name (which may hold spaces) start at field 3.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_ascii_whitespace().nth(47 - 3)?.parse().ok()
+}
+
+/// Total size of the SysV shared memory segments created by any of `pids`.
+pub fn shm_bytes_created_by(pids: &[i32]) -> u64 {
+    let Ok(table) = std::fs::read_to_string("/proc/sysvipc/shm") else {
+        return 0;
+    };
+    parse_shm(&table, pids)
+}
+
+fn parse_shm(table: &str, pids: &[i32]) -> u64 {
+    // key shmid perms size cpid lpid ...
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_ascii_whitespace().collect();
+            let size: u64 = f.get(3)?.parse().ok()?;
+            let cpid: i32 = f.get(4)?.parse().ok()?;
+            pids.contains(&cpid).then_some(size)
+        })
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_statm_stat_and_shm() {
+        assert_eq!(parse_statm_data(b"2561 1100 800 10 0 423 0\n"), Some(423));
+        assert_eq!(parse_statm_data(b"1 2 3"), None);
+        // Fields 3..=52 after "pid (comm)"; field 47 is start_brk.
+        let fields: Vec<String> = (3..=52)
+            .map(|i| if i == 47 { "94000".into() } else { i.to_string() })
+            .collect();
+        let stat = format!("12 (a) b) c) {}", fields.join(" "));
+        let stat = stat.as_str();
+        assert_eq!(parse_start_brk(stat), Some(94000));
+        let shm = "       key      shmid perms                  size  cpid  lpid\n\
+                   0 1 600 4096 100 100\n\
+                   0 2 600 8192 200 200\n";
+        assert_eq!(parse_shm(shm, &[100]), 4096);
+        assert_eq!(parse_shm(shm, &[100, 200]), 12288);
+        assert_eq!(parse_shm(shm, &[]), 0);
+    }
+
+    #[test]
+    fn reads_our_own_process() {
+        let me = std::process::id() as i32;
+        assert_eq!(tgid_of(me as u32), Some(me));
+        let statm = Statm::open(me).unwrap();
+        assert!(statm.data_pages().unwrap() > 0);
+        assert!(current_brk(me).unwrap() > 0);
+    }
+}

@@ -1,0 +1,220 @@
+//! seccomp user notification: the listener fd, decoded notifications, responses.
+//!
+//! `RECV` blocks until a notification is pending (the fd's O_NONBLOCK is not honoured),
+//! so it is only called when the fd polls readable; [`Listener::pending`] tells the
+//! drain loop whether another one is queued. `SEND` is safe from any thread.
+
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+
+/// `SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP` (Linux 6.6).
+const SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP: u64 = 1;
+
+/// One trapped syscall.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Notif {
+    pub id: u64,
+    /// Thread id of the caller (in sandlet's pid namespace).
+    pub pid: u32,
+    pub nr: i32,
+    pub arch: u32,
+    pub args: [u64; 6],
+}
+
+impl Notif {
+    fn decode(raw: &libc::seccomp_notif) -> Notif {
+        Notif {
+            id: raw.id,
+            pid: raw.pid,
+            nr: raw.data.nr,
+            arch: raw.data.arch,
+            args: raw.data.args,
+        }
+    }
+}
+
+/// The answer to a notification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Response {
+    /// Let the kernel run the syscall as the caller asked (integer arguments only).
+    Continue,
+    /// Fail it with this errno.
+    Errno(i32),
+    /// Return this value without running it.
+    Value(i64),
+}
+
+impl Response {
+    /// The kernel's `struct seccomp_notif_resp` for notification `id`.
+    pub fn encode(self, id: u64) -> libc::seccomp_notif_resp {
+        let (val, error, flags) = match self {
+            Response::Continue => (0, 0, libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32),
+            Response::Errno(e) => (0, -e.abs(), 0),
+            Response::Value(v) => (v, 0, 0),
+        };
+        libc::seccomp_notif_resp {
+            id,
+            val,
+            error,
+            flags,
+        }
+    }
+}
+
+/// The listener fd handed over by the child.
+#[derive(Debug)]
+pub struct Listener {
+    fd: OwnedFd,
+}
+
+impl AsFd for Listener {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl Listener {
+    pub fn new(fd: OwnedFd) -> Listener {
+        Listener { fd }
+    }
+
+    /// Asks the kernel to wake the target on the CPU that answers (Linux 6.6+); the
+    /// flag is passed by value.
+    pub fn set_sync_wake_up(&self) -> io::Result<()> {
+        // SAFETY: SET_FLAGS takes its argument by value (an integer), not a pointer.
+        let ret = unsafe {
+            libc::ioctl(
+                self.fd.as_raw_fd(),
+                libc::SECCOMP_IOCTL_NOTIF_SET_FLAGS as _,
+                SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP,
+            )
+        };
+        if ret < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// Receives one notification. Blocks if none is pending: call only when the fd is
+    /// readable. `Ok(None)`: the target went away before we could read it (ENOENT).
+    pub fn recv(&self) -> io::Result<Option<Notif>> {
+        loop {
+            // SAFETY: RECV requires a zeroed struct; all-zero is valid for this C struct.
+            let mut raw: libc::seccomp_notif = unsafe { std::mem::zeroed() };
+            // SAFETY: `raw` is a live, writable seccomp_notif of the size the ioctl expects.
+            let ret = unsafe {
+                libc::ioctl(
+                    self.fd.as_raw_fd(),
+                    libc::SECCOMP_IOCTL_NOTIF_RECV as _,
+                    &mut raw as *mut libc::seccomp_notif,
+                )
+            };
+            if ret == 0 {
+                return Ok(Some(Notif::decode(&raw)));
+            }
+            let err = io::Error::last_os_error();
+            match err.raw_os_error() {
+                Some(libc::EINTR) => continue,
+                Some(libc::ENOENT) => return Ok(None),
+                _ => return Err(err),
+            }
+        }
+    }
+
+    /// Sends `response` for notification `id`. A target that died meanwhile (ENOENT) is
+    /// not an error.
+    pub fn send(&self, id: u64, response: Response) -> io::Result<()> {
+        let mut resp = response.encode(id);
+        loop {
+            // SAFETY: `resp` is a live, initialized seccomp_notif_resp.
+            let ret = unsafe {
+                libc::ioctl(
+                    self.fd.as_raw_fd(),
+                    libc::SECCOMP_IOCTL_NOTIF_SEND as _,
+                    &mut resp as *mut libc::seccomp_notif_resp,
+                )
+            };
+            if ret == 0 {
+                return Ok(());
+            }
+            let err = io::Error::last_os_error();
+            match err.raw_os_error() {
+                Some(libc::EINTR) => continue,
+                Some(libc::ENOENT) => return Ok(()),
+                _ => return Err(err),
+            }
+        }
+    }
+
+    /// Whether notification `id` is still pending (its target has not died or been
+    /// interrupted). Check it after reading the target's memory or /proc files.
+    pub fn id_valid(&self, id: u64) -> bool {
+        // SAFETY: ID_VALID reads one u64 through the pointer, which is live.
+        let ret = unsafe {
+            libc::ioctl(
+                self.fd.as_raw_fd(),
+                libc::SECCOMP_IOCTL_NOTIF_ID_VALID as _,
+                &id as *const u64,
+            )
+        };
+        ret == 0
+    }
+
+    /// Whether another notification is queued (a zero-timeout poll), and whether the
+    /// listener has hung up (no filtered task left).
+    pub fn pending(&self) -> io::Result<(bool, bool)> {
+        let mut fds = [rustix::event::PollFd::new(
+            &self.fd,
+            rustix::event::PollFlags::IN,
+        )];
+        match rustix::event::poll(&mut fds, Some(&rustix::time::Timespec::default())) {
+            Ok(0) => Ok((false, false)),
+            Ok(_) => {
+                let rev = fds[0].revents();
+                Ok((
+                    rev.contains(rustix::event::PollFlags::IN),
+                    rev.contains(rustix::event::PollFlags::HUP),
+                ))
+            }
+            Err(rustix::io::Errno::INTR) => Ok((true, false)),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn responses_encode() {
+        let c = Response::Continue.encode(7);
+        assert_eq!((c.id, c.val, c.error, c.flags), (7, 0, 0, 1));
+        let e = Response::Errno(libc::EAGAIN).encode(8);
+        assert_eq!((e.id, e.val, e.error, e.flags), (8, 0, -libc::EAGAIN, 0));
+        let v = Response::Value(0x1000).encode(9);
+        assert_eq!((v.id, v.val, v.error, v.flags), (9, 0x1000, 0, 0));
+    }
+
+    #[test]
+    fn decodes_the_kernel_struct() {
+        // SAFETY: all-zero is a valid seccomp_notif.
+        let mut raw: libc::seccomp_notif = unsafe { std::mem::zeroed() };
+        raw.id = 42;
+        raw.pid = 1234;
+        raw.data.nr = 57;
+        raw.data.arch = 0xC000_003E;
+        raw.data.args = [1, 2, 3, 4, 5, 6];
+        let n = Notif::decode(&raw);
+        assert_eq!(
+            n,
+            Notif {
+                id: 42,
+                pid: 1234,
+                nr: 57,
+                arch: 0xC000_003E,
+                args: [1, 2, 3, 4, 5, 6]
+            }
+        );
+    }
+}

@@ -1,0 +1,121 @@
+//! Mutable supervisor state, split by concern, each behind its own `Mutex`.
+//!
+//! Lock order when two are needed: `processes` before `memory`. Never hold a lock
+//! across a blocking call (a channel send, a wait on another process).
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+
+use crate::procfs::Statm;
+use crate::seccomp::notif::Notif;
+
+/// Locks `m`, recovering the data if a handler panicked while holding it (the panic
+/// already answered its notification with EPERM; the counters stay usable).
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The process limit's bookkeeping.
+#[derive(Debug)]
+pub struct ProcessState {
+    pub max: u32,
+    /// Processes in the sandbox as of the last count, plus forks allowed since. The
+    /// sandbox's real size is recounted from /proc whenever this reaches `max`, so
+    /// exits (and reaps of zombies) are noticed exactly when they matter.
+    pub estimate: u32,
+    /// While set, fork-like notifications are parked instead of answered.
+    pub hold_forks: bool,
+    pub parked: Vec<Notif>,
+}
+
+impl ProcessState {
+    pub fn new(max: u32) -> ProcessState {
+        ProcessState {
+            max,
+            estimate: 1,
+            hold_forks: false,
+            parked: Vec::new(),
+        }
+    }
+}
+
+/// One process whose memory is accounted.
+#[derive(Debug)]
+pub struct Tracked {
+    pub statm: Statm,
+    /// Private writable bytes at the last look.
+    pub bytes: u64,
+}
+
+/// The memory limit's ledger. The kernel's own counters (`/proc/PID/statm`) are the
+/// truth: a process's charge is re-read when it asks for more, so unmaps, exec and exit
+/// give memory back without being trapped, and the ledger cannot drift.
+#[derive(Debug)]
+pub struct MemoryState {
+    pub limit: u64,
+    pub kill: bool,
+    /// Thread id -> thread-group id, for callers seen so far.
+    pub tgids: HashMap<u32, i32>,
+    pub procs: HashMap<i32, Tracked>,
+    /// SysV segments created by the sandbox.
+    pub shm_bytes: u64,
+    /// Allocations refused at the limit.
+    pub refused: u64,
+    /// The sandbox was killed at the limit (`--memory-kill`).
+    pub killed: bool,
+}
+
+impl MemoryState {
+    pub fn new(limit: u64, kill: bool) -> MemoryState {
+        MemoryState {
+            limit,
+            kill,
+            tgids: HashMap::new(),
+            procs: HashMap::new(),
+            shm_bytes: 0,
+            refused: 0,
+            killed: false,
+        }
+    }
+
+    /// Bytes charged to the whole sandbox.
+    pub fn total(&self) -> u64 {
+        self.procs
+            .values()
+            .map(|t| t.bytes)
+            .fold(self.shm_bytes, u64::saturating_add)
+    }
+
+    /// Whether `request` more bytes fit under the limit.
+    pub fn fits(&self, request: u64) -> bool {
+        self.total().saturating_add(request) <= self.limit
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ledger_arithmetic() {
+        let mut m = MemoryState::new(100, false);
+        assert_eq!(m.total(), 0);
+        assert!(m.fits(100));
+        assert!(!m.fits(101));
+        let me = std::process::id() as i32;
+        m.procs.insert(
+            me,
+            Tracked {
+                statm: Statm::open(me).unwrap(),
+                bytes: 60,
+            },
+        );
+        m.shm_bytes = 30;
+        assert_eq!(m.total(), 90);
+        assert!(m.fits(10));
+        assert!(!m.fits(11));
+        assert!(!m.fits(u64::MAX), "no overflow");
+        m.procs.get_mut(&me).unwrap().bytes = u64::MAX;
+        assert_eq!(m.total(), u64::MAX);
+    }
+}

@@ -1,0 +1,133 @@
+//! Syscall number -> handler table, and the one place responses are sent.
+//!
+//! Cheap handlers (bookkeeping under a lock, a /proc read) run inline on the poll thread;
+//! handlers that read larger /proc files run on the worker pool. A panicking handler
+//! answers EPERM; every notification gets exactly one response.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use log::{debug, warn};
+
+use crate::handlers::{memory, process, Ctx, Decision, Handler};
+use crate::seccomp::notif::{Notif, Response};
+use crate::seccomp::{names, Traps, MMAP};
+
+/// Where a trapped syscall goes.
+#[derive(Debug, Clone, Copy)]
+pub struct Route {
+    pub name: &'static str,
+    pub handler: Handler,
+    /// Run on the worker pool instead of the poll thread.
+    pub blocking: bool,
+}
+
+/// The dispatch table for one run; it lists exactly what the filter traps.
+#[derive(Debug, Default)]
+pub struct Table {
+    routes: Vec<(i32, Route)>,
+}
+
+impl Table {
+    pub fn new(traps: Traps) -> Table {
+        let mut table = Table::default();
+        let mut add = |name: &'static str, handler: Handler, blocking: bool| {
+            if let Some(nr) = names::number(name) {
+                table.routes.push((
+                    nr as i32,
+                    Route {
+                        name,
+                        handler,
+                        blocking,
+                    },
+                ));
+            }
+        };
+        if traps.fork {
+            for name in ["clone", "fork", "vfork"] {
+                add(name, process::FORK, false);
+            }
+        }
+        if traps.memory {
+            add(MMAP, memory::MMAP, false);
+            add("mremap", memory::MREMAP, false);
+            add("brk", memory::BRK, true);
+        }
+        if traps.shm {
+            add("shmget", memory::SHMGET, true);
+        }
+        table
+    }
+
+    pub fn get(&self, nr: i32) -> Option<&Route> {
+        self.routes.iter().find(|(n, _)| *n == nr).map(|(_, r)| r)
+    }
+
+    pub fn len(&self) -> usize {
+        self.routes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.routes.is_empty()
+    }
+}
+
+/// Runs `route`'s handler; a panic becomes EPERM.
+pub fn decide(ctx: &Ctx, route: &Route, n: &Notif) -> Decision {
+    match catch_unwind(AssertUnwindSafe(|| (route.handler)(ctx, n))) {
+        Ok(d) => d,
+        Err(_) => {
+            warn!(
+                "handler for {} panicked; answering EPERM to process {}",
+                route.name, n.pid
+            );
+            Decision::Respond(Response::Errno(libc::EPERM))
+        }
+    }
+}
+
+/// Sends the decision's response (parked notifications are answered later).
+pub fn answer(ctx: &Ctx, n: &Notif, decision: Decision) {
+    if let Decision::Respond(response) = decision {
+        debug!(
+            "{} by {}: {response:?}",
+            names::name(n.nr as u32).unwrap_or("?"),
+            n.pid
+        );
+        if let Err(e) = ctx.listener.send(n.id, response) {
+            warn!("answer notification {}: {e}", n.id);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_matches_the_traps() {
+        assert!(Table::new(Traps::default()).is_empty());
+        let fork = Table::new(Traps {
+            fork: true,
+            ..Default::default()
+        });
+        let clone = names::number("clone").unwrap() as i32;
+        assert!(fork.get(clone).is_some());
+        assert!(fork.get(names::number("brk").unwrap() as i32).is_none());
+        let all = Table::new(Traps {
+            fork: true,
+            memory: true,
+            shm: true,
+        });
+        for name in [MMAP, "mremap", "brk", "shmget", "clone"] {
+            let route = all.get(names::number(name).unwrap() as i32);
+            assert_eq!(route.map(|r| r.name), Some(name));
+        }
+        assert!(
+            all.get(names::number("brk").unwrap() as i32)
+                .unwrap()
+                .blocking
+        );
+        assert!(!all.get(clone).unwrap().blocking);
+        assert!(all.get(names::number("read").unwrap() as i32).is_none());
+    }
+}

@@ -1,0 +1,71 @@
+//! A fixed pool of worker threads for blocking handlers, fed by a bounded channel.
+
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use super::dispatch::{self, Route};
+use crate::handlers::Ctx;
+use crate::seccomp::notif::Notif;
+use crate::state::lock;
+
+/// Jobs waiting beyond this many make the poll thread wait (backpressure).
+const QUEUE: usize = 256;
+
+struct Job {
+    notif: Notif,
+    route: Route,
+}
+
+/// The worker threads; dropping the pool lets them finish their jobs and stop.
+pub struct Pool {
+    tx: Option<SyncSender<Job>>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Pool {
+    /// Starts `n` workers answering notifications through `ctx`.
+    pub fn start(n: usize, ctx: &Arc<Ctx>) -> std::io::Result<Pool> {
+        let (tx, rx) = sync_channel::<Job>(QUEUE);
+        let rx = Arc::new(Mutex::new(rx));
+        let mut threads = Vec::with_capacity(n);
+        for i in 0..n {
+            let (ctx, rx) = (Arc::clone(ctx), Arc::clone(&rx));
+            let thread = std::thread::Builder::new()
+                .name(format!("sandlet-worker-{i}"))
+                .stack_size(64 * 1024)
+                .spawn(move || work(&ctx, &rx))?;
+            threads.push(thread);
+        }
+        Ok(Pool {
+            tx: Some(tx),
+            threads,
+        })
+    }
+
+    /// Queues a notification for a worker.
+    pub fn submit(&self, notif: Notif, route: Route) {
+        if let Some(tx) = &self.tx {
+            // Workers only stop when the pool is dropped, so the send cannot fail here.
+            let _ = tx.send(Job { notif, route });
+        }
+    }
+}
+
+fn work(ctx: &Ctx, rx: &Mutex<Receiver<Job>>) {
+    loop {
+        let job = lock(rx).recv();
+        let Ok(job) = job else { return };
+        let decision = dispatch::decide(ctx, &job.route, &job.notif);
+        dispatch::answer(ctx, &job.notif, decision);
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        self.tx = None;
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}

@@ -16,6 +16,7 @@ pub mod handlers;
 pub mod landlock;
 pub mod policy;
 pub mod procfs;
+mod sandbox;
 pub mod seccomp;
 pub mod spawn;
 pub mod state;
@@ -30,7 +31,10 @@ use rustix::net::{AddressFamily, SocketFlags, SocketType};
 
 use error::{ExecError, RunError, SetupError};
 use policy::Policy;
-use supervisor::{signals::Signals, MemoryReport, Outcome, Sandbox};
+use rustix::process::Pid;
+use supervisor::{signals::Signals, ForkControl, MemoryReport, Outcome, Supervisor};
+
+pub use sandbox::{Child, Sandbox, SandboxBuilder};
 
 fn setup(step: &'static str) -> impl FnOnce(io::Error) -> SetupError {
     move |source| SetupError::Step { step, source }
@@ -43,9 +47,24 @@ pub struct RunReport {
     pub memory: Option<MemoryReport>,
 }
 
-/// Runs `policy.command` confined by `policy` and waits until the sandbox is gone.
-/// Signals sent to sandlet (INT, TERM, HUP, QUIT) are forwarded to the sandbox.
+/// Runs `policy.command` confined by `policy` and waits until the sandbox is gone, as
+/// the CLI does: sandlet becomes the sandbox's subreaper (so it must have no other
+/// children), and signals sent to it (INT, TERM, HUP, QUIT) are forwarded.
 pub fn run(policy: &Policy) -> Result<RunReport, RunError> {
+    let mut signals = Signals::install().map_err(setup("install signal handlers"))?;
+    rustix::process::set_child_subreaper(Some(rustix::process::getpid()))
+        .map_err(|e| setup("become child subreaper")(e.into()))?;
+    launch(policy, Some(&mut signals), |_, _| {})
+}
+
+/// Starts the sandbox and supervises it until it is gone. `started` is called once the
+/// command runs (after exec), with its pid and the fork control. With `signals` (the
+/// CLI), sandlet is the subreaper and owns all its children.
+pub(crate) fn launch(
+    policy: &Policy,
+    signals: Option<&mut Signals>,
+    started: impl FnOnce(Pid, Option<ForkControl>),
+) -> Result<RunReport, RunError> {
     let plan = spawn::ChildPlan::new(policy)?;
     for p in &plan.degraded {
         warn!(
@@ -54,9 +73,6 @@ pub fn run(policy: &Policy) -> Result<RunReport, RunError> {
             p.kernel()
         );
     }
-    let mut signals = Signals::install().map_err(setup("install signal handlers"))?;
-    rustix::process::set_child_subreaper(Some(rustix::process::getpid()))
-        .map_err(|e| setup("become child subreaper")(e.into()))?;
     let (ours, theirs) = rustix::net::socketpair(
         AddressFamily::UNIX,
         SocketType::SEQPACKET,
@@ -72,10 +88,11 @@ pub fn run(policy: &Policy) -> Result<RunReport, RunError> {
     let pid = forked.map_err(setup("fork"))?;
     // Also set the group from this side, so it exists before we ever signal it.
     let _ = rustix::process::setpgid(Some(pid), Some(pid));
-    let sandbox = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty())
+    let owns_children = signals.is_some();
+    let supervisor = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty())
         .map_err(|e| RunError::from(setup("pidfd_open")(e.into())))
-        .and_then(|pidfd| Ok(Sandbox::new(pid, pidfd)?));
-    let mut sandbox = match sandbox {
+        .and_then(|pidfd| Ok(Supervisor::new(pid, pidfd, owns_children)?));
+    let mut supervisor = match supervisor {
         Ok(s) => s,
         Err(e) => {
             let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
@@ -86,11 +103,18 @@ pub fn run(policy: &Policy) -> Result<RunReport, RunError> {
     let terminal = plan.terminal;
     let traps = seccomp::Traps::for_policy(policy);
     drop(plan);
-    let outcome = start_and_wait(&mut sandbox, &ours, &mut signals, policy, traps);
+    let result = start(&mut supervisor, &ours, policy, traps).and_then(|()| {
+        started(pid, supervisor.fork_control());
+        let outcome = supervisor.supervise(signals, policy.timeout)?;
+        Ok(RunReport {
+            outcome,
+            memory: supervisor.memory_report(),
+        })
+    });
     if let Some(tty) = terminal {
         reclaim_terminal(tty);
     }
-    outcome
+    result
 }
 
 /// Takes the terminal foreground back after the command handed it over. sandlet is in a
@@ -106,18 +130,19 @@ fn reclaim_terminal(tty: std::os::fd::BorrowedFd<'_>) {
 }
 
 /// Kills a child that will not exec and reaps it.
-fn abort(sandbox: &mut Sandbox) {
+fn abort(sandbox: &mut Supervisor) {
     let _ = rustix::process::kill_process(sandbox.pid, rustix::process::Signal::KILL);
     let _ = sandbox.supervise(None, None);
 }
 
-fn start_and_wait(
-    sandbox: &mut Sandbox,
+/// Takes the listener (when syscalls are trapped), lets the child exec, and waits until
+/// it did.
+fn start(
+    sandbox: &mut Supervisor,
     ours: &OwnedFd,
-    signals: &mut Signals,
     policy: &Policy,
     traps: seccomp::Traps,
-) -> Result<RunReport, RunError> {
+) -> Result<(), RunError> {
     if let Some(supervisor) = policy.supervisor.as_ref().filter(|_| traps.any()) {
         match read_report(ours) {
             Ok(Some(child::Report::Listener(fd))) => {
@@ -166,11 +191,7 @@ fn start_and_wait(
             return Err(setup("read child report")(e).into());
         }
     }
-    let outcome = sandbox.supervise(Some(signals), policy.timeout)?;
-    Ok(RunReport {
-        outcome,
-        memory: sandbox.memory_report(),
-    })
+    Ok(())
 }
 
 fn child_failure(policy: &Policy, step: child::Step, err: io::Error) -> RunError {

@@ -62,7 +62,7 @@ fn main() -> ExitCode {
                 eprintln!("sandlet: error: {e}");
                 2
             }
-            Ok(policy) => match sandlet::run(&policy) {
+            Ok(policy) => match sandlet::Sandbox::from_policy(policy).run() {
                 Ok(report) => {
                     if let Some(m) = report.memory {
                         let limit = sandlet::policy::parse::format_size(m.limit);

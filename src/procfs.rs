@@ -27,10 +27,14 @@ pub fn children_of(pid: Option<i32>) -> Vec<i32> {
     out
 }
 
-/// Number of processes (zombies included, threads not) in the trees rooted at
-/// sandlet's children: every process of the sandbox.
-pub fn sandbox_process_count() -> u32 {
-    let mut stack = children_of(None);
+/// Number of processes (zombies included, threads not) in the tree rooted at `root`,
+/// or (`None`) in the trees rooted at sandlet's own children: every process of the
+/// sandbox when sandlet is its subreaper.
+pub fn sandbox_process_count(root: Option<i32>) -> u32 {
+    let mut stack = match root {
+        Some(pid) => vec![pid],
+        None => children_of(None),
+    };
     let mut count = 0u32;
     while let Some(pid) = stack.pop() {
         count += 1;
@@ -126,7 +130,13 @@ mod tests {
         assert_eq!(parse_statm_data(b"1 2 3"), None);
         // Fields 3..=52 after "pid (comm)"; field 47 is start_brk.
         let fields: Vec<String> = (3..=52)
-            .map(|i| if i == 47 { "94000".into() } else { i.to_string() })
+            .map(|i| {
+                if i == 47 {
+                    "94000".into()
+                } else {
+                    i.to_string()
+                }
+            })
             .collect();
         let stat = format!("12 (a) b) c) {}", fields.join(" "));
         let stat = stat.as_str();

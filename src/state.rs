@@ -26,12 +26,16 @@ pub struct ProcessState {
     /// While set, fork-like notifications are parked instead of answered.
     pub hold_forks: bool,
     pub parked: Vec<Notif>,
+    /// Where to count from: the sandbox's first process, or (`None`) all of sandlet's
+    /// children when sandlet is the sandbox's subreaper and has no other children.
+    pub root: Option<i32>,
 }
 
 impl ProcessState {
-    pub fn new(max: u32) -> ProcessState {
+    pub fn new(max: u32, root: Option<i32>) -> ProcessState {
         ProcessState {
             max,
+            root,
             estimate: 1,
             hold_forks: false,
             parked: Vec::new(),

@@ -47,7 +47,7 @@ fn fork(ctx: &Ctx, n: &Notif) -> Decision {
 /// Admits one more process or refuses with EAGAIN.
 pub fn admit(p: &mut ProcessState, caller: u32) -> Response {
     if p.estimate >= p.max {
-        p.estimate = procfs::sandbox_process_count();
+        p.estimate = procfs::sandbox_process_count(p.root);
         debug!("recounted the sandbox: {} processes", p.estimate);
     }
     if p.estimate >= p.max {
@@ -69,14 +69,14 @@ mod tests {
     #[test]
     fn admits_up_to_the_limit_then_recounts() {
         // This test process has no children, so a recount finds 0.
-        let mut p = ProcessState::new(3);
+        let mut p = ProcessState::new(3, None);
         assert_eq!(admit(&mut p, 1), Response::Continue);
         assert_eq!(admit(&mut p, 1), Response::Continue);
         assert_eq!(p.estimate, 3);
         // At the limit: the recount (0 children here) frees the slots again.
         assert_eq!(admit(&mut p, 1), Response::Continue);
         assert_eq!(p.estimate, 1);
-        let mut full = ProcessState::new(0);
+        let mut full = ProcessState::new(0, None);
         assert_eq!(admit(&mut full, 1), Response::Errno(libc::EAGAIN));
     }
 }

@@ -67,7 +67,7 @@ pub struct MemoryReport {
 
 /// A handle to pause and resume process creation in a running sandbox, usable from any
 /// thread.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct ForkControl {
     ctx: Arc<Ctx>,
     waker: Arc<Waker>,
@@ -95,24 +95,33 @@ impl ForkControl {
 
 /// The sandbox being watched: its first process (also its process-group id), its pidfd
 /// and, when syscalls are trapped, the supervisor.
-pub struct Sandbox {
+pub struct Supervisor {
     pub pid: Pid,
     pub pidfd: OwnedFd,
+    /// sandlet is the sandbox's subreaper and has no other children: every child of
+    /// sandlet belongs to the sandbox (the CLI). A library user's other children are
+    /// never touched: only the sandbox's process group is killed.
+    owns_children: bool,
     poll: Poll,
     waker: Arc<Waker>,
     supervised: Option<Supervised>,
 }
 
-impl Sandbox {
-    pub fn new(pid: Pid, pidfd: OwnedFd) -> Result<Sandbox, SupervisorError> {
+impl Supervisor {
+    pub fn new(
+        pid: Pid,
+        pidfd: OwnedFd,
+        owns_children: bool,
+    ) -> Result<Supervisor, SupervisorError> {
         let poll = Poll::new().map_err(op("create poll"))?;
         let waker = Waker::new(poll.registry(), WAKER).map_err(op("create waker"))?;
         poll.registry()
             .register(&mut SourceFd(&pidfd.as_raw_fd()), CHILD, Interest::READABLE)
             .map_err(op("watch pidfd"))?;
-        Ok(Sandbox {
+        Ok(Supervisor {
             pid,
             pidfd,
+            owns_children,
             poll,
             waker: Arc::new(waker),
             supervised: None,
@@ -141,7 +150,10 @@ impl Sandbox {
             .map_err(op("watch the seccomp listener"))?;
         let ctx = Arc::new(Ctx {
             listener,
-            processes: Mutex::new(ProcessState::new(policy.max_processes)),
+            processes: Mutex::new(ProcessState::new(
+                policy.max_processes,
+                (!self.owns_children).then(|| self.pid.as_raw_nonzero().get()),
+            )),
             memory: policy
                 .memory
                 .map(|m| Mutex::new(MemoryState::new(m.bytes, m.kill))),
@@ -214,7 +226,7 @@ impl Sandbox {
                 debug!("timeout expired; killing the sandbox");
                 self.signal_group(Signal::KILL);
                 self.reap_command()?;
-                reap::kill_all_children();
+                self.kill_leftovers();
                 return Ok(Outcome::TimedOut(timeout.unwrap_or_default()));
             }
             match self.poll.poll(&mut events, wait) {
@@ -235,7 +247,7 @@ impl Sandbox {
                                 self.signal_group(sig);
                             }
                         }
-                        if child {
+                        if child && self.owns_children {
                             reap::reap_exited_orphans(self.pid);
                         }
                     }
@@ -258,8 +270,20 @@ impl Sandbox {
         // is reaped, so kill the rest of the group first, then reap it.
         self.signal_group(Signal::KILL);
         let outcome = self.reap_command()?;
-        reap::kill_all_children();
+        self.kill_leftovers();
         Ok(outcome)
+    }
+
+    /// Kills what left the process group (re-parented orphans), when that is safe.
+    fn kill_leftovers(&self) {
+        if self.owns_children {
+            reap::kill_all_children();
+        }
+    }
+
+    /// Kills the whole sandbox now (the loop then sees the command exit).
+    pub fn kill(&self) {
+        self.signal_group(Signal::KILL);
     }
 
     fn reap_command(&self) -> Result<Outcome, SupervisorError> {

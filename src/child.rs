@@ -37,7 +37,7 @@ pub enum Step {
     DisableThp,
     /// 9. Working directory.
     Chdir,
-    /// 10. Irreversible: capability bounding set emptied (root only).
+    /// 10. Irreversible: capability bounding set emptied (with CAP_SETPCAP).
     DropBoundingSet,
     /// 11. Irreversible: ambient capabilities cleared.
     ClearAmbientCaps,
@@ -211,7 +211,7 @@ fn confine_and_exec(plan: &ChildPlan, report: RawFd) -> ! {
         );
     }
     if plan.drop_caps {
-        if plan.root {
+        if plan.can_drop_bounding {
             for cap in 0..64 {
                 match sys::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) {
                     Ok(_) => {}

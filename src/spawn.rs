@@ -32,9 +32,11 @@ pub struct ChildPlan {
     /// The persona to set (`None`: leave it).
     pub personality: Option<libc::c_ulong>,
     pub thp_disable: bool,
-    /// Clear every capability set (and the bounding set when root).
+    /// Clear every capability set (and the bounding set when allowed).
     pub drop_caps: bool,
-    pub root: bool,
+    /// sandlet holds CAP_SETPCAP, so it can empty the bounding set (root, normally).
+    /// Without it the set stays, but no_new_privs keeps an exec from gaining anything.
+    pub can_drop_bounding: bool,
     /// A standard fd on the terminal whose foreground group is sandlet's: the command
     /// gets the foreground, so it can read the terminal (a background group would get
     /// SIGTTIN and stop).
@@ -128,7 +130,8 @@ impl ChildPlan {
             personality,
             thp_disable: policy.no_huge_pages,
             drop_caps: !policy.keep_caps,
-            root: rustix::process::geteuid().is_root(),
+            can_drop_bounding: rustix::thread::capabilities(None)
+                .is_ok_and(|c| c.effective.contains(rustix::thread::CapabilitySet::SETPCAP)),
             terminal: owned_terminal(),
             landlock: ruleset.fd,
             filter,

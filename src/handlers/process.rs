@@ -24,7 +24,7 @@ const CLONE_NEW_ANY: u64 = (libc::CLONE_NEWNS
 pub const FORK: Handler = fork;
 
 fn fork(ctx: &Ctx, n: &Notif) -> Decision {
-    if Some(n.nr as u32) == crate::seccomp::names::number("clone") {
+    if i64::from(n.nr) == libc::SYS_clone as i64 {
         // The filter already sorted these; checked again so a filter bug cannot turn
         // into a namespace or an uncounted process.
         let flags = n.args[0];

@@ -27,20 +27,116 @@ pub fn children_of(pid: Option<i32>) -> Vec<i32> {
     out
 }
 
+/// A quick lower bound of [`sandbox_process_count`] from the per-thread `children`
+/// files: a child moving between its parent's threads during the walk can be missed,
+/// never counted twice.
+pub fn sandbox_process_count_at_least(root: Option<i32>) -> u32 {
+    let mut seen = std::collections::HashSet::new();
+    let mut stack = match root {
+        Some(pid) if std::path::Path::new(&format!("/proc/{pid}")).exists() => vec![pid],
+        Some(_) => Vec::new(),
+        None => children_of(None),
+    };
+    while let Some(pid) = stack.pop() {
+        if seen.insert(pid) {
+            stack.extend(children_of(Some(pid)));
+        }
+    }
+    seen.len() as u32
+}
+
 /// Number of processes (zombies included, threads not) in the tree rooted at `root`,
 /// or (`None`) in the trees rooted at sandlet's own children: every process of the
 /// sandbox when sandlet is its subreaper.
+///
+/// Built from every process's parent in `/proc/PID/stat` (a thread-group id, so it does
+/// not change when a child moves between the threads of its parent, which makes the
+/// per-thread `children` files race).
 pub fn sandbox_process_count(root: Option<i32>) -> u32 {
+    let mut children: std::collections::HashMap<i32, Vec<i32>> = Default::default();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    for entry in dir.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        if let Some(ppid) = parent_of(pid) {
+            children.entry(ppid).or_default().push(pid);
+        }
+    }
     let mut stack = match root {
-        Some(pid) => vec![pid],
-        None => children_of(None),
+        Some(pid) if parent_of(pid).is_some() => vec![pid],
+        Some(_) => Vec::new(),
+        None => children
+            .get(&(std::process::id() as i32))
+            .cloned()
+            .unwrap_or_default(),
     };
     let mut count = 0u32;
     while let Some(pid) = stack.pop() {
         count += 1;
-        stack.extend(children_of(Some(pid)));
+        if let Some(kids) = children.get(&pid) {
+            stack.extend(kids);
+        }
     }
     count
+}
+
+/// The parent process of `pid` (field 4 of `/proc/PID/stat`).
+fn parent_of(pid: i32) -> Option<i32> {
+    let mut buf = [0u8; 512];
+    let n = File::open(format!("/proc/{pid}/stat"))
+        .ok()?
+        .read(&mut buf)
+        .ok()?;
+    parse_ppid(std::str::from_utf8(&buf[..n]).ok()?)
+}
+
+fn parse_ppid(stat: &str) -> Option<i32> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_ascii_whitespace().nth(1)?.parse().ok()
+}
+
+/// Children created by thread `tid` itself (`None` when the thread is gone).
+pub fn task_children(tid: u32) -> Option<Vec<i32>> {
+    let list = std::fs::read_to_string(format!("/proc/{tid}/task/{tid}/children")).ok()?;
+    Some(
+        list.split_ascii_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .collect(),
+    )
+}
+
+/// What thread `tid` is doing, from `/proc/TID/syscall`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyscallState {
+    /// On a CPU right now (user or kernel).
+    Running,
+    /// Blocked outside any syscall.
+    NotInSyscall,
+    /// Blocked inside this syscall.
+    In(i64),
+}
+
+pub fn task_syscall(tid: u32) -> Option<SyscallState> {
+    let text = std::fs::read_to_string(format!("/proc/{tid}/syscall")).ok()?;
+    parse_syscall(&text)
+}
+
+fn parse_syscall(text: &str) -> Option<SyscallState> {
+    let first = text.split_ascii_whitespace().next()?;
+    if first == "running" {
+        return Some(SyscallState::Running);
+    }
+    match first.parse::<i64>().ok()? {
+        -1 => Some(SyscallState::NotInSyscall),
+        nr => Some(SyscallState::In(nr)),
+    }
 }
 
 /// The thread-group id of thread `tid`.
@@ -141,6 +237,8 @@ mod tests {
         let stat = format!("12 (a) b) c) {}", fields.join(" "));
         let stat = stat.as_str();
         assert_eq!(parse_start_brk(stat), Some(94000));
+        assert_eq!(parse_ppid(stat), Some(4));
+        assert_eq!(parse_ppid("7 (x) y) S 1 7 7"), Some(1));
         let shm = "       key      shmid perms                  size  cpid  lpid\n\
                    0 1 600 4096 100 100\n\
                    0 2 600 8192 200 200\n";
@@ -150,11 +248,34 @@ mod tests {
     }
 
     #[test]
+    fn parses_syscall_state() {
+        assert_eq!(parse_syscall("running\n"), Some(SyscallState::Running));
+        assert_eq!(
+            parse_syscall("-1 0x7ffd 0x7f00\n"),
+            Some(SyscallState::NotInSyscall)
+        );
+        assert_eq!(
+            parse_syscall("61 0x1 0x2 0x3 0x4 0x5 0x6 0x7ffd 0x7f00\n"),
+            Some(SyscallState::In(61))
+        );
+        assert_eq!(parse_syscall(""), None);
+    }
+
+    #[test]
     fn reads_our_own_process() {
         let me = std::process::id() as i32;
         assert_eq!(tgid_of(me as u32), Some(me));
         let statm = Statm::open(me).unwrap();
         assert!(statm.data_pages().unwrap() > 0);
         assert!(current_brk(me).unwrap() > 0);
+        assert_eq!(task_children(me as u32), Some(vec![]));
+        assert_eq!(
+            parent_of(me),
+            Some(std::os::unix::process::parent_id() as i32)
+        );
+        assert_eq!(sandbox_process_count(Some(me)), 1);
+        assert_eq!(sandbox_process_count(Some(-5)), 0);
+        assert_eq!(sandbox_process_count_at_least(Some(me)), 1);
+        assert_eq!(sandbox_process_count_at_least(Some(-5)), 0);
     }
 }

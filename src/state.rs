@@ -15,6 +15,15 @@ pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// A fork admitted but maybe not yet done: its child may not be visible in /proc.
+#[derive(Debug, Clone)]
+pub struct InFlight {
+    /// The thread that called fork.
+    pub tid: u32,
+    /// That thread's children just before the fork was let through.
+    pub before: Vec<i32>,
+}
+
 /// The process limit's bookkeeping.
 #[derive(Debug)]
 pub struct ProcessState {
@@ -26,6 +35,9 @@ pub struct ProcessState {
     /// While set, fork-like notifications are parked instead of answered.
     pub hold_forks: bool,
     pub parked: Vec<Notif>,
+    /// Admitted forks whose child has not been seen yet; a recount adds them, so
+    /// simultaneous forks cannot slip past the limit while their children are created.
+    pub inflight: Vec<InFlight>,
     /// Where to count from: the sandbox's first process, or (`None`) all of sandlet's
     /// children when sandlet is the sandbox's subreaper and has no other children.
     pub root: Option<i32>,
@@ -39,6 +51,7 @@ impl ProcessState {
             estimate: 1,
             hold_forks: false,
             parked: Vec::new(),
+            inflight: Vec::new(),
         }
     }
 }
@@ -49,6 +62,15 @@ pub struct Tracked {
     pub statm: Statm,
     /// Private writable bytes at the last look.
     pub bytes: u64,
+    /// Bytes granted since that look (they may not be mapped yet; counted until the
+    /// next look at this process shows them).
+    pub granted: u64,
+}
+
+impl Tracked {
+    pub fn charge(&self) -> u64 {
+        self.bytes.saturating_add(self.granted)
+    }
 }
 
 /// The memory limit's ledger. The kernel's own counters (`/proc/PID/statm`) are the
@@ -86,7 +108,7 @@ impl MemoryState {
     pub fn total(&self) -> u64 {
         self.procs
             .values()
-            .map(|t| t.bytes)
+            .map(Tracked::charge)
             .fold(self.shm_bytes, u64::saturating_add)
     }
 
@@ -111,7 +133,8 @@ mod tests {
             me,
             Tracked {
                 statm: Statm::open(me).unwrap(),
-                bytes: 60,
+                bytes: 40,
+                granted: 20,
             },
         );
         m.shm_bytes = 30;

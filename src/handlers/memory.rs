@@ -1,9 +1,11 @@
 //! Memory: writable anonymous `mmap`, `mremap` growth, `brk` growth, `shmget`.
 //!
 //! A request is admitted when the sandbox's charge plus the request fits the limit.
-//! The caller's charge is re-read from `/proc/PID/statm` on every request; the others'
-//! are refreshed only when a request would not fit, so memory they gave back (unmap,
-//! exec, exit) is counted before anything is refused. Over the limit the request fails
+//! A process's charge is what `/proc/PID/statm` showed at the last look plus what was
+//! granted since. The caller is re-read on every request; the others are re-read only
+//! when a request would not fit, so memory they gave back (unmap, exec, exit) is counted
+//! before anything is refused, and what they were granted counts until then. (Grants to
+//! sibling threads still in flight when a thread is re-read are the one window.) Over the limit the request fails
 //! as on a full machine (ENOMEM; `brk` returns the unchanged break), or with
 //! `--memory-kill` the sandbox is killed.
 
@@ -42,6 +44,7 @@ fn caller(m: &mut MemoryState, tid: u32) -> Option<i32> {
         slot.insert(Tracked {
             statm: Statm::open(tgid)?,
             bytes: 0,
+            granted: 0,
         });
     }
     Some(tgid)
@@ -52,6 +55,7 @@ fn refresh_all(m: &mut MemoryState, page: u64, shm: bool) {
     m.procs.retain(|_, t| match t.statm.data_pages() {
         Some(pages) => {
             t.bytes = pages.saturating_mul(page);
+            t.granted = 0;
             true
         }
         None => false,
@@ -64,9 +68,18 @@ fn refresh_all(m: &mut MemoryState, page: u64, shm: bool) {
     }
 }
 
+/// What a granted request adds to.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Charge {
+    /// The caller's private memory (shows up in its statm).
+    Process,
+    /// A SysV segment (shows up in /proc/sysvipc/shm).
+    Shm,
+}
+
 /// Admits `request` more bytes for the caller of `n`, or refuses (and counts it, or
 /// kills the sandbox with `--memory-kill`).
-fn admit(ctx: &Ctx, n: &Notif, request: u64) -> bool {
+fn admit(ctx: &Ctx, n: &Notif, request: u64, charge: Charge) -> bool {
     let Some(memory) = &ctx.memory else {
         return true;
     };
@@ -78,17 +91,27 @@ fn admit(ctx: &Ctx, n: &Notif, request: u64) -> bool {
     };
     if let Some(t) = m.procs.get_mut(&tgid) {
         t.bytes = t.statm.data_pages().unwrap_or(0).saturating_mul(page);
+        t.granted = 0;
     }
-    if m.fits(request) {
+    let mut fits = m.fits(request);
+    if !fits {
+        refresh_all(&mut m, page, true);
+        fits = m.fits(request);
+    }
+    if fits {
         debug!(
             "memory: {request} bytes for {tgid} allowed ({} of {})",
             m.total(),
             m.limit
         );
-        return true;
-    }
-    refresh_all(&mut m, page, true);
-    if m.fits(request) {
+        match charge {
+            Charge::Process => {
+                if let Some(t) = m.procs.get_mut(&tgid) {
+                    t.granted = t.granted.saturating_add(request);
+                }
+            }
+            Charge::Shm => m.shm_bytes = m.shm_bytes.saturating_add(request),
+        }
         return true;
     }
     if !ctx.listener.id_valid(n.id) {
@@ -121,7 +144,7 @@ fn mmap(ctx: &Ctx, n: &Notif) -> Decision {
     if len == 0 {
         return Decision::Respond(Response::Continue);
     }
-    refuse_or_continue(admit(ctx, n, len))
+    refuse_or_continue(admit(ctx, n, len, Charge::Process))
 }
 
 fn mremap(ctx: &Ctx, n: &Notif) -> Decision {
@@ -129,7 +152,7 @@ fn mremap(ctx: &Ctx, n: &Notif) -> Decision {
     if new <= old {
         return Decision::Respond(Response::Continue);
     }
-    refuse_or_continue(admit(ctx, n, new - old))
+    refuse_or_continue(admit(ctx, n, new - old, Charge::Process))
 }
 
 fn brk(ctx: &Ctx, n: &Notif) -> Decision {
@@ -144,7 +167,7 @@ fn brk(ctx: &Ctx, n: &Notif) -> Decision {
     let Some(current) = tgid.and_then(procfs::current_brk) else {
         return Decision::Respond(Response::Continue);
     };
-    if wanted <= current || admit(ctx, n, round_up(wanted - current)) {
+    if wanted <= current || admit(ctx, n, round_up(wanted - current), Charge::Process) {
         return Decision::Respond(Response::Continue);
     }
     // The kernel's answer to a brk it cannot grant: the unchanged break.
@@ -156,14 +179,7 @@ fn shmget(ctx: &Ctx, n: &Notif) -> Decision {
     if flags & libc::IPC_CREAT as u64 == 0 || size == 0 {
         return Decision::Respond(Response::Continue);
     }
-    let ok = admit(ctx, n, size);
-    if ok {
-        if let Some(m) = &ctx.memory {
-            let mut m = lock(m);
-            m.shm_bytes = m.shm_bytes.saturating_add(size);
-        }
-    }
-    refuse_or_continue(ok)
+    refuse_or_continue(admit(ctx, n, size, Charge::Shm))
 }
 
 #[cfg(test)]

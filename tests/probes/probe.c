@@ -18,6 +18,13 @@
  *   ready SECS          prints "ok ready PID"
  *   pidfile PATH SECS   writes "PID\n" to PATH (atomically, via PATH.tmp and
  *                       rename), then prints "ok PID PGID SID"
+ * "stress T N" prints "ready PID" (flushed) once its threads are looping,
+ * then its result line.
+ *
+ * The process and memory limit actions (fork_hold, fork_burst, threads,
+ * zombie_loop, fork_wait_loop, mmap, mremap_grow, shm_create, malloc_touch,
+ * brk_grow, fork_alloc, mmap_loop, stress) describe their result lines
+ * where they are defined.
  *
  * The "sys NAME" actions call a syscall with deliberately poisoned arguments
  * (bad pointers, invalid flags, fd -1, nonexistent pids/paths/keys) so that,
@@ -43,6 +50,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/ipc.h>
+#include <sys/mman.h>
 #include <sys/msg.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
@@ -1130,6 +1138,520 @@ static long i386_getpid(void)
 }
 
 /* ------------------------------------------------------------------ */
+/* process and memory limits                                           */
+/* ------------------------------------------------------------------ */
+
+/* Name of errno e, or "none" for 0 (for "ok COUNT ENAME" lines). */
+static const char *ename(int e)
+{
+	static char unknown[16];
+	size_t i;
+
+	if (e == 0)
+		return "none";
+	for (i = 0; i < sizeof(errnames) / sizeof(errnames[0]); i++)
+		if (errnames[i].num == e)
+			return errnames[i].name;
+	snprintf(unknown, sizeof(unknown), "E%d", e);
+	return unknown;
+}
+
+static long need_count(const char *s)
+{
+	long v = need_long(s);
+
+	if (v < 0)
+		usage();
+	return v;
+}
+
+/* Children must stay zombies (or be waited for explicitly), whatever
+ * disposition of SIGCHLD the probe inherited. */
+static void sigchld_default(void)
+{
+	signal(SIGCHLD, SIG_DFL);
+}
+
+static void reap_all(void)
+{
+	for (;;) {
+		if (waitpid(-1, NULL, 0) >= 0)
+			continue;
+		if (errno == EINTR)
+			continue;
+		break;
+	}
+}
+
+/* Block until the write end of the pipe is closed by everyone. */
+static void wait_eof(int fd)
+{
+	char c;
+
+	for (;;) {
+		ssize_t r = read(fd, &c, 1);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return;
+	}
+}
+
+/*
+ * fork_hold N: fork up to N children, all alive at once (each blocks on a
+ * pipe until the parent is done), stopping at the first failure.
+ * "ok COUNT ENAME" (ENAME of the failing fork, or "none").
+ */
+static void act_fork_hold(long n)
+{
+	int p[2];
+	long i, count = 0;
+	int e = 0;
+
+	sigchld_default();
+	if (pipe2(p, O_CLOEXEC) < 0)
+		report(-1);
+	for (i = 0; i < n; i++) {
+		pid_t pid = fork();
+
+		if (pid < 0) {
+			e = errno;
+			break;
+		}
+		if (pid == 0) {
+			close(p[1]);
+			wait_eof(p[0]);
+			_exit(0);
+		}
+		count++;
+	}
+	close(p[1]);
+	reap_all();
+	outf("ok %ld %s", count, ename(e));
+	finish();
+}
+
+struct burst_arg {
+	pthread_barrier_t *b;
+	int rfd, wfd;
+	int ok;
+};
+
+static void *burst_thread(void *arg)
+{
+	struct burst_arg *a = arg;
+	pid_t pid;
+
+	pthread_barrier_wait(a->b);
+	pid = fork();
+	if (pid == 0) {
+		close(a->wfd);
+		wait_eof(a->rfd);
+		_exit(0);
+	}
+	a->ok = pid > 0;
+	return NULL;
+}
+
+/* One burst: T threads fork together; returns how many forks succeeded
+ * once all children are alive, then releases and reaps them. */
+static long fork_burst_round(long t)
+{
+	static pthread_t tids[256];
+	static struct burst_arg args[256];
+	pthread_barrier_t b;
+	int p[2];
+	long i, count = 0;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		report(-1);
+	if (pthread_barrier_init(&b, NULL, (unsigned)t))
+		usage();
+	for (i = 0; i < t; i++) {
+		int e;
+
+		args[i].b = &b;
+		args[i].rfd = p[0];
+		args[i].wfd = p[1];
+		args[i].ok = 0;
+		e = pthread_create(&tids[i], NULL, burst_thread, &args[i]);
+		if (e)
+			report_errno(e);
+	}
+	for (i = 0; i < t; i++) {
+		pthread_join(tids[i], NULL);
+		count += args[i].ok;
+	}
+	close(p[1]);
+	reap_all();
+	close(p[0]);
+	pthread_barrier_destroy(&b);
+	return count;
+}
+
+/*
+ * fork_burst T ROUNDS: ROUNDS times, T threads released together each fork
+ * one child that blocks until the round is over (so all children of a
+ * round are alive at once).  "ok MAX MIN": the most and fewest forks that
+ * succeeded in a round.
+ */
+static void act_fork_burst(long t, long rounds)
+{
+	long r, max = 0, min = -1;
+
+	if (t < 1 || t > 256 || rounds < 1)
+		usage();
+	sigchld_default();
+	for (r = 0; r < rounds; r++) {
+		long n = fork_burst_round(t);
+
+		if (n > max)
+			max = n;
+		if (min < 0 || n < min)
+			min = n;
+	}
+	outf("ok %ld %ld", max, min);
+	finish();
+}
+
+struct barrier_arg {
+	pthread_barrier_t *b;
+};
+
+static void *barrier_thread(void *arg)
+{
+	pthread_barrier_wait(((struct barrier_arg *)arg)->b);
+	return NULL;
+}
+
+/*
+ * threads N: N threads, all alive together (they meet at a barrier with
+ * the main thread), then joined.  "ok N", or "err ENAME at I" when thread I
+ * could not be created.
+ */
+static void act_threads(long n)
+{
+	static pthread_t tids[4096];
+	pthread_barrier_t b;
+	struct barrier_arg a = { &b };
+	long i;
+	int e;
+
+	if (n < 1 || n > (long)(sizeof(tids) / sizeof(tids[0])))
+		usage();
+	if (pthread_barrier_init(&b, NULL, (unsigned)n + 1))
+		usage();
+	for (i = 0; i < n; i++) {
+		e = pthread_create(&tids[i], NULL, barrier_thread, &a);
+		if (e) {
+			/* The created threads stay blocked; exiting ends them. */
+			outf("err %s at %ld", ename(e), i);
+			finish();
+		}
+	}
+	pthread_barrier_wait(&b);
+	for (i = 0; i < n; i++) {
+		e = pthread_join(tids[i], NULL);
+		if (e)
+			report_errno(e);
+	}
+	outf("ok %ld", n);
+	finish();
+}
+
+/*
+ * zombie_loop N: fork up to N children that exit at once and are never
+ * waited for, stopping at the first failure.  "ok COUNT ENAME".
+ */
+static void act_zombie_loop(long n)
+{
+	long i, count = 0;
+	int e = 0;
+
+	sigchld_default();
+	for (i = 0; i < n; i++) {
+		pid_t pid = fork();
+
+		if (pid < 0) {
+			e = errno;
+			break;
+		}
+		if (pid == 0)
+			_exit(0);
+		count++;
+	}
+	outf("ok %ld %s\n", count, ename(e));
+	flush_out();
+	reap_all();
+	_exit(0);
+}
+
+/*
+ * fork_wait_loop N: N times fork a child that exits at once and wait for
+ * it, stopping at the first failure.  "ok COUNT ENAME".
+ */
+static void act_fork_wait_loop(long n)
+{
+	long i, count = 0;
+	int e = 0;
+
+	sigchld_default();
+	for (i = 0; i < n; i++) {
+		pid_t pid = fork();
+
+		if (pid < 0) {
+			e = errno;
+			break;
+		}
+		if (pid == 0)
+			_exit(0);
+		while (waitpid(pid, NULL, 0) < 0) {
+			if (errno != EINTR) {
+				e = errno;
+				break;
+			}
+		}
+		if (e)
+			break;
+		count++;
+	}
+	outf("ok %ld %s", count, ename(e));
+	finish();
+}
+
+/* One private anonymous read-write mapping of `len` bytes (MAP_FAILED on
+ * error), never touched. */
+static void *anon_map(size_t len)
+{
+	return mmap(NULL, len, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+}
+
+/* mmap BYTES: "ok" or "err ENAME". */
+static void act_mmap(long len)
+{
+	void *p = anon_map((size_t)len);
+
+	report(p == MAP_FAILED ? -1 : 0);
+}
+
+/* mremap_grow FROM TO: map FROM bytes, then grow the mapping to TO bytes
+ * (it may move).  "ok" or "err ENAME" (of the mremap; "err ENAME" of the
+ * first mmap is reported the same way). */
+static void act_mremap_grow(long from, long to)
+{
+	void *p = anon_map((size_t)from);
+
+	if (p == MAP_FAILED)
+		report(-1);
+	p = mremap(p, (size_t)from, (size_t)to, MREMAP_MAYMOVE);
+	report(p == MAP_FAILED ? -1 : 0);
+}
+
+/* shm_create BYTES: create a private System V segment of BYTES bytes and
+ * remove it again.  "ok" or "err ENAME" (of shmget). */
+static void act_shm_create(long len)
+{
+	int id = shmget(IPC_PRIVATE, (size_t)len, IPC_CREAT | 0600);
+
+	if (id < 0)
+		report(-1);
+	shmctl(id, IPC_RMID, NULL);
+	report(0);
+}
+
+/* malloc_touch MB: malloc MB MiB and write every byte.  "ok", or
+ * "err ENOMEM" when malloc returns NULL. */
+static void act_malloc_touch(long mb)
+{
+	size_t len = (size_t)mb << 20;
+	char *p = malloc(len);
+
+	if (!p)
+		report_errno(ENOMEM);
+	memset(p, 0x5a, len);
+	report(0);
+}
+
+/*
+ * brk_grow BYTES: move the break up by BYTES with the raw syscall.  "ok"
+ * when the new break is at least the one asked for; otherwise "err ENOMEM
+ * same" when the call returned the old break (the kernel's way of saying
+ * no), "err ENOMEM moved" when it returned anything else.
+ */
+static void act_brk_grow(long n)
+{
+	unsigned long cur = (unsigned long)syscall(SYS_brk, 0UL);
+	unsigned long want = cur + (unsigned long)n;
+	unsigned long got = (unsigned long)syscall(SYS_brk, want);
+
+	if (got >= want)
+		report(0);
+	outf("err ENOMEM %s", got == cur ? "same" : "moved");
+	finish();
+}
+
+/* Read one result byte ('y' or 'n') from fd; -1 at EOF or error. */
+static int read_result(int fd)
+{
+	char c;
+
+	for (;;) {
+		ssize_t r = read(fd, &c, 1);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		return r == 1 ? c : -1;
+	}
+}
+
+/*
+ * fork_alloc N MB: fork N children, one after the other; each mallocs and
+ * touches MB MiB, reports whether that worked, then stays alive (holding
+ * the memory) until all N have tried.  The next child starts only after
+ * the previous one has reported, so every child sees the memory of all
+ * earlier ones.  "ok SUCCEEDED", or "err ENAME" if a fork failed.
+ */
+static void act_fork_alloc(long n, long mb)
+{
+	int res[2], go[2];
+	long i, ok = 0;
+
+	sigchld_default();
+	if (pipe2(res, O_CLOEXEC) < 0 || pipe2(go, O_CLOEXEC) < 0)
+		report(-1);
+	for (i = 0; i < n; i++) {
+		pid_t pid = fork();
+		int c;
+
+		if (pid < 0) {
+			int e = errno;
+
+			close(go[1]);
+			reap_all();
+			report_errno(e);
+		}
+		if (pid == 0) {
+			size_t len = (size_t)mb << 20;
+			char *p = malloc(len);
+			char r = p ? 'y' : 'n';
+
+			close(go[1]);
+			close(res[0]);
+			if (p)
+				memset(p, 0x5a, len);
+			if (write(res[1], &r, 1) != 1)
+				_exit(1);
+			wait_eof(go[0]);
+			_exit(0);
+		}
+		c = read_result(res[0]);
+		if (c < 0) {
+			close(go[1]);
+			reap_all();
+			report_errno(EPIPE);
+		}
+		if (c == 'y')
+			ok++;
+	}
+	close(go[1]);
+	reap_all();
+	outf("ok %ld", ok);
+	finish();
+}
+
+/*
+ * mmap_loop N BYTES FINAL: N times map BYTES and unmap them again, then
+ * map FINAL bytes once.  "ok looped=N final=ok" or "final=ENAME"; "err ENAME
+ * at I" when the I-th loop mapping failed.
+ */
+static void act_mmap_loop(long n, long len, long final)
+{
+	long i;
+	void *p;
+
+	for (i = 0; i < n; i++) {
+		p = anon_map((size_t)len);
+		if (p == MAP_FAILED) {
+			outf("err %s at %ld", ename(errno), i);
+			finish();
+		}
+		if (munmap(p, (size_t)len) < 0)
+			report(-1);
+	}
+	p = anon_map((size_t)final);
+	outf("ok looped=%ld final=%s", n,
+	     p == MAP_FAILED ? ename(errno) : "ok");
+	finish();
+}
+
+struct stress_arg {
+	pthread_barrier_t *b;
+	long n;
+	long failed;
+};
+
+static void *stress_thread(void *arg)
+{
+	struct stress_arg *a = arg;
+	long i;
+
+	pthread_barrier_wait(a->b);
+	for (i = 0; i < a->n; i++) {
+		void *p = anon_map(4096);
+
+		if (p == MAP_FAILED) {
+			a->failed++;
+			continue;
+		}
+		*(volatile char *)p = 1;
+		munmap(p, 4096);
+	}
+	return NULL;
+}
+
+/*
+ * stress T N: T threads each map, touch and unmap a page N times.  Prints
+ * "ready PID" (flushed) once all threads have started their loops, then
+ * "ok" at the end, or "err FAILED" with the number of mappings that
+ * failed.
+ */
+static void act_stress(long t, long n)
+{
+	static pthread_t tids[64];
+	static struct stress_arg args[64];
+	pthread_barrier_t b;
+	long i, failed = 0;
+	int e;
+
+	if (t < 1 || t > 64)
+		usage();
+	if (pthread_barrier_init(&b, NULL, (unsigned)t + 1))
+		usage();
+	for (i = 0; i < t; i++) {
+		args[i].b = &b;
+		args[i].n = n;
+		args[i].failed = 0;
+		e = pthread_create(&tids[i], NULL, stress_thread, &args[i]);
+		if (e)
+			report_errno(e);
+	}
+	pthread_barrier_wait(&b);
+	outf("ready %ld\n", (long)getpid());
+	flush_out();
+	for (i = 0; i < t; i++) {
+		pthread_join(tids[i], NULL);
+		failed += args[i].failed;
+	}
+	if (failed)
+		outf("err %ld", failed);
+	else
+		outf("ok");
+	finish();
+}
+
+/* ------------------------------------------------------------------ */
 /* dispatch                                                            */
 /* ------------------------------------------------------------------ */
 
@@ -1169,6 +1691,46 @@ int main(int argc, char **argv)
 	if (IS("thread")) { NARGS(0); act_thread(); }
 	if (IS("ioctl_tiocsti")) { NARGS(0); act_ioctl(TIOCSTI); }
 	if (IS("ioctl_tioclinux")) { NARGS(0); act_ioctl(TIOCLINUX); }
+
+	/* process and memory limits */
+	if (IS("fork_hold")) { NARGS(1); act_fork_hold(need_count(argv[2])); }
+	if (IS("fork_burst")) {
+		NARGS(2);
+		act_fork_burst(need_count(argv[2]), need_count(argv[3]));
+	}
+	if (IS("threads")) { NARGS(1); act_threads(need_count(argv[2])); }
+	if (IS("zombie_loop")) {
+		NARGS(1);
+		act_zombie_loop(need_count(argv[2]));
+	}
+	if (IS("fork_wait_loop")) {
+		NARGS(1);
+		act_fork_wait_loop(need_count(argv[2]));
+	}
+	if (IS("mmap")) { NARGS(1); act_mmap(need_count(argv[2])); }
+	if (IS("mremap_grow")) {
+		NARGS(2);
+		act_mremap_grow(need_count(argv[2]), need_count(argv[3]));
+	}
+	if (IS("shm_create")) { NARGS(1); act_shm_create(need_count(argv[2])); }
+	if (IS("malloc_touch")) {
+		NARGS(1);
+		act_malloc_touch(need_count(argv[2]));
+	}
+	if (IS("brk_grow")) { NARGS(1); act_brk_grow(need_count(argv[2])); }
+	if (IS("fork_alloc")) {
+		NARGS(2);
+		act_fork_alloc(need_count(argv[2]), need_count(argv[3]));
+	}
+	if (IS("mmap_loop")) {
+		NARGS(3);
+		act_mmap_loop(need_count(argv[2]), need_count(argv[3]),
+			      need_count(argv[4]));
+	}
+	if (IS("stress")) {
+		NARGS(2);
+		act_stress(need_count(argv[2]), need_count(argv[3]));
+	}
 
 	/* network */
 	if (IS("socket")) { NARGS(3); act_socket(argv[2], argv[3], argv[4]); }

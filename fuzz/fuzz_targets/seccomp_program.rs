@@ -11,17 +11,9 @@ use sandlet::seccomp::bpf::{
     AsmError, BPF_ABS, BPF_ALU, BPF_AND, BPF_JEQ, BPF_JGE, BPF_JMP, BPF_JSET, BPF_K, BPF_LD,
     BPF_MAXINSNS, BPF_RET, BPF_W, SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO, SECCOMP_RET_KILL_PROCESS,
 };
-use sandlet::seccomp::{names, program, Traps};
+use sandlet::seccomp::{names, program, Traps, AUDIT_ARCH};
 use sandlet::sys::SockFilter;
 
-#[cfg(target_arch = "x86_64")]
-const AUDIT_ARCH: u32 = 0xC000_003E;
-#[cfg(target_arch = "aarch64")]
-const AUDIT_ARCH: u32 = 0xC000_00B7;
-#[cfg(target_arch = "riscv64")]
-const AUDIT_ARCH: u32 = 0xC000_00F3;
-#[cfg(target_arch = "arm")]
-const AUDIT_ARCH: u32 = 0x4000_0028;
 
 const X32_SYSCALL_BIT: u32 = 0x4000_0000;
 const MAX_DENY: usize = 3000;

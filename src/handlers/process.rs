@@ -12,13 +12,7 @@ use crate::procfs;
 use crate::seccomp::notif::{Notif, Response};
 use crate::state::{lock, InFlight, ProcessState};
 
-const CLONE_NEW_ANY: u64 = (libc::CLONE_NEWNS
-    | libc::CLONE_NEWCGROUP
-    | libc::CLONE_NEWUTS
-    | libc::CLONE_NEWIPC
-    | libc::CLONE_NEWUSER
-    | libc::CLONE_NEWPID
-    | libc::CLONE_NEWNET) as u64;
+const CLONE_NEW_ANY: u64 = crate::seccomp::CLONE_NEW_ANY as u64;
 
 /// `SYS_clone` is a `c_long`: i64 here, i32 on 32-bit targets.
 #[allow(clippy::unnecessary_cast)]

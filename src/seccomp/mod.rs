@@ -156,18 +156,20 @@ pub fn numbers<'a>(names: impl IntoIterator<Item = &'a str>) -> impl Iterator<It
 }
 
 #[cfg(target_arch = "x86_64")]
-const AUDIT_ARCH: u32 = 0xC000_003E;
+pub const AUDIT_ARCH: u32 = 0xC000_003E;
 #[cfg(target_arch = "aarch64")]
-const AUDIT_ARCH: u32 = 0xC000_00B7;
+pub const AUDIT_ARCH: u32 = 0xC000_00B7;
 #[cfg(target_arch = "riscv64")]
-const AUDIT_ARCH: u32 = 0xC000_00F3;
+pub const AUDIT_ARCH: u32 = 0xC000_00F3;
 #[cfg(target_arch = "arm")]
-const AUDIT_ARCH: u32 = 0x4000_0028;
+pub const AUDIT_ARCH: u32 = 0x4000_0028;
 
 #[cfg(target_arch = "x86_64")]
 const X32_SYSCALL_BIT: u32 = 0x4000_0000;
 
-const CLONE_NEW_ANY: u32 = (libc::CLONE_NEWNS
+/// Every namespace flag `clone` accepts (CLONE_NEWTIME shares a bit with the exit
+/// signal there and is only valid for clone3/unshare).
+pub const CLONE_NEW_ANY: u32 = (libc::CLONE_NEWNS
     | libc::CLONE_NEWCGROUP
     | libc::CLONE_NEWUTS
     | libc::CLONE_NEWIPC

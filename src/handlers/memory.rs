@@ -1,11 +1,12 @@
 //! Memory: writable anonymous `mmap`, `mremap` growth, `brk` growth, `shmget`.
 //!
 //! A request is admitted when the sandbox's charge plus the request fits the limit.
-//! A process's charge is what `/proc/PID/statm` showed at the last look plus what was
-//! granted since. The caller is re-read on every request; the others are re-read only
-//! when a request would not fit, so memory they gave back (unmap, exec, exit) is counted
-//! before anything is refused, and what they were granted counts until then. (Grants to
-//! sibling threads still in flight when a thread is re-read are the one window.) Over the limit the request fails
+//! A process's charge is what `/proc/PID/statm` showed at the last look plus everything
+//! granted since: an upper bound, so the common case needs no /proc read at all. Only
+//! when a request would not fit is every process re-read, so memory given back (unmap,
+//! exec, exit) is counted before anything is refused. (Grants still in flight when a
+//! process is re-read are the one window: a concurrent thread's mmap that was admitted
+//! but has not happened yet.) Over the limit the request fails
 //! as on a full machine (ENOMEM; `brk` returns the unchanged break), or with
 //! `--memory-kill` the sandbox is killed.
 
@@ -41,9 +42,11 @@ fn caller(m: &mut MemoryState, tid: u32) -> Option<i32> {
         }
     };
     if let std::collections::hash_map::Entry::Vacant(slot) = m.procs.entry(tgid) {
+        let statm = Statm::open(tgid)?;
+        let bytes = statm.data_pages()?.saturating_mul(page_size());
         slot.insert(Tracked {
-            statm: Statm::open(tgid)?,
-            bytes: 0,
+            statm,
+            bytes,
             granted: 0,
         });
     }
@@ -89,10 +92,6 @@ fn admit(ctx: &Ctx, n: &Notif, request: u64, charge: Charge) -> bool {
         // The caller is gone; its syscall will not complete.
         return true;
     };
-    if let Some(t) = m.procs.get_mut(&tgid) {
-        t.bytes = t.statm.data_pages().unwrap_or(0).saturating_mul(page);
-        t.granted = 0;
-    }
     let mut fits = m.fits(request);
     if !fits {
         refresh_all(&mut m, page, true);

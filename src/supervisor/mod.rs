@@ -253,7 +253,8 @@ impl Supervisor {
                     }
                     NOTIFY => {
                         if let Some(s) = self.supervised.as_mut() {
-                            drain(s, self.poll.registry());
+                            let readable = event.is_readable() && !event.is_read_closed();
+                            drain(s, self.poll.registry(), readable);
                         }
                     }
                     WAKER => {
@@ -309,25 +310,31 @@ impl Supervisor {
 }
 
 /// Answers every pending notification, then stops listening if no filtered task is left
-/// (a hung-up listener stays readable forever and would spin the loop).
-fn drain(s: &mut Supervised, registry: &Registry) {
+/// (a hung-up listener stays readable forever and would spin the loop). The readiness
+/// event vouches for the first notification; later ones are checked with a zero-timeout
+/// poll first, because RECV blocks when nothing is queued.
+fn drain(s: &mut Supervised, registry: &Registry, readable: bool) {
+    let mut known_readable = readable;
     while s.listening {
-        let (readable, hung_up) = match s.ctx.listener.pending() {
-            Ok(state) => state,
-            Err(e) => {
-                warn!("poll the seccomp listener: {e}");
+        if !known_readable {
+            let (readable, hung_up) = match s.ctx.listener.pending() {
+                Ok(state) => state,
+                Err(e) => {
+                    warn!("poll the seccomp listener: {e}");
+                    return;
+                }
+            };
+            if !readable {
+                if hung_up {
+                    let fd = s.ctx.listener.as_fd().as_raw_fd();
+                    let _ = registry.deregister(&mut SourceFd(&fd));
+                    s.listening = false;
+                    debug!("seccomp listener hung up: no filtered task left");
+                }
                 return;
             }
-        };
-        if !readable {
-            if hung_up {
-                let fd = s.ctx.listener.as_fd().as_raw_fd();
-                let _ = registry.deregister(&mut SourceFd(&fd));
-                s.listening = false;
-                debug!("seccomp listener hung up: no filtered task left");
-            }
-            return;
         }
+        known_readable = false;
         match s.ctx.listener.recv() {
             Ok(Some(n)) => dispatch_one(s, &n),
             Ok(None) => {}

@@ -431,3 +431,11 @@ pub fn exit_immediately(code: c_int) -> ! {
     // SAFETY: _exit is always safe to call; it does not return.
     unsafe { libc::_exit(code) }
 }
+
+/// The epoll fd of a mio `Poll`, borrowed for as long as the `Poll` lives (mio exposes
+/// only the raw fd).
+pub fn poll_fd(poll: &mio::Poll) -> BorrowedFd<'_> {
+    // SAFETY: `Poll` owns this fd and keeps it open until it is dropped; the borrow
+    // cannot outlive `poll`.
+    unsafe { BorrowedFd::borrow_raw(std::os::fd::AsRawFd::as_raw_fd(poll)) }
+}

@@ -1,8 +1,7 @@
 //! seccomp user notification: the listener fd, decoded notifications, responses.
 //!
 //! `RECV` blocks until a notification is pending (the fd's O_NONBLOCK is not honoured),
-//! so it is only called when the fd polls readable; [`Listener::pending`] tells the
-//! drain loop whether another one is queued. `SEND` is safe from any thread.
+//! so it is only called when the fd polls readable. `SEND` is safe from any thread.
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
@@ -158,27 +157,6 @@ impl Listener {
             )
         };
         ret == 0
-    }
-
-    /// Whether another notification is queued (a zero-timeout poll), and whether the
-    /// listener has hung up (no filtered task left).
-    pub fn pending(&self) -> io::Result<(bool, bool)> {
-        let mut fds = [rustix::event::PollFd::new(
-            &self.fd,
-            rustix::event::PollFlags::IN,
-        )];
-        match rustix::event::poll(&mut fds, Some(&rustix::time::Timespec::default())) {
-            Ok(0) => Ok((false, false)),
-            Ok(_) => {
-                let rev = fds[0].revents();
-                Ok((
-                    rev.contains(rustix::event::PollFlags::IN),
-                    rev.contains(rustix::event::PollFlags::HUP),
-                ))
-            }
-            Err(rustix::io::Errno::INTR) => Ok((true, false)),
-            Err(e) => Err(e.into()),
-        }
     }
 }
 

@@ -396,9 +396,15 @@ fn entries() -> impl Iterator<Item = (&'static str, u32)> {
         .map(|&(name, nr)| (&name[4..], nr))
 }
 
-/// The number of syscall `name` on the build target, if it has one.
+/// The number of syscall `name` on the build target, if it has one. Both tables are
+/// sorted by name (checked by a test), so this is two binary searches.
 pub fn number(name: &str) -> Option<u32> {
-    entries().find(|&(n, _)| n == name).map(|(_, nr)| nr)
+    [COMMON, ARCH].into_iter().find_map(|table| {
+        table
+            .binary_search_by(|(n, _)| n[4..].cmp(name))
+            .ok()
+            .map(|i| table[i].1)
+    })
 }
 
 /// The name of syscall `nr` on the build target, for logs and messages.
@@ -417,6 +423,16 @@ mod tests {
         assert_eq!(name(nr), Some("openat"));
         assert_eq!(number("no_such_call"), None);
         assert_eq!(number("SYS_openat"), None);
+    }
+
+    #[test]
+    fn tables_are_sorted_by_name() {
+        for table in [COMMON, ARCH] {
+            assert!(table.windows(2).all(|w| w[0].0 < w[1].0));
+        }
+        for (name, nr) in entries() {
+            assert_eq!(number(name), Some(nr), "{name}");
+        }
     }
 
     #[test]

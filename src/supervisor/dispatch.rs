@@ -62,6 +62,11 @@ impl Table {
         self.routes.iter().find(|(n, _)| *n == nr).map(|(_, r)| r)
     }
 
+    /// Whether any route needs the worker pool.
+    pub fn has_blocking(&self) -> bool {
+        self.routes.iter().any(|(_, r)| r.blocking)
+    }
+
     pub fn len(&self) -> usize {
         self.routes.len()
     }

@@ -56,7 +56,8 @@ fn op(op: &'static str) -> impl FnOnce(io::Error) -> SupervisorError {
 struct Supervised {
     ctx: Arc<Ctx>,
     table: Table,
-    pool: Pool,
+    /// Started only when the table has blocking routes.
+    pool: Option<Pool>,
     /// The listener is still registered (it is dropped from the poll set on hang-up).
     listening: bool,
 }
@@ -155,8 +156,12 @@ impl Supervisor {
                 .map(|m| Mutex::new(MemoryState::new(m.bytes, m.kill))),
             group: self.pid,
         });
-        let pool = Pool::start(policy.workers, &ctx).map_err(op("start workers"))?;
         let table = Table::new(traps);
+        let pool = if table.has_blocking() {
+            Some(Pool::start(policy.workers, &ctx).map_err(op("start workers"))?)
+        } else {
+            None
+        };
         debug!("supervisor: {} trapped syscalls", table.len());
         self.supervised = Some(Supervised {
             ctx,
@@ -377,10 +382,10 @@ fn receive_one(s: &Supervised) {
 }
 
 fn dispatch_one(s: &Supervised, n: &Notif) {
-    match s.table.get(n.nr) {
-        Some(route) if route.blocking => s.pool.submit(*n, *route),
-        Some(route) => dispatch::answer(&s.ctx, n, dispatch::decide(&s.ctx, route, n)),
-        None => {
+    match (s.table.get(n.nr), &s.pool) {
+        (Some(route), Some(pool)) if route.blocking => pool.submit(*n, *route),
+        (Some(route), _) => dispatch::answer(&s.ctx, n, dispatch::decide(&s.ctx, route, n)),
+        (None, _) => {
             warn!(
                 "notification for unexpected syscall {}; answering EPERM",
                 n.nr

@@ -108,6 +108,61 @@ pub fn answer(ctx: &Ctx, n: &Notif, decision: Decision) {
 mod tests {
     use super::*;
 
+    fn ctx() -> Ctx {
+        use crate::seccomp::notif::Listener;
+        use crate::state::ProcessState;
+        let fd = std::fs::File::open("/dev/null").unwrap();
+        Ctx {
+            listener: Listener::new(fd.into()),
+            processes: std::sync::Mutex::new(ProcessState::new(1, None)),
+            memory: None,
+            group: rustix::process::getpid(),
+        }
+    }
+
+    fn notif() -> Notif {
+        Notif {
+            id: 1,
+            pid: 1,
+            nr: 0,
+            arch: 0,
+            args: [0; 6],
+        }
+    }
+
+    #[test]
+    fn a_panicking_handler_answers_eperm() {
+        fn boom(_: &Ctx, _: &Notif) -> Decision {
+            panic!("handler bug")
+        }
+        let route = Route {
+            name: "test",
+            handler: boom,
+            blocking: false,
+        };
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        let decision = decide(&ctx(), &route, &notif());
+        std::panic::set_hook(previous);
+        assert_eq!(decision, Decision::Respond(Response::Errno(libc::EPERM)));
+    }
+
+    #[test]
+    fn a_handler_decision_passes_through() {
+        fn value(_: &Ctx, _: &Notif) -> Decision {
+            Decision::Respond(Response::Value(7))
+        }
+        let route = Route {
+            name: "test",
+            handler: value,
+            blocking: false,
+        };
+        assert_eq!(
+            decide(&ctx(), &route, &notif()),
+            Decision::Respond(Response::Value(7))
+        );
+    }
+
     #[test]
     fn table_matches_the_traps() {
         assert!(Table::new(Traps::default()).is_empty());

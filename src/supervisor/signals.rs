@@ -21,6 +21,9 @@ pub struct Signals {
     _write: UnixStream,
     forwarded: [(i32, Arc<AtomicBool>); 4],
     child: Arc<AtomicBool>,
+    /// Unregistered on drop, before the pipe closes: a handler must never write to a
+    /// closed (or reused) fd.
+    ids: Vec<signal_hook::SigId>,
 }
 
 impl Signals {
@@ -35,16 +38,23 @@ impl Signals {
             .iter()
             .map(|(sig, flag)| (*sig, flag))
             .chain([(SIGCHLD, &child)]);
-        for (sig, flag) in flags {
-            signal_hook::flag::register(sig, Arc::clone(flag))?;
-            signal_hook::low_level::pipe::register_raw(sig, write.as_raw_fd())?;
-        }
-        Ok(Signals {
+        let mut ids = Vec::new();
+        let registered = flags.into_iter().try_for_each(|(sig, flag)| {
+            ids.push(signal_hook::flag::register(sig, Arc::clone(flag))?);
+            ids.push(signal_hook::low_level::pipe::register_raw(
+                sig,
+                write.as_raw_fd(),
+            )?);
+            Ok::<(), std::io::Error>(())
+        });
+        let signals = Signals {
             read,
             _write: write,
             forwarded,
             child,
-        })
+            ids,
+        };
+        registered.map(|()| signals)
     }
 
     /// Empties the pipe; returns the forwarded signals that arrived and whether a
@@ -59,5 +69,13 @@ impl Signals {
             .map(|(sig, _)| *sig)
             .collect();
         (fwd, self.child.swap(false, Ordering::SeqCst))
+    }
+}
+
+impl Drop for Signals {
+    fn drop(&mut self) {
+        for id in self.ids.drain(..) {
+            signal_hook::low_level::unregister(id);
+        }
     }
 }

@@ -5,7 +5,6 @@
 //! the fork, so none is lost and none runs a handler in the child.
 
 use std::io::Read;
-use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -18,11 +17,11 @@ pub const FORWARDED: [i32; 4] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT];
 /// The read end of the self-pipe plus one flag per watched signal.
 pub struct Signals {
     pub(crate) read: UnixStream,
-    _write: UnixStream,
     forwarded: [(i32, Arc<AtomicBool>); 4],
     child: Arc<AtomicBool>,
-    /// Unregistered on drop, before the pipe closes: a handler must never write to a
-    /// closed (or reused) fd.
+    /// Unregistered on drop. Each pipe registration owns its own duplicate of the
+    /// write end, which signal-hook closes when it is unregistered, so no handler can
+    /// write to a closed (or reused) fd.
     ids: Vec<signal_hook::SigId>,
 }
 
@@ -41,15 +40,14 @@ impl Signals {
         let mut ids = Vec::new();
         let registered = flags.into_iter().try_for_each(|(sig, flag)| {
             ids.push(signal_hook::flag::register(sig, Arc::clone(flag))?);
-            ids.push(signal_hook::low_level::pipe::register_raw(
+            ids.push(signal_hook::low_level::pipe::register(
                 sig,
-                write.as_raw_fd(),
+                write.try_clone()?,
             )?);
             Ok::<(), std::io::Error>(())
         });
         let signals = Signals {
             read,
-            _write: write,
             forwarded,
             child,
             ids,

@@ -77,6 +77,21 @@ pub struct RunArgs {
     #[argh(option)]
     pub net_allow_bind: Vec<String>,
 
+    /// TCP ports the command may not bind (every other port may be, unless
+    /// --net-allow-bind narrows it)
+    #[argh(option)]
+    pub net_deny_bind: Vec<String>,
+
+    /// allow TCP connections to [tcp://]HOST|IP|CIDR|*[:PORTS] (repeatable); HOST is
+    /// looked up in /etc/hosts once, at start
+    #[argh(option)]
+    pub net_allow: Vec<String>,
+
+    /// allow TCP connections except to IP|CIDR|*[:PORTS] (repeatable; not with
+    /// --net-allow)
+    #[argh(option)]
+    pub net_deny: Vec<String>,
+
     /// also deny this syscall (by name) or group (sysv_ipc) with EPERM (repeatable)
     #[argh(option)]
     pub extra_deny_syscall: Vec<String>,
@@ -135,6 +150,9 @@ const VALUE_FLAGS: &[(Option<char>, &str)] = &[
     (Some('t'), "--timeout"),
     (None, "--max-open-files"),
     (None, "--net-allow-bind"),
+    (None, "--net-deny-bind"),
+    (None, "--net-allow"),
+    (None, "--net-deny"),
     (None, "--extra-deny-syscall"),
     (None, "--extra-allow-syscall"),
     (None, "--allow-degraded"),

@@ -34,6 +34,17 @@ pub enum PolicyError {
     UnknownGroup { name: String },
     /// `--allow-degraded` names no known protection.
     UnknownProtection { name: String },
+    /// Two flags that cannot be combined.
+    Conflict {
+        flag: &'static str,
+        other: &'static str,
+    },
+    /// A valid request sandlet cannot enforce yet.
+    Unsupported {
+        flag: &'static str,
+        value: String,
+        why: &'static str,
+    },
     /// A flag that only makes sense with another one.
     Requires {
         flag: &'static str,
@@ -76,6 +87,10 @@ impl fmt::Display for PolicyError {
                 Protection::names()
             ),
             PolicyError::Requires { flag, needs } => write!(f, "{flag} requires {needs}"),
+            PolicyError::Conflict { flag, other } => {
+                write!(f, "{flag} cannot be combined with {other}")
+            }
+            PolicyError::Unsupported { flag, value, why } => write!(f, "{flag} '{value}': {why}"),
             PolicyError::NoCommand => {
                 write!(
                     f,

@@ -221,6 +221,12 @@ pub fn build(policy: &Policy, abi: u32) -> Result<Ruleset, SetupError> {
         };
         add_path(&ruleset, &rule.path, wanted & handled_fs)?;
     }
+    if attr.handled_access_net & NET_CONNECT_TCP != 0 {
+        for port in policy.net.landlock_connect_ports() {
+            sys::landlock_add_net_rule(ruleset.as_fd(), NET_CONNECT_TCP, port)
+                .map_err(step("landlock_add_rule (connect port)"))?;
+        }
+    }
     if attr.handled_access_net & NET_BIND_TCP != 0 {
         for port in policy.bind_ports.ports() {
             sys::landlock_add_net_rule(ruleset.as_fd(), NET_BIND_TCP, port)

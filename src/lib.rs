@@ -143,10 +143,10 @@ fn start(
     policy: &Policy,
     traps: seccomp::Traps,
 ) -> Result<(), RunError> {
-    if let Some(supervisor) = policy.supervisor.as_ref().filter(|_| traps.any()) {
+    if policy.supervisor.is_some() && traps.any() {
         match read_report(ours) {
             Ok(Some(child::Report::Listener(fd))) => {
-                if let Err(e) = sandbox.attach(fd, supervisor, traps) {
+                if let Err(e) = sandbox.attach(fd, policy, traps) {
                     abort(sandbox);
                     return Err(e.into());
                 }

@@ -439,3 +439,33 @@ pub fn poll_fd(poll: &mio::Poll) -> BorrowedFd<'_> {
     // cannot outlive `poll`.
     unsafe { BorrowedFd::borrow_raw(std::os::fd::AsRawFd::as_raw_fd(poll)) }
 }
+
+/// `pidfd_getfd(pidfd, targetfd)`: a duplicate (close-on-exec) of another process's fd,
+/// sharing its open file description.
+pub fn pidfd_getfd(pidfd: BorrowedFd<'_>, targetfd: i32) -> io::Result<OwnedFd> {
+    // SAFETY: integer arguments only (flags must be 0).
+    let ret = unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), targetfd, 0u32) };
+    let fd = cvt(ret)? as RawFd;
+    // SAFETY: the kernel just installed this fd for us; nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Copies `buf.len()` bytes at `remote` in process (or thread) `pid` into `buf`;
+/// returns how many were read.
+pub fn process_vm_read(pid: i32, remote: u64, buf: &mut [u8]) -> io::Result<usize> {
+    let local = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    let remote = libc::iovec {
+        iov_base: remote as usize as *mut libc::c_void,
+        iov_len: buf.len(),
+    };
+    // SAFETY: `local` describes `buf`, which is live and writable for its length; the
+    // remote iovec only names an address in the other process, which the kernel checks.
+    let ret = unsafe { libc::process_vm_readv(pid, &local, 1, &remote, 1, 0) };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(ret as usize)
+}

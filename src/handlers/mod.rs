@@ -3,6 +3,7 @@
 //! does, exactly once).
 
 pub mod memory;
+pub mod net;
 pub mod process;
 
 use std::sync::Mutex;
@@ -18,6 +19,10 @@ pub struct Ctx {
     pub listener: Listener,
     pub processes: Mutex<ProcessState>,
     pub memory: Option<Mutex<MemoryState>>,
+    /// Network rules (immutable).
+    pub net: crate::policy::NetPolicy,
+    /// TCP ports that may be bound (before `net.deny_bind`).
+    pub bind_ports: crate::policy::parse::PortSet,
     /// The sandbox's process group (for `--memory-kill`).
     pub group: Pid,
 }

@@ -1,6 +1,7 @@
 //! `Policy`: everything a run needs, validated and immutable. A `Policy` that exists is
 //! valid; all checks on flags happen in `Policy::try_from(RunArgs)`.
 
+pub mod net;
 pub mod parse;
 
 use std::collections::BTreeSet;
@@ -43,6 +44,60 @@ pub struct SupervisorPolicy {
     pub account_shm: bool,
 }
 
+/// Network rules beyond Landlock's defaults (TCP connect denied, bind on listed ports).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NetPolicy {
+    /// `--net-allow` rules, hostnames resolved to addresses.
+    pub allow: Vec<net::NetSpec>,
+    /// `--net-deny` rules (addresses only).
+    pub deny: Vec<net::NetSpec>,
+    /// `--net-deny-bind` ports.
+    pub deny_bind: PortSet,
+}
+
+impl NetPolicy {
+    /// Whether connects must go through the supervisor: a rule names addresses, or
+    /// denies. Otherwise Landlock alone enforces the allowed ports.
+    pub fn trap_connect(&self) -> bool {
+        !self.deny.is_empty() || self.allow.iter().any(|r| r.tcp_ports_any_ip().is_none())
+    }
+
+    /// TCP ports Landlock may allow by itself (when connects are not trapped).
+    pub fn landlock_connect_ports(&self) -> Vec<u16> {
+        if self.trap_connect() {
+            return Vec::new();
+        }
+        let mut ports: Vec<u16> = self
+            .allow
+            .iter()
+            .filter_map(net::NetSpec::tcp_ports_any_ip)
+            .flatten()
+            .copied()
+            .collect();
+        ports.sort_unstable();
+        ports.dedup();
+        ports
+    }
+
+    /// The decision for a TCP connect to `ip`:`port`.
+    pub fn connect_allowed(&self, ip: std::net::IpAddr, port: u16) -> bool {
+        if !self.deny.is_empty() {
+            return !self
+                .deny
+                .iter()
+                .any(|r| r.matches(net::Proto::Tcp, ip, port));
+        }
+        self.allow
+            .iter()
+            .any(|r| r.matches(net::Proto::Tcp, ip, port))
+    }
+
+    /// Whether binds must go through the supervisor (to refuse denied ports).
+    pub fn trap_bind(&self) -> bool {
+        self.deny_bind != PortSet::None
+    }
+}
+
 /// What a filesystem rule grants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FsAccess {
@@ -70,8 +125,9 @@ pub struct Policy {
     pub no_coredump: bool,
     pub no_randomize_memory: bool,
     pub no_huge_pages: bool,
-    /// TCP ports the command may bind.
+    /// TCP ports the command may bind (before `net.deny_bind`).
     pub bind_ports: PortSet,
+    pub net: NetPolicy,
     /// Syscall numbers refused with EPERM (sorted, unique).
     pub deny_syscalls: Vec<u32>,
     pub allow_degraded: Vec<Protection>,
@@ -180,6 +236,21 @@ impl Policy {
             bind_ports = bind_ports.union(ports);
         }
 
+        let mut deny_bind = PortSet::None;
+        for raw in &args.net_deny_bind {
+            let ports = parse::parse_ports(raw).map_err(bad_value("--net-deny-bind", raw))?;
+            deny_bind = deny_bind.union(ports);
+        }
+        if deny_bind != PortSet::None && args.net_allow_bind.is_empty() {
+            // Denying some ports means every other port may be bound.
+            bind_ports = PortSet::Any;
+        }
+        let net = net_policy(
+            args,
+            deny_bind,
+            &std::fs::read_to_string("/etc/hosts").unwrap_or_default(),
+        )?;
+
         let deny_syscalls = deny_list(&args.extra_deny_syscall, &args.extra_allow_syscall)?;
 
         let mut allow_degraded = Vec::new();
@@ -192,6 +263,20 @@ impl Policy {
         }
 
         let supervisor = supervisor_policy(args, &deny_syscalls)?;
+        if supervisor.is_none() {
+            if net.trap_connect() {
+                return Err(PolicyError::Requires {
+                    flag: "--net-allow with addresses, or --net-deny,",
+                    needs: "the supervisor (drop --no-supervisor)",
+                });
+            }
+            if net.trap_bind() {
+                return Err(PolicyError::Requires {
+                    flag: "--net-deny-bind",
+                    needs: "the supervisor (drop --no-supervisor)",
+                });
+            }
+        }
 
         Ok(Policy {
             fs,
@@ -203,6 +288,7 @@ impl Policy {
             no_randomize_memory: args.no_randomize_memory,
             no_huge_pages: args.no_huge_pages,
             bind_ports,
+            net,
             deny_syscalls,
             allow_degraded,
             keep_caps: args.keep_caps,
@@ -210,6 +296,71 @@ impl Policy {
             command,
         })
     }
+}
+
+/// `--net-allow` / `--net-deny`: parsed, hostnames resolved from `hosts` (the text of
+/// /etc/hosts), and what this version cannot enforce refused.
+fn net_policy(args: &RunArgs, deny_bind: PortSet, hosts: &str) -> Result<NetPolicy, PolicyError> {
+    if !args.net_allow.is_empty() && !args.net_deny.is_empty() {
+        return Err(PolicyError::Conflict {
+            flag: "--net-allow",
+            other: "--net-deny",
+        });
+    }
+    let parse = |flag: &'static str, raw: &String| {
+        net::parse_net_spec(raw).map_err(|source| PolicyError::BadValue {
+            flag,
+            value: raw.clone(),
+            source,
+        })
+    };
+    let unsupported = |flag, raw: &String, why| PolicyError::Unsupported {
+        flag,
+        value: raw.clone(),
+        why,
+    };
+    let mut allow = Vec::new();
+    for raw in &args.net_allow {
+        let spec = parse("--net-allow", raw)?;
+        if !spec.protos.tcp {
+            return Err(unsupported(
+                "--net-allow",
+                raw,
+                "UDP and ICMP rules are not supported yet; UDP and ICMP stay denied",
+            ));
+        }
+        match spec.is_host() {
+            Some(host) => {
+                let addrs = net::lookup_hosts(hosts, host);
+                if addrs.is_empty() {
+                    return Err(unsupported(
+                        "--net-allow",
+                        raw,
+                        "host not found in /etc/hosts (sandlet resolves names there only; use an IP)",
+                    ));
+                }
+                allow.extend(spec.resolved(&addrs));
+            }
+            None => allow.push(spec),
+        }
+    }
+    let mut deny = Vec::new();
+    for raw in &args.net_deny {
+        let spec = parse("--net-deny", raw)?;
+        if spec.is_host().is_some() {
+            return Err(unsupported(
+                "--net-deny",
+                raw,
+                "--net-deny takes IP addresses or CIDRs, not host names; use an IP",
+            ));
+        }
+        deny.push(spec);
+    }
+    Ok(NetPolicy {
+        allow,
+        deny,
+        deny_bind,
+    })
 }
 
 /// The supervisor's settings, with the "X requires Y" rules between its flags.
@@ -447,6 +598,55 @@ mod tests {
         for args in bad {
             assert!(Policy::new(&args, cmd()).is_err(), "{args:?} accepted");
         }
+    }
+
+    fn net(allow: &[&str], deny: &[&str]) -> Result<NetPolicy, PolicyError> {
+        let args = RunArgs {
+            net_allow: allow.iter().map(|s| s.to_string()).collect(),
+            net_deny: deny.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        };
+        net_policy(&args, PortSet::None, "127.0.0.1 localhost\n::1 localhost\n")
+    }
+
+    #[test]
+    fn net_rules_decide_and_choose_the_enforcer() {
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        let none = net(&[], &[]).unwrap();
+        assert!(!none.trap_connect() && none.landlock_connect_ports().is_empty());
+        assert!(!none.connect_allowed(ip("127.0.0.1"), 80));
+
+        let ports = net(&[":443", "tcp://*:80,443"], &[]).unwrap();
+        assert!(!ports.trap_connect(), "port-only rules are Landlock's");
+        assert_eq!(ports.landlock_connect_ports(), vec![80, 443]);
+
+        let addr = net(&["10.0.0.0/8:22", ":443"], &[]).unwrap();
+        assert!(addr.trap_connect());
+        assert!(addr.landlock_connect_ports().is_empty());
+        assert!(addr.connect_allowed(ip("10.9.8.7"), 22));
+        assert!(addr.connect_allowed(ip("1.2.3.4"), 443));
+        assert!(!addr.connect_allowed(ip("11.0.0.1"), 22));
+        assert!(addr.connect_allowed(ip("::ffff:10.0.0.1"), 22), "v4-mapped");
+
+        let host = net(&["localhost:5432"], &[]).unwrap();
+        assert!(host.connect_allowed(ip("127.0.0.1"), 5432));
+        assert!(host.connect_allowed(ip("::1"), 5432));
+        assert!(!host.connect_allowed(ip("127.0.0.2"), 5432));
+
+        let deny = net(&[], &["169.254.169.254", "10.0.0.0/8:22"]).unwrap();
+        assert!(deny.trap_connect());
+        assert!(!deny.connect_allowed(ip("169.254.169.254"), 80));
+        assert!(!deny.connect_allowed(ip("10.1.1.1"), 22));
+        assert!(deny.connect_allowed(ip("10.1.1.1"), 23));
+
+        assert!(net(&[":80"], &["1.2.3.4"]).is_err(), "allow + deny");
+        assert!(
+            net(&["udp://1.1.1.1:53"], &[]).is_err(),
+            "UDP not supported"
+        );
+        assert!(net(&["icmp://1.1.1.1"], &[]).is_err(), "ICMP not supported");
+        assert!(net(&["nowhere.invalid"], &[]).is_err(), "unresolvable");
+        assert!(net(&[], &["localhost"]).is_err(), "deny takes IPs");
     }
 
     #[test]

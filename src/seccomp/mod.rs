@@ -30,6 +30,10 @@ pub struct Traps {
     pub memory: bool,
     /// `shmget` (the memory limit, when sysv_ipc is allowed).
     pub shm: bool,
+    /// `connect` (network rules with addresses, or deny rules).
+    pub connect: bool,
+    /// `bind` (`--net-deny-bind`).
+    pub bind: bool,
 }
 
 impl Traps {
@@ -40,13 +44,15 @@ impl Traps {
                 fork: true,
                 memory: s.memory.is_some(),
                 shm: s.memory.is_some() && s.account_shm,
+                connect: policy.net.trap_connect(),
+                bind: policy.net.trap_bind(),
             },
         }
     }
 
     /// Whether anything is trapped (the filter needs a listener).
     pub fn any(self) -> bool {
-        self.fork || self.memory || self.shm
+        self.fork || self.memory || self.shm || self.connect || self.bind
     }
 }
 
@@ -328,6 +334,28 @@ pub fn program(deny: &[u32], traps: Traps) -> Result<Vec<SockFilter>, AsmError> 
     if traps.shm {
         blocks.extend(notify_one("shmget"));
     }
+    if traps.connect {
+        blocks.extend(notify_one("connect"));
+    }
+    if traps.bind {
+        blocks.extend(notify_one("bind"));
+    }
+    // TCP Fast Open connects from sendto/sendmsg/sendmmsg: refused, so every TCP
+    // connection goes through connect (Landlock or the supervisor).
+    for (name, flags_arg) in [("sendto", 3), ("sendmsg", 2), ("sendmmsg", 3)] {
+        let body = Block::new()
+            .load(arg_low(flags_arg))
+            .jump(
+                BPF_JSET,
+                libc::MSG_FASTOPEN as u32,
+                Label::Next,
+                Label::At("allow"),
+            )
+            .ret(eperm)
+            .mark("allow")
+            .ret(allow);
+        blocks.push(for_syscall(nr(name), body));
+    }
     for (name, body) in [
         ("clone", clone),
         ("ioctl", ioctl),
@@ -394,6 +422,8 @@ mod tests {
             fork: true,
             memory: true,
             shm: true,
+            connect: true,
+            bind: true,
         };
         program(
             &numbers(DEFAULT_DENY.iter().copied()).collect::<Vec<_>>(),
@@ -425,9 +455,14 @@ mod tests {
         assert_eq!(call(&p, MMAP, [0, 4096, rw, file, 3, 0]), ALLOW);
         let none = libc::PROT_NONE as u64;
         assert_eq!(call(&p, MMAP, [0, 1 << 40, none, anon, u64::MAX, 0]), ALLOW);
-        for name in ["brk", "mremap", "shmget"] {
+        for name in ["brk", "mremap", "shmget", "connect", "bind"] {
             assert_eq!(call(&p, name, [0; 6]), NOTIFY, "{name}");
         }
+        let fastopen = libc::MSG_FASTOPEN as u64;
+        assert_eq!(call(&p, "sendto", [3, 0, 1, fastopen, 0, 0]), EPERM);
+        assert_eq!(call(&p, "sendmsg", [3, 0, fastopen, 0, 0, 0]), EPERM);
+        assert_eq!(call(&p, "sendmmsg", [3, 0, 1, fastopen, 0, 0]), EPERM);
+        assert_eq!(call(&p, "sendto", [3, 0, 1, 0, 0, 0]), ALLOW);
         for name in ["munmap", "read", "getpid"] {
             assert_eq!(call(&p, name, [0; 6]), ALLOW, "{name}");
         }
@@ -435,6 +470,7 @@ mod tests {
         let plain = prog();
         assert_eq!(call(&plain, "clone", [sigchld, 0, 0, 0, 0, 0]), ALLOW);
         assert_eq!(call(&plain, "brk", [0; 6]), ALLOW);
+        assert_eq!(call(&plain, "connect", [0; 6]), ALLOW);
     }
 
     fn call(prog: &[SockFilter], name: &str, args: [u64; 6]) -> u32 {

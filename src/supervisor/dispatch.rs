@@ -8,7 +8,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use log::{debug, warn};
 
-use crate::handlers::{memory, process, Ctx, Decision, Handler};
+use crate::handlers::{memory, net, process, Ctx, Decision, Handler};
 use crate::seccomp::notif::{Notif, Response};
 use crate::seccomp::{names, Traps, MMAP};
 
@@ -54,6 +54,12 @@ impl Table {
         }
         if traps.shm {
             add("shmget", memory::SHMGET, true);
+        }
+        if traps.connect {
+            add("connect", net::CONNECT, true);
+        }
+        if traps.bind {
+            add("bind", net::BIND, true);
         }
         table
     }
@@ -116,6 +122,8 @@ mod tests {
             listener: Listener::new(fd.into()),
             processes: std::sync::Mutex::new(ProcessState::new(1, None)),
             memory: None,
+            net: Default::default(),
+            bind_ports: Default::default(),
             group: rustix::process::getpid(),
         }
     }
@@ -177,8 +185,10 @@ mod tests {
             fork: true,
             memory: true,
             shm: true,
+            connect: true,
+            bind: true,
         });
-        for name in [MMAP, "mremap", "brk", "shmget", "clone"] {
+        for name in [MMAP, "mremap", "brk", "shmget", "clone", "connect", "bind"] {
             let route = all.get(names::number(name).unwrap() as i32);
             assert_eq!(route.map(|r| r.name), Some(name));
         }

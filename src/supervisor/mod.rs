@@ -25,7 +25,7 @@ use rustix::process::{Pid, Signal, WaitIdOptions};
 
 use crate::error::SupervisorError;
 use crate::handlers::{process, Ctx};
-use crate::policy::SupervisorPolicy;
+use crate::policy::Policy;
 use crate::seccomp::notif::{Listener, Notif, Response};
 use crate::seccomp::Traps;
 use crate::state::{lock, MemoryState, ProcessState};
@@ -137,9 +137,14 @@ impl Supervisor {
     pub fn attach(
         &mut self,
         listener: OwnedFd,
-        policy: &SupervisorPolicy,
+        whole: &Policy,
         traps: Traps,
     ) -> Result<(), SupervisorError> {
+        let Some(policy) = whole.supervisor.as_ref() else {
+            return Err(op("attach the supervisor")(io::Error::from_raw_os_error(
+                libc::EINVAL,
+            )));
+        };
         let listener = Listener::new(listener);
         match listener.set_sync_wake_up() {
             Ok(()) => debug!("SYNC_WAKE_UP set on the listener"),
@@ -154,6 +159,8 @@ impl Supervisor {
             memory: policy
                 .memory
                 .map(|m| Mutex::new(MemoryState::new(m.bytes, m.kill))),
+            net: whole.net.clone(),
+            bind_ports: whole.bind_ports.clone(),
             group: self.pid,
         });
         let table = Table::new(traps);

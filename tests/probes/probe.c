@@ -892,6 +892,80 @@ static void act_abstract_connect(const char *name)
 		       (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n)));
 }
 
+/* unix_connect PATH: connect an AF_UNIX stream socket to a pathname socket. */
+static void act_unix_connect(const char *path)
+{
+	struct sockaddr_un sun;
+	size_t n = strlen(path);
+	int fd;
+
+	if (n + 1 > sizeof(sun.sun_path))
+		usage();
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, path, n);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		report(-1);
+	report(connect(fd, (struct sockaddr *)&sun, (socklen_t)sizeof(sun)));
+}
+
+struct race {
+	struct sockaddr_in *sa;
+	unsigned short good, bad;
+	volatile int stop;
+};
+
+static void *race_flipper(void *arg)
+{
+	struct race *r = arg;
+
+	while (!r->stop) {
+		((volatile struct sockaddr_in *)r->sa)->sin_port = r->bad;
+		((volatile struct sockaddr_in *)r->sa)->sin_port = r->good;
+	}
+	return NULL;
+}
+
+/*
+ * connect_race IPV4 GOOD BAD N: N times, connect a new TCP socket to IPV4:GOOD while
+ * another thread keeps rewriting the port in the same sockaddr to BAD and back.
+ * "ok CONNECTED" (how many connects succeeded, to whichever port).
+ */
+static void act_connect_race(const char *ip, const char *good, const char *bad,
+			     long n)
+{
+	static struct sockaddr_in sa;
+	struct race r;
+	pthread_t t;
+	long i, connected = 0;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	if (inet_pton(AF_INET, ip, &sa.sin_addr) != 1)
+		usage();
+	r.sa = &sa;
+	r.good = htons((unsigned short)need_long(good));
+	r.bad = htons((unsigned short)need_long(bad));
+	r.stop = 0;
+	sa.sin_port = r.good;
+	if (pthread_create(&t, NULL, race_flipper, &r))
+		usage();
+	for (i = 0; i < n; i++) {
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		if (fd < 0)
+			report(-1);
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+			connected++;
+		close(fd);
+	}
+	r.stop = 1;
+	pthread_join(t, NULL);
+	outf("ok %ld", connected);
+	finish();
+}
+
 /* ------------------------------------------------------------------ */
 /* introspection                                                       */
 /* ------------------------------------------------------------------ */
@@ -1749,6 +1823,14 @@ int main(int argc, char **argv)
 	if (IS("abstract_connect")) {
 		NARGS(1);
 		act_abstract_connect(argv[2]);
+	}
+	if (IS("unix_connect")) {
+		NARGS(1);
+		act_unix_connect(argv[2]);
+	}
+	if (IS("connect_race")) {
+		NARGS(4);
+		act_connect_race(argv[2], argv[3], argv[4], need_count(argv[5]));
 	}
 
 	/* signals / prctl / personality */

@@ -121,6 +121,9 @@ pub const REPORT_LEN: usize = 8;
 pub enum Report {
     /// Here is the seccomp listener; waiting for "go".
     Listener(OwnedFd),
+    /// The listener is this fd number in the child (take it with pidfd_getfd): used
+    /// when `sendmsg` itself is trapped and so cannot carry it.
+    ListenerNumber(i32),
     /// This step failed with this error; the child has exited.
     Failed(Step, io::Error),
 }
@@ -131,6 +134,7 @@ pub fn decode_report(buf: &[u8], fd: Option<OwnedFd>) -> Option<Report> {
     let errno = i32::from_ne_bytes(buf.get(4..8)?.try_into().ok()?);
     match (step, fd) {
         (0, Some(fd)) => Some(Report::Listener(fd)),
+        (0, None) if errno > 2 => Some(Report::ListenerNumber(errno)),
         (0, None) => None,
         (step, _) => Some(Report::Failed(
             Step::from_code(step)?,
@@ -263,13 +267,19 @@ fn confine_and_exec(plan: &ChildPlan, report: RawFd) -> ! {
         };
         // SAFETY: `report` is the open socket `spawn` borrowed for this child.
         let sock = unsafe { BorrowedFd::borrow_raw(report) };
-        check(
-            Step::SendListener,
-            sys::send_with_fd(sock, &[0u8; REPORT_LEN], listener.as_fd()),
-        );
-        drop(listener);
+        let sent = if plan.listener_by_number {
+            // sendmsg is trapped by this very filter: say which fd it is instead.
+            let mut msg = [0u8; REPORT_LEN];
+            msg[4..].copy_from_slice(&listener.as_raw_fd().to_ne_bytes());
+            sys::write_all_raw(report, &msg)
+        } else {
+            sys::send_with_fd(sock, &[0u8; REPORT_LEN], listener.as_fd())
+        };
+        check(Step::SendListener, sent);
         let mut go = [0u8; 1];
-        match sys::read_raw(sock, &mut go) {
+        let answer = sys::read_raw(sock, &mut go);
+        drop(listener);
+        match answer {
             Ok(1) => {}
             Ok(_) => fail(
                 report,
@@ -311,5 +321,11 @@ mod tests {
         }
         assert!(decode_report(&buf[..7], None).is_none());
         assert!(decode_report(&[0u8; REPORT_LEN], None).is_none());
+        let mut by_number = [0u8; REPORT_LEN];
+        by_number[4..].copy_from_slice(&7i32.to_ne_bytes());
+        assert!(matches!(
+            decode_report(&by_number, None),
+            Some(Report::ListenerNumber(7))
+        ));
     }
 }

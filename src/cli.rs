@@ -82,12 +82,12 @@ pub struct RunArgs {
     #[argh(option)]
     pub net_deny_bind: Vec<String>,
 
-    /// allow TCP connections to [tcp://]HOST|IP|CIDR|*[:PORTS] (repeatable); HOST is
+    /// allow TCP/UDP to [tcp://|udp://]HOST|IP|CIDR|*[:PORTS] (repeatable); HOST is
     /// looked up in /etc/hosts once, at start
     #[argh(option)]
     pub net_allow: Vec<String>,
 
-    /// allow TCP connections except to IP|CIDR|*[:PORTS] (repeatable; not with
+    /// allow TCP/UDP except to [tcp://|udp://]IP|CIDR|*[:PORTS] (repeatable; not with
     /// --net-allow)
     #[argh(option)]
     pub net_deny: Vec<String>,

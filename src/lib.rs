@@ -144,7 +144,12 @@ fn start(
     traps: seccomp::Traps,
 ) -> Result<(), RunError> {
     if policy.supervisor.is_some() && traps.any() {
-        match read_report(ours) {
+        let report = read_report(ours).and_then(|r| match r {
+            Some(child::Report::ListenerNumber(n)) => sys::pidfd_getfd(sandbox.pidfd.as_fd(), n)
+                .map(|fd| Some(child::Report::Listener(fd))),
+            other => Ok(other),
+        });
+        match report {
             Ok(Some(child::Report::Listener(fd))) => {
                 if let Err(e) = sandbox.attach(fd, policy, traps) {
                     abort(sandbox);
@@ -159,7 +164,8 @@ fn start(
                 abort(sandbox);
                 return Err(child_failure(policy, step, err));
             }
-            Ok(None) => {
+            // (ListenerNumber was turned into Listener above.)
+            Ok(None | Some(child::Report::ListenerNumber(_))) => {
                 abort(sandbox);
                 return Err(
                     setup("receive the seccomp listener")(io::Error::from_raw_os_error(
@@ -180,7 +186,7 @@ fn start(
             abort(sandbox);
             return Err(child_failure(policy, step, err));
         }
-        Ok(Some(child::Report::Listener(_))) => {
+        Ok(Some(child::Report::Listener(_) | child::Report::ListenerNumber(_))) => {
             abort(sandbox);
             return Err(
                 setup("read child report")(io::Error::from_raw_os_error(libc::EPROTO)).into(),

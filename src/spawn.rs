@@ -45,6 +45,9 @@ pub struct ChildPlan {
     pub filter: Vec<SockFilter>,
     /// The filter traps syscalls: install it with a listener and hand that over.
     pub listener: bool,
+    /// `sendmsg` is trapped, so the listener is named by number and taken with
+    /// pidfd_getfd instead of being sent with SCM_RIGHTS.
+    pub listener_by_number: bool,
     /// sandlet's pid, compared with `getppid()` after PDEATHSIG is armed.
     pub parent: rustix::process::Pid,
     /// Owners of the strings `argv`/`envp` point into; they must outlive the child's exec.
@@ -136,6 +139,7 @@ impl ChildPlan {
             landlock: ruleset.fd,
             filter,
             listener: traps.any(),
+            listener_by_number: traps.udp,
             parent: rustix::process::getpid(),
             _strings: strings,
             degraded: ruleset.degraded,

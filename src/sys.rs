@@ -469,3 +469,90 @@ pub fn process_vm_read(pid: i32, remote: u64, buf: &mut [u8]) -> io::Result<usiz
     }
     Ok(ret as usize)
 }
+
+/// Reads a `struct msghdr` (this target's layout) at `remote` in process `pid`.
+pub fn read_remote_msghdr(pid: i32, remote: u64) -> io::Result<libc::msghdr> {
+    let mut buf = [0u8; std::mem::size_of::<libc::msghdr>()];
+    if process_vm_read(pid, remote, &mut buf)? != buf.len() {
+        return Err(io::Error::from_raw_os_error(libc::EFAULT));
+    }
+    // SAFETY: `buf` holds exactly size_of::<msghdr>() bytes and msghdr is plain data
+    // (integers and pointers we only ever pass back to the kernel as numbers), so any
+    // bit pattern is a valid value; read_unaligned copes with the byte buffer.
+    Ok(unsafe { std::ptr::read_unaligned(buf.as_ptr().cast::<libc::msghdr>()) })
+}
+
+/// Reads `count` `struct iovec`s at `remote` in process `pid`, as (address, length).
+pub fn read_remote_iovecs(pid: i32, remote: u64, count: usize) -> io::Result<Vec<(u64, usize)>> {
+    const IOV: usize = std::mem::size_of::<libc::iovec>();
+    let mut buf = vec![0u8; count.saturating_mul(IOV)];
+    if process_vm_read(pid, remote, &mut buf)? != buf.len() {
+        return Err(io::Error::from_raw_os_error(libc::EFAULT));
+    }
+    Ok(buf
+        .chunks_exact(IOV)
+        .map(|c| {
+            // SAFETY: each chunk holds exactly one iovec's bytes; iovec is plain data.
+            let iov = unsafe { std::ptr::read_unaligned(c.as_ptr().cast::<libc::iovec>()) };
+            (iov.iov_base as usize as u64, iov.iov_len)
+        })
+        .collect())
+}
+
+/// Writes `data` at `remote` in process `pid`; returns how many bytes were written.
+pub fn process_vm_write(pid: i32, remote: u64, data: &[u8]) -> io::Result<usize> {
+    let local = libc::iovec {
+        iov_base: data.as_ptr() as *mut libc::c_void,
+        iov_len: data.len(),
+    };
+    let remote = libc::iovec {
+        iov_base: remote as usize as *mut libc::c_void,
+        iov_len: data.len(),
+    };
+    // SAFETY: `local` describes `data`, live for the call (the kernel only reads it);
+    // the remote iovec names an address in the other process, checked by the kernel.
+    let ret = unsafe { libc::process_vm_writev(pid, &local, 1, &remote, 1, 0) };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(ret as usize)
+}
+
+/// `sendmsg` on `sock` with an optional raw destination sockaddr, one data buffer and
+/// raw ancillary data; returns the bytes sent.
+pub fn sendmsg_raw(
+    sock: BorrowedFd<'_>,
+    name: Option<&[u8]>,
+    data: &[u8],
+    control: &[u8],
+    flags: c_int,
+) -> io::Result<usize> {
+    let mut iov = libc::iovec {
+        iov_base: data.as_ptr() as *mut libc::c_void,
+        iov_len: data.len(),
+    };
+    // SAFETY: an all-zero msghdr is valid (null pointers, zero lengths).
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    if let Some(name) = name {
+        msg.msg_name = name.as_ptr() as *mut libc::c_void;
+        msg.msg_namelen = name.len() as libc::socklen_t;
+    }
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    if !control.is_empty() {
+        msg.msg_control = control.as_ptr() as *mut libc::c_void;
+        msg.msg_controllen = control.len() as _;
+    }
+    loop {
+        // SAFETY: every pointer in `msg` refers to `name`, `iov`/`data` or `control`,
+        // all live across the call; the kernel only reads them.
+        let ret = unsafe { libc::sendmsg(sock.as_raw_fd(), &msg, flags) };
+        if ret >= 0 {
+            return Ok(ret as usize);
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    }
+}

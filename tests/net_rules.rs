@@ -4,7 +4,8 @@
 
 mod util;
 
-use std::net::{Ipv4Addr, Ipv6Addr, TcpListener};
+use std::net::{Ipv4Addr, Ipv6Addr, TcpListener, UdpSocket};
+use std::time::Duration;
 
 use util::{bare, sandboxed, sandboxed_output, Mode};
 
@@ -60,7 +61,7 @@ fn port_only_rules_use_landlock() {
     let (_p, p) = listen("127.0.0.1").unwrap();
     let (_q, q) = listen("127.0.0.1").unwrap();
     for mode in Mode::ALL {
-        let rule = format!(":{p}");
+        let rule = format!("tcp://:{p}");
         let flags = ["--net-allow", rule.as_str()];
         assert_eq!(
             connect(mode, &flags, "127.0.0.1", &p),
@@ -71,6 +72,19 @@ fn port_only_rules_use_landlock() {
         assert_eq!(
             connect(mode, &flags, "127.0.0.1", &q),
             "err EACCES",
+            "{mode:?}"
+        );
+        // Without a scheme the rule covers UDP too, so the supervisor decides.
+        let both = format!(":{p}");
+        let flags = ["--net-allow", both.as_str()];
+        assert_eq!(
+            connect(mode, &flags, "127.0.0.1", &p),
+            "ok",
+            "{mode:?} {both}"
+        );
+        assert_eq!(
+            connect(mode, &flags, "127.0.0.1", &q),
+            "err ECONNREFUSED",
             "{mode:?}"
         );
     }
@@ -231,7 +245,7 @@ fn malformed_specs_exit_2_and_run_nothing() {
     }
     // Valid but not enforceable here: refused, never silently widened or narrowed.
     for (flags, what) in [
-        (vec!["--net-allow", "udp://127.0.0.1:53"], "UDP"),
+        (vec!["--net-allow", "icmp://127.0.0.1"], "ICMP"),
         (vec!["--net-allow", "no-such-host.invalid:80"], "/etc/hosts"),
         (vec!["--net-deny", "localhost:80"], "IP"),
         (
@@ -282,4 +296,73 @@ fn connect_race_never_reaches_a_denied_server() {
         "a connection reached the denied server"
     );
     drop(accepted);
+}
+
+/// A UDP socket on 127.0.0.1 (kept by the caller) and its port.
+fn udp_server() -> (UdpSocket, String) {
+    let s = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let port = s.local_addr().unwrap().port().to_string();
+    (s, port)
+}
+
+/// Whether `s` received the probe's datagram (drains what is queued).
+fn got_datagram(s: &UdpSocket) -> bool {
+    let mut buf = [0u8; 64];
+    s.set_nonblocking(true).unwrap();
+    let got = matches!(s.recv(&mut buf), Ok(6) if &buf[..6] == b"probe\n");
+    while s.recv(&mut buf).is_ok() {}
+    s.set_nonblocking(false).unwrap();
+    got
+}
+
+#[test]
+fn udp_by_rule_through_every_send_path() {
+    let (ps, p) = udp_server();
+    let (qs, q) = udp_server();
+    for mode in Mode::ALL {
+        // Denied without a rule (no UDP socket at all), and by a tcp:// rule.
+        let send_p = ["udp_send", "127.0.0.1", p.as_str()];
+        assert_eq!(bare(mode, &send_p), "ok", "control");
+        assert!(got_datagram(&ps));
+        assert_eq!(sandboxed(mode, &[], &send_p), "err EPERM");
+        let tcp_rule = format!("tcp://127.0.0.1:{p}");
+        assert_eq!(
+            sandboxed(mode, &["--net-allow", &tcp_rule], &send_p),
+            "err EPERM"
+        );
+
+        let rule = format!("udp://127.0.0.1:{p}");
+        let flags = ["--net-allow", rule.as_str()];
+        assert_eq!(sandboxed(mode, &flags, &send_p), "ok", "{mode:?} sendto");
+        assert!(got_datagram(&ps), "{mode:?}: sendto did not arrive");
+        for how in ["sendmsg", "sendmmsg", "connect"] {
+            let args = ["udp_msg", how, "127.0.0.1", p.as_str()];
+            assert_eq!(sandboxed(mode, &flags, &args), "ok", "{mode:?} {how}");
+            assert!(got_datagram(&ps), "{mode:?}: {how} did not arrive");
+            let to_q = ["udp_msg", how, "127.0.0.1", q.as_str()];
+            assert_eq!(
+                sandboxed(mode, &flags, &to_q),
+                "err EACCES",
+                "{mode:?} {how}"
+            );
+            assert!(!got_datagram(&qs), "{mode:?}: {how} reached a denied port");
+        }
+        let send_q = ["udp_send", "127.0.0.1", q.as_str()];
+        assert_eq!(sandboxed(mode, &flags, &send_q), "err EACCES");
+        assert!(!got_datagram(&qs));
+        // A scheme-less rule covers UDP too.
+        let both = format!("127.0.0.1:{p}");
+        assert_eq!(sandboxed(mode, &["--net-allow", &both], &send_p), "ok");
+        assert!(got_datagram(&ps));
+        // Deny mode: everything but the named destination.
+        let deny = format!("127.0.0.1:{q}");
+        assert_eq!(
+            sandboxed(mode, &["--net-deny", &deny], &send_q),
+            "err EACCES"
+        );
+        assert!(!got_datagram(&qs));
+        assert_eq!(sandboxed(mode, &["--net-deny", &deny], &send_p), "ok");
+        assert!(got_datagram(&ps));
+    }
 }

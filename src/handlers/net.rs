@@ -1,13 +1,15 @@
-//! Network: TCP `connect` and `bind` checked against the rules and performed on the
-//! caller's behalf.
+//! Network: `connect`, `bind` and the UDP sends, checked against the rules and performed
+//! on the caller's behalf.
 //!
-//! The address is a pointer another thread of the caller could rewrite after we looked,
-//! so the call is never answered CONTINUE for a TCP socket: the supervisor takes a
-//! duplicate of the caller's socket (`pidfd_getfd`, same open file description) and
-//! connects or binds it itself, with the address it checked, then returns the result.
-//! The protocol comes from the socket (SO_DOMAIN, SO_TYPE), not from the address.
-//! Other sockets (unix, netlink) continue: their calls cannot reach TCP, and Landlock
-//! still refuses any TCP connect or bind the child makes itself.
+//! Addresses (and for sends, the data) are in memory another thread of the caller could
+//! rewrite after we looked, so an inet call is never answered CONTINUE when it could
+//! reach a destination: the supervisor takes a duplicate of the caller's socket
+//! (`pidfd_getfd`, the same open file description), makes the call itself with the
+//! copy it checked, and returns the result. The protocol comes from the socket
+//! (SO_DOMAIN, SO_TYPE), not from the address. Calls on other sockets (unix, netlink)
+//! continue: they cannot reach an IP, and Landlock still refuses any TCP connect or bind
+//! the child would make itself. A TCP send continues too: its address is ignored (Fast
+//! Open is refused by the filter).
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsFd, OwnedFd};
@@ -16,73 +18,85 @@ use log::{debug, warn};
 use rustix::net::{sockopt, AddressFamily, SocketType};
 
 use super::{Ctx, Decision, Handler};
+use crate::policy::net::Proto;
 use crate::procfs;
 use crate::seccomp::notif::{Notif, Response};
 use crate::sys;
 
 pub const CONNECT: Handler = connect;
 pub const BIND: Handler = bind;
+pub const SENDTO: Handler = sendto;
+pub const SENDMSG: Handler = sendmsg;
+pub const SENDMMSG: Handler = sendmmsg;
 
 /// Longest sockaddr we read (`sizeof(struct sockaddr_storage)`).
 const SOCKADDR_MAX: usize = 128;
+/// Largest datagram payload we forward (the UDP maximum).
+const DATAGRAM_MAX: usize = 65_535;
+/// Largest ancillary data we forward.
+const CONTROL_MAX: usize = 4096;
+/// `UIO_MAXIOV`.
+const IOV_MAX: usize = 1024;
 
 fn errno(e: i32) -> Decision {
     Decision::Respond(Response::Errno(e))
 }
 
-/// What the call is about, once the socket and the address are in hand.
-enum Call {
-    /// Not a TCP socket: let the kernel run the call as made.
-    NotTcp,
-    /// A TCP socket (our duplicate) and the address the caller passed.
-    Tcp(OwnedFd, SocketAddr),
-    /// `connect(AF_UNSPEC)`: dissolve the association.
-    Unspec(OwnedFd),
+fn carry_on() -> Decision {
+    Decision::Respond(Response::Continue)
 }
 
-/// Takes a duplicate of the caller's socket `args[0]` and reads the sockaddr at
-/// `args[1]` (`args[2]` bytes).
-fn take(ctx: &Ctx, n: &Notif) -> Result<Call, Decision> {
+/// The caller's socket, when it is an inet socket the rules govern.
+struct Socket {
+    fd: OwnedFd,
+    proto: Proto,
+}
+
+/// Takes a duplicate of the caller's socket `fd`; `None` when it is not TCP or UDP over
+/// IPv4/IPv6 (the call may continue).
+fn socket(n: &Notif, fd: u64) -> Result<Option<Socket>, Decision> {
     let tgid = procfs::tgid_of(n.pid).ok_or(errno(libc::ESRCH))?;
     let pid = rustix::process::Pid::from_raw(tgid).ok_or(errno(libc::ESRCH))?;
     let pidfd = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty())
         .map_err(|e| errno(e.raw_os_error()))?;
-    let sock = match sys::pidfd_getfd(pidfd.as_fd(), n.args[0] as i32) {
-        Ok(fd) => fd,
+    let sock = match sys::pidfd_getfd(pidfd.as_fd(), fd as i32) {
+        Ok(s) => s,
         Err(e) if e.raw_os_error() == Some(libc::EBADF) => return Err(errno(libc::EBADF)),
         Err(e) => {
-            warn!(
-                "cannot take socket {} of process {tgid}: {e}; refusing",
-                n.args[0]
-            );
+            warn!("cannot take socket {fd} of process {tgid}: {e}; refusing");
             return Err(errno(libc::EPERM));
         }
     };
     let domain = sockopt::socket_domain(&sock).map_err(|e| errno(e.raw_os_error()))?;
-    let kind = sockopt::socket_type(&sock).map_err(|e| errno(e.raw_os_error()))?;
-    if (domain != AddressFamily::INET && domain != AddressFamily::INET6)
-        || kind != SocketType::STREAM
-    {
-        return Ok(Call::NotTcp);
+    if domain != AddressFamily::INET && domain != AddressFamily::INET6 {
+        return Ok(None);
     }
-    let len = n.args[2] as usize;
+    let proto = match sockopt::socket_type(&sock).map_err(|e| errno(e.raw_os_error()))? {
+        SocketType::STREAM => Proto::Tcp,
+        SocketType::DGRAM => Proto::Udp,
+        // No other inet socket can be created under the filter.
+        _ => return Err(errno(libc::EPERM)),
+    };
+    Ok(Some(Socket { fd: sock, proto }))
+}
+
+/// Reads `len` bytes at `addr` in the caller.
+fn read(n: &Notif, addr: u64, len: usize, buf: &mut [u8]) -> Result<(), Decision> {
+    match sys::process_vm_read(n.pid as i32, addr, &mut buf[..len]) {
+        Ok(read) if read == len => Ok(()),
+        _ => Err(errno(libc::EFAULT)),
+    }
+}
+
+/// Reads and decodes the sockaddr at `addr` (`len` bytes); `Ok(None)` for AF_UNSPEC.
+fn read_sockaddr(n: &Notif, addr: u64, len: u64) -> Result<Option<SocketAddr>, Decision> {
+    let len = usize::try_from(len).map_err(|_| errno(libc::EINVAL))?;
     if len > SOCKADDR_MAX {
         return Err(errno(libc::EINVAL));
     }
     let mut buf = [0u8; SOCKADDR_MAX];
-    let read = sys::process_vm_read(n.pid as i32, n.args[1], &mut buf[..len])
-        .map_err(|_| errno(libc::EFAULT))?;
-    if read != len {
-        return Err(errno(libc::EFAULT));
-    }
-    if !ctx.listener.id_valid(n.id) {
-        return Err(errno(libc::EINTR));
-    }
-    match parse_sockaddr(&buf[..len]) {
-        Ok(Some(addr)) => Ok(Call::Tcp(sock, addr)),
-        Ok(None) => Ok(Call::Unspec(sock)),
-        Err(e) => Err(errno(e)),
-    }
+    read(n, addr, len, &mut buf)?;
+    parse_sockaddr(&buf[..len]).map_err(errno)
 }
 
 /// Decodes a `struct sockaddr_in`/`sockaddr_in6` (`Ok(None)` for AF_UNSPEC).
@@ -116,48 +130,242 @@ fn parse_sockaddr(b: &[u8]) -> Result<Option<SocketAddr>, i32> {
     }
 }
 
-fn result(r: rustix::io::Result<()>) -> Decision {
-    Decision::Respond(match r {
-        Ok(()) => Response::Value(0),
-        Err(e) => Response::Errno(e.raw_os_error()),
-    })
-}
-
-fn connect(ctx: &Ctx, n: &Notif) -> Decision {
-    match take(ctx, n) {
-        Err(d) => d,
-        Ok(Call::NotTcp) => Decision::Respond(Response::Continue),
-        Ok(Call::Unspec(sock)) => result(rustix::net::connect_unspec(&sock)),
-        Ok(Call::Tcp(sock, addr)) => {
-            if !ctx.net.connect_allowed(addr.ip(), addr.port()) {
-                debug!("connect by {} to {addr} refused by the rules", n.pid);
-                return errno(libc::ECONNREFUSED);
-            }
-            debug!("connect by {} to {addr} allowed", n.pid);
-            result(match addr {
-                SocketAddr::V4(a) => rustix::net::connect(&sock, &a),
-                SocketAddr::V6(a) => rustix::net::connect(&sock, &a),
-            })
+/// Encodes `addr` as the kernel's sockaddr, for a raw sendmsg.
+fn encode_sockaddr(addr: &SocketAddr) -> Vec<u8> {
+    match addr {
+        SocketAddr::V4(a) => {
+            let mut b = vec![0u8; 16];
+            b[..2].copy_from_slice(&(libc::AF_INET as u16).to_ne_bytes());
+            b[2..4].copy_from_slice(&a.port().to_be_bytes());
+            b[4..8].copy_from_slice(&a.ip().octets());
+            b
+        }
+        SocketAddr::V6(a) => {
+            let mut b = vec![0u8; 28];
+            b[..2].copy_from_slice(&(libc::AF_INET6 as u16).to_ne_bytes());
+            b[2..4].copy_from_slice(&a.port().to_be_bytes());
+            b[4..8].copy_from_slice(&a.flowinfo().to_be_bytes());
+            b[8..24].copy_from_slice(&a.ip().octets());
+            b[24..28].copy_from_slice(&a.scope_id().to_ne_bytes());
+            b
         }
     }
 }
 
+/// Whether the rules let `proto` reach `addr`; logs the decision.
+fn permitted(ctx: &Ctx, n: &Notif, proto: Proto, addr: &SocketAddr) -> bool {
+    let ok = ctx.net.allowed(proto, addr.ip(), addr.port());
+    debug!(
+        "{} by {} to {addr}: {}",
+        proto.name(),
+        n.pid,
+        if ok { "allowed" } else { "refused" }
+    );
+    ok
+}
+
+/// The errno a refused call gets: ECONNREFUSED for a TCP connect, EACCES otherwise.
+fn refused(proto: Proto, connecting: bool) -> Decision {
+    errno(if connecting && proto == Proto::Tcp {
+        libc::ECONNREFUSED
+    } else {
+        libc::EACCES
+    })
+}
+
+fn result<T: Into<i64>>(r: std::io::Result<T>) -> Decision {
+    Decision::Respond(match r {
+        Ok(v) => Response::Value(v.into()),
+        Err(e) => Response::Errno(e.raw_os_error().unwrap_or(libc::EIO)),
+    })
+}
+
+fn done(r: rustix::io::Result<()>) -> Decision {
+    result(r.map(|()| 0i64).map_err(std::io::Error::from))
+}
+
+fn connect(ctx: &Ctx, n: &Notif) -> Decision {
+    let sock = match socket(n, n.args[0]) {
+        Ok(Some(s)) => s,
+        Ok(None) => return carry_on(),
+        Err(d) => return d,
+    };
+    let addr = match read_sockaddr(n, n.args[1], n.args[2]) {
+        Ok(a) => a,
+        Err(d) => return d,
+    };
+    if !ctx.listener.id_valid(n.id) {
+        return errno(libc::EINTR);
+    }
+    match addr {
+        None => done(rustix::net::connect_unspec(&sock.fd)),
+        Some(addr) if !permitted(ctx, n, sock.proto, &addr) => refused(sock.proto, true),
+        Some(SocketAddr::V4(a)) => done(rustix::net::connect(&sock.fd, &a)),
+        Some(SocketAddr::V6(a)) => done(rustix::net::connect(&sock.fd, &a)),
+    }
+}
+
 fn bind(ctx: &Ctx, n: &Notif) -> Decision {
-    match take(ctx, n) {
-        Err(d) => d,
-        Ok(Call::NotTcp) => Decision::Respond(Response::Continue),
-        Ok(Call::Unspec(_)) => errno(libc::EAFNOSUPPORT),
-        Ok(Call::Tcp(sock, addr)) => {
-            let port = addr.port();
-            if !ctx.bind_ports.contains(port) || ctx.net.deny_bind.contains(port) {
-                debug!("bind by {} to {addr} refused", n.pid);
-                return errno(libc::EACCES);
-            }
-            result(match addr {
-                SocketAddr::V4(a) => rustix::net::bind(&sock, &a),
-                SocketAddr::V6(a) => rustix::net::bind(&sock, &a),
-            })
+    let sock = match socket(n, n.args[0]) {
+        Ok(Some(s)) if s.proto == Proto::Tcp => s,
+        // Bind rules are about TCP ports (as Landlock's); UDP and others continue.
+        Ok(_) => return carry_on(),
+        Err(d) => return d,
+    };
+    let addr = match read_sockaddr(n, n.args[1], n.args[2]) {
+        Ok(Some(a)) => a,
+        Ok(None) => return errno(libc::EAFNOSUPPORT),
+        Err(d) => return d,
+    };
+    if !ctx.listener.id_valid(n.id) {
+        return errno(libc::EINTR);
+    }
+    let port = addr.port();
+    if !ctx.bind_ports.contains(port) || ctx.net.deny_bind.contains(port) {
+        debug!("bind by {} to {addr} refused", n.pid);
+        return errno(libc::EACCES);
+    }
+    match addr {
+        SocketAddr::V4(a) => done(rustix::net::bind(&sock.fd, &a)),
+        SocketAddr::V6(a) => done(rustix::net::bind(&sock.fd, &a)),
+    }
+}
+
+/// One datagram to send on the caller's behalf.
+struct Datagram {
+    to: Option<SocketAddr>,
+    data: Vec<u8>,
+    control: Vec<u8>,
+}
+
+/// Checks and sends `d` on `sock` with `flags`; the byte count or the refusal.
+fn send(ctx: &Ctx, n: &Notif, sock: &Socket, d: &Datagram, flags: u64) -> Decision {
+    if !ctx.listener.id_valid(n.id) {
+        return errno(libc::EINTR);
+    }
+    if let Some(to) = &d.to {
+        if !permitted(ctx, n, sock.proto, to) {
+            return refused(sock.proto, false);
         }
+    }
+    let name = d.to.as_ref().map(encode_sockaddr);
+    result(
+        sys::sendmsg_raw(
+            sock.fd.as_fd(),
+            name.as_deref(),
+            &d.data,
+            &d.control,
+            flags as i32,
+        )
+        .map(|sent| sent as i64),
+    )
+}
+
+/// `sendto(fd, buf, len, flags, addr, addrlen)` with a non-NULL address.
+fn sendto(ctx: &Ctx, n: &Notif) -> Decision {
+    let sock = match socket(n, n.args[0]) {
+        Ok(Some(s)) if s.proto == Proto::Udp => s,
+        Ok(_) => return carry_on(),
+        Err(d) => return d,
+    };
+    let len = n.args[2] as usize;
+    if len > DATAGRAM_MAX {
+        return errno(libc::EMSGSIZE);
+    }
+    let to = match read_sockaddr(n, n.args[4], n.args[5]) {
+        Ok(a) => a,
+        Err(d) => return d,
+    };
+    let mut data = vec![0u8; len];
+    if let Err(d) = read(n, n.args[1], len, &mut data) {
+        return d;
+    }
+    let d = Datagram {
+        to,
+        data,
+        control: Vec::new(),
+    };
+    send(ctx, n, &sock, &d, n.args[3])
+}
+
+/// Reads the message described by the `struct msghdr` at `at`.
+fn read_msghdr(n: &Notif, at: u64) -> Result<Datagram, Decision> {
+    let pid = n.pid as i32;
+    let msg = sys::read_remote_msghdr(pid, at).map_err(|_| errno(libc::EFAULT))?;
+    let to = if msg.msg_name.is_null() {
+        None
+    } else {
+        read_sockaddr(n, msg.msg_name as usize as u64, u64::from(msg.msg_namelen))?
+    };
+    let iovlen = msg.msg_iovlen as usize;
+    if iovlen > IOV_MAX {
+        return Err(errno(libc::EMSGSIZE));
+    }
+    let iovs = sys::read_remote_iovecs(pid, msg.msg_iov as usize as u64, iovlen)
+        .map_err(|_| errno(libc::EFAULT))?;
+    let total = iovs
+        .iter()
+        .map(|&(_, l)| l)
+        .fold(0usize, usize::saturating_add);
+    if total > DATAGRAM_MAX {
+        return Err(errno(libc::EMSGSIZE));
+    }
+    let mut data = vec![0u8; total];
+    let mut at_byte = 0;
+    for (base, len) in iovs {
+        read(n, base, len, &mut data[at_byte..])?;
+        at_byte += len;
+    }
+    let controllen = msg.msg_controllen as usize;
+    if controllen > CONTROL_MAX {
+        return Err(errno(libc::ENOBUFS));
+    }
+    let mut control = vec![0u8; controllen];
+    if controllen > 0 {
+        read(n, msg.msg_control as usize as u64, controllen, &mut control)?;
+    }
+    Ok(Datagram { to, data, control })
+}
+
+/// `sendmsg(fd, msg, flags)`.
+fn sendmsg(ctx: &Ctx, n: &Notif) -> Decision {
+    let sock = match socket(n, n.args[0]) {
+        Ok(Some(s)) if s.proto == Proto::Udp => s,
+        Ok(_) => return carry_on(),
+        Err(d) => return d,
+    };
+    match read_msghdr(n, n.args[1]) {
+        Ok(d) => send(ctx, n, &sock, &d, n.args[2]),
+        Err(d) => d,
+    }
+}
+
+/// `sendmmsg(fd, msgvec, vlen, flags)`: the first message is sent (a short count is a
+/// valid answer; callers send the rest again) and its `msg_len` written back.
+fn sendmmsg(ctx: &Ctx, n: &Notif) -> Decision {
+    let sock = match socket(n, n.args[0]) {
+        Ok(Some(s)) if s.proto == Proto::Udp => s,
+        Ok(_) => return carry_on(),
+        Err(d) => return d,
+    };
+    if n.args[2] == 0 {
+        return Decision::Respond(Response::Value(0));
+    }
+    let d = match read_msghdr(n, n.args[1]) {
+        Ok(d) => d,
+        Err(d) => return d,
+    };
+    match send(ctx, n, &sock, &d, n.args[3]) {
+        Decision::Respond(Response::Value(sent)) => {
+            // struct mmsghdr { struct msghdr msg_hdr; unsigned int msg_len; }
+            let len_at = n.args[1] + std::mem::size_of::<libc::msghdr>() as u64;
+            let written = sys::process_vm_write(n.pid as i32, len_at, &(sent as u32).to_ne_bytes());
+            match written {
+                Ok(4) => Decision::Respond(Response::Value(1)),
+                _ => errno(libc::EFAULT),
+            }
+        }
+        other => other,
     }
 }
 
@@ -195,5 +403,17 @@ mod tests {
         assert_eq!(parse_sockaddr(&[1]), Err(libc::EINVAL));
         let unix = (libc::AF_UNIX as u16).to_ne_bytes();
         assert_eq!(parse_sockaddr(&unix), Err(libc::EAFNOSUPPORT));
+    }
+
+    #[test]
+    fn encodes_what_it_decodes() {
+        for a in ["127.0.0.1:53", "[::1]:8080", "[fe80::1%3]:9"] {
+            let addr: SocketAddr = a.parse().unwrap();
+            assert_eq!(
+                parse_sockaddr(&encode_sockaddr(&addr)),
+                Ok(Some(addr)),
+                "{a}"
+            );
+        }
     }
 }

@@ -56,10 +56,16 @@ pub struct NetPolicy {
 }
 
 impl NetPolicy {
+    /// Whether UDP sockets may exist: an allow rule covers UDP, or deny rules (which
+    /// allow everything else).
+    pub fn udp(&self) -> bool {
+        !self.deny.is_empty() || self.allow.iter().any(|r| r.protos.udp)
+    }
+
     /// Whether connects must go through the supervisor: a rule names addresses, or
-    /// denies. Otherwise Landlock alone enforces the allowed ports.
+    /// denies, or UDP is open. Otherwise Landlock alone enforces the allowed ports.
     pub fn trap_connect(&self) -> bool {
-        !self.deny.is_empty() || self.allow.iter().any(|r| r.tcp_ports_any_ip().is_none())
+        self.udp() || self.allow.iter().any(|r| r.tcp_ports_any_ip().is_none())
     }
 
     /// TCP ports Landlock may allow by itself (when connects are not trapped).
@@ -79,17 +85,12 @@ impl NetPolicy {
         ports
     }
 
-    /// The decision for a TCP connect to `ip`:`port`.
-    pub fn connect_allowed(&self, ip: std::net::IpAddr, port: u16) -> bool {
+    /// The decision for `proto` traffic to `ip`:`port`.
+    pub fn allowed(&self, proto: net::Proto, ip: std::net::IpAddr, port: u16) -> bool {
         if !self.deny.is_empty() {
-            return !self
-                .deny
-                .iter()
-                .any(|r| r.matches(net::Proto::Tcp, ip, port));
+            return !self.deny.iter().any(|r| r.matches(proto, ip, port));
         }
-        self.allow
-            .iter()
-            .any(|r| r.matches(net::Proto::Tcp, ip, port))
+        self.allow.iter().any(|r| r.matches(proto, ip, port))
     }
 
     /// Whether binds must go through the supervisor (to refuse denied ports).
@@ -322,11 +323,11 @@ fn net_policy(args: &RunArgs, deny_bind: PortSet, hosts: &str) -> Result<NetPoli
     let mut allow = Vec::new();
     for raw in &args.net_allow {
         let spec = parse("--net-allow", raw)?;
-        if !spec.protos.tcp {
+        if spec.protos.icmp {
             return Err(unsupported(
                 "--net-allow",
                 raw,
-                "UDP and ICMP rules are not supported yet; UDP and ICMP stay denied",
+                "ICMP rules are not supported yet; ICMP stays denied",
             ));
         }
         match spec.is_host() {
@@ -611,39 +612,49 @@ mod tests {
 
     #[test]
     fn net_rules_decide_and_choose_the_enforcer() {
+        use net::Proto::{Tcp, Udp};
         let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
         let none = net(&[], &[]).unwrap();
         assert!(!none.trap_connect() && none.landlock_connect_ports().is_empty());
-        assert!(!none.connect_allowed(ip("127.0.0.1"), 80));
+        assert!(!none.allowed(Tcp, ip("127.0.0.1"), 80));
+        assert!(!none.udp());
 
-        let ports = net(&[":443", "tcp://*:80,443"], &[]).unwrap();
-        assert!(!ports.trap_connect(), "port-only rules are Landlock's");
+        let ports = net(&["tcp://:443", "tcp://*:80,443"], &[]).unwrap();
+        assert!(!ports.trap_connect(), "TCP port-only rules are Landlock's");
         assert_eq!(ports.landlock_connect_ports(), vec![80, 443]);
+        let both = net(&[":443"], &[]).unwrap();
+        assert!(both.udp() && both.trap_connect(), "no scheme: TCP and UDP");
+        assert!(both.allowed(Udp, ip("1.1.1.1"), 443));
+        assert!(!both.allowed(Udp, ip("1.1.1.1"), 53));
+        let udp = net(&["udp://1.1.1.1:53"], &[]).unwrap();
+        assert!(udp.allowed(Udp, ip("1.1.1.1"), 53));
+        assert!(
+            !udp.allowed(Tcp, ip("1.1.1.1"), 53),
+            "udp:// does not open TCP"
+        );
 
         let addr = net(&["10.0.0.0/8:22", ":443"], &[]).unwrap();
         assert!(addr.trap_connect());
         assert!(addr.landlock_connect_ports().is_empty());
-        assert!(addr.connect_allowed(ip("10.9.8.7"), 22));
-        assert!(addr.connect_allowed(ip("1.2.3.4"), 443));
-        assert!(!addr.connect_allowed(ip("11.0.0.1"), 22));
-        assert!(addr.connect_allowed(ip("::ffff:10.0.0.1"), 22), "v4-mapped");
+        assert!(addr.allowed(Tcp, ip("10.9.8.7"), 22));
+        assert!(addr.allowed(Tcp, ip("1.2.3.4"), 443));
+        assert!(!addr.allowed(Tcp, ip("11.0.0.1"), 22));
+        assert!(addr.allowed(Tcp, ip("::ffff:10.0.0.1"), 22), "v4-mapped");
 
         let host = net(&["localhost:5432"], &[]).unwrap();
-        assert!(host.connect_allowed(ip("127.0.0.1"), 5432));
-        assert!(host.connect_allowed(ip("::1"), 5432));
-        assert!(!host.connect_allowed(ip("127.0.0.2"), 5432));
+        assert!(host.allowed(Tcp, ip("127.0.0.1"), 5432));
+        assert!(host.allowed(Tcp, ip("::1"), 5432));
+        assert!(!host.allowed(Tcp, ip("127.0.0.2"), 5432));
 
         let deny = net(&[], &["169.254.169.254", "10.0.0.0/8:22"]).unwrap();
-        assert!(deny.trap_connect());
-        assert!(!deny.connect_allowed(ip("169.254.169.254"), 80));
-        assert!(!deny.connect_allowed(ip("10.1.1.1"), 22));
-        assert!(deny.connect_allowed(ip("10.1.1.1"), 23));
+        assert!(deny.trap_connect() && deny.udp());
+        assert!(!deny.allowed(Udp, ip("169.254.169.254"), 53));
+        assert!(deny.allowed(Udp, ip("1.1.1.1"), 53));
+        assert!(!deny.allowed(Tcp, ip("169.254.169.254"), 80));
+        assert!(!deny.allowed(Tcp, ip("10.1.1.1"), 22));
+        assert!(deny.allowed(Tcp, ip("10.1.1.1"), 23));
 
         assert!(net(&[":80"], &["1.2.3.4"]).is_err(), "allow + deny");
-        assert!(
-            net(&["udp://1.1.1.1:53"], &[]).is_err(),
-            "UDP not supported"
-        );
         assert!(net(&["icmp://1.1.1.1"], &[]).is_err(), "ICMP not supported");
         assert!(net(&["nowhere.invalid"], &[]).is_err(), "unresolvable");
         assert!(net(&[], &["localhost"]).is_err(), "deny takes IPs");

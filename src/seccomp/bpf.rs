@@ -44,6 +44,16 @@ pub const fn arg_low(i: u32) -> u32 {
     }
 }
 
+/// Offset of the high 32 bits of syscall argument `i` in `struct seccomp_data`.
+pub const fn arg_high(i: u32) -> u32 {
+    let base = 16 + 8 * i;
+    if cfg!(target_endian = "little") {
+        base + 4
+    } else {
+        base
+    }
+}
+
 /// A single instruction with no jump.
 pub const fn stmt(code: u16, k: u32) -> SockFilter {
     SockFilter {

@@ -17,7 +17,7 @@ pub mod names;
 pub mod notif;
 
 use bpf::SECCOMP_RET_USER_NOTIF;
-use bpf::{arg_low, AsmError, Block, BPF_JEQ, BPF_JSET, OFFSET_ARCH, OFFSET_NR};
+use bpf::{arg_high, arg_low, AsmError, Block, BPF_JEQ, BPF_JSET, OFFSET_ARCH, OFFSET_NR};
 use bpf::{Label, SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO, SECCOMP_RET_KILL_PROCESS};
 
 /// Which syscalls go to the supervisor. Derived from the policy; the dispatch table
@@ -34,6 +34,8 @@ pub struct Traps {
     pub connect: bool,
     /// `bind` (`--net-deny-bind`).
     pub bind: bool,
+    /// UDP sockets allowed; `sendto` with an address, `sendmsg`, `sendmmsg` trapped.
+    pub udp: bool,
 }
 
 impl Traps {
@@ -46,13 +48,14 @@ impl Traps {
                 shm: s.memory.is_some() && s.account_shm,
                 connect: policy.net.trap_connect(),
                 bind: policy.net.trap_bind(),
+                udp: policy.net.udp(),
             },
         }
     }
 
     /// Whether anything is trapped (the filter needs a listener).
     pub fn any(self) -> bool {
-        self.fork || self.memory || self.shm || self.connect || self.bind
+        self.fork || self.memory || self.shm || self.connect || self.bind || self.udp
     }
 }
 
@@ -284,12 +287,20 @@ pub fn program(deny: &[u32], traps: Traps) -> Result<Vec<SockFilter>, AsmError> 
         .load(arg_low(1))
         .and(SOCK_TYPE_MASK)
         .if_eq(libc::SOCK_STREAM as u32, "stream")
+        .if_eq(libc::SOCK_DGRAM as u32, "dgram")
         .ret(eperm)
         .mark("stream")
         .load(arg_low(2))
         .if_eq(0, "allow")
         .if_eq(libc::IPPROTO_TCP as u32, "allow")
         .ret(eperm)
+        .mark("dgram")
+        .load(arg_low(2))
+        .if_eq(0, "udp")
+        .if_eq(libc::IPPROTO_UDP as u32, "udp")
+        .ret(eperm)
+        .mark("udp")
+        .ret(if traps.udp { allow } else { eperm })
         .mark("allow")
         .ret(allow);
     let prctl = Block::new()
@@ -341,19 +352,37 @@ pub fn program(deny: &[u32], traps: Traps) -> Result<Vec<SockFilter>, AsmError> 
         blocks.extend(notify_one("bind"));
     }
     // TCP Fast Open connects from sendto/sendmsg/sendmmsg: refused, so every TCP
-    // connection goes through connect (Landlock or the supervisor).
-    for (name, flags_arg) in [("sendto", 3), ("sendmsg", 2), ("sendmmsg", 3)] {
+    // connection goes through connect (Landlock or the supervisor). With UDP open,
+    // sends that may carry an address go to the supervisor: sendto with a non-NULL
+    // address (an integer argument), and every sendmsg/sendmmsg (the address is in
+    // memory the caller can rewrite).
+    for (name, flags_arg, addr_arg) in [
+        ("sendto", 3, Some(4)),
+        ("sendmsg", 2, None),
+        ("sendmmsg", 3, None),
+    ] {
         let body = Block::new()
             .load(arg_low(flags_arg))
             .jump(
                 BPF_JSET,
                 libc::MSG_FASTOPEN as u32,
                 Label::Next,
-                Label::At("allow"),
+                Label::At("ok"),
             )
             .ret(eperm)
-            .mark("allow")
-            .ret(allow);
+            .mark("ok");
+        let body = match (traps.udp, addr_arg) {
+            (false, _) => body.ret(allow),
+            (true, None) => body.ret(SECCOMP_RET_USER_NOTIF),
+            (true, Some(a)) => body
+                .load(arg_low(a))
+                .jump(BPF_JEQ, 0, Label::Next, Label::At("addr"))
+                .load(arg_high(a))
+                .jump(BPF_JEQ, 0, Label::Next, Label::At("addr"))
+                .ret(allow)
+                .mark("addr")
+                .ret(SECCOMP_RET_USER_NOTIF),
+        };
         blocks.push(for_syscall(nr(name), body));
     }
     for (name, body) in [
@@ -424,6 +453,7 @@ mod tests {
             shm: true,
             connect: true,
             bind: true,
+            udp: true,
         };
         program(
             &numbers(DEFAULT_DENY.iter().copied()).collect::<Vec<_>>(),
@@ -462,7 +492,21 @@ mod tests {
         assert_eq!(call(&p, "sendto", [3, 0, 1, fastopen, 0, 0]), EPERM);
         assert_eq!(call(&p, "sendmsg", [3, 0, fastopen, 0, 0, 0]), EPERM);
         assert_eq!(call(&p, "sendmmsg", [3, 0, 1, fastopen, 0, 0]), EPERM);
-        assert_eq!(call(&p, "sendto", [3, 0, 1, 0, 0, 0]), ALLOW);
+        assert_eq!(call(&p, "sendto", [3, 0, 1, 0, 0, 0]), ALLOW, "no address");
+        assert_eq!(call(&p, "sendto", [3, 0, 1, 0, 0x7000, 16]), NOTIFY);
+        assert_eq!(call(&p, "sendto", [3, 0, 1, 0, 1 << 40, 16]), NOTIFY);
+        assert_eq!(call(&p, "sendmsg", [3, 0x7000, 0, 0, 0, 0]), NOTIFY);
+        let udp = |t: i32, proto: i32| {
+            call(
+                &p,
+                "socket",
+                [libc::AF_INET as u64, t as u64, proto as u64, 0, 0, 0],
+            )
+        };
+        assert_eq!(udp(libc::SOCK_DGRAM, 0), ALLOW);
+        assert_eq!(udp(libc::SOCK_DGRAM, libc::IPPROTO_UDP), ALLOW);
+        assert_eq!(udp(libc::SOCK_DGRAM, libc::IPPROTO_ICMP), EPERM);
+        assert_eq!(udp(libc::SOCK_RAW, libc::IPPROTO_UDP), EPERM);
         for name in ["munmap", "read", "getpid"] {
             assert_eq!(call(&p, name, [0; 6]), ALLOW, "{name}");
         }
@@ -471,6 +515,13 @@ mod tests {
         assert_eq!(call(&plain, "clone", [sigchld, 0, 0, 0, 0, 0]), ALLOW);
         assert_eq!(call(&plain, "brk", [0; 6]), ALLOW);
         assert_eq!(call(&plain, "connect", [0; 6]), ALLOW);
+        assert_eq!(call(&plain, "sendmsg", [3, 0x7000, 0, 0, 0, 0]), ALLOW);
+        let dgram = [libc::AF_INET as u64, libc::SOCK_DGRAM as u64, 0, 0, 0, 0];
+        assert_eq!(
+            call(&plain, "socket", dgram),
+            EPERM,
+            "UDP closed without rules"
+        );
     }
 
     fn call(prog: &[SockFilter], name: &str, args: [u64; 6]) -> u32 {

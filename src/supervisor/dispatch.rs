@@ -61,6 +61,11 @@ impl Table {
         if traps.bind {
             add("bind", net::BIND, true);
         }
+        if traps.udp {
+            add("sendto", net::SENDTO, true);
+            add("sendmsg", net::SENDMSG, true);
+            add("sendmmsg", net::SENDMMSG, true);
+        }
         table
     }
 
@@ -187,6 +192,7 @@ mod tests {
             shm: true,
             connect: true,
             bind: true,
+            udp: true,
         });
         for name in [MMAP, "mremap", "brk", "shmget", "clone", "connect", "bind"] {
             let route = all.get(names::number(name).unwrap() as i32);

@@ -910,6 +910,52 @@ static void act_unix_connect(const char *path)
 	report(connect(fd, (struct sockaddr *)&sun, (socklen_t)sizeof(sun)));
 }
 
+/*
+ * udp_msg MODE IP PORT: one UDP datagram "probe\n" to IP:PORT, sent with MODE:
+ * "sendmsg" (address in the msghdr), "sendmmsg" (one message; checks msg_len == 6),
+ * or "connect" (connect, then send without an address).
+ */
+static void act_udp_msg(const char *mode, const char *ip, const char *port)
+{
+	union anyaddr a;
+	socklen_t len = parse_addr(ip, port, &a);
+	int fd = socket(a.sa.sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	char data[] = "probe\n";
+	struct iovec iov = { data, 6 };
+	struct msghdr msg;
+
+	if (fd < 0)
+		report(-1);
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	if (!strcmp(mode, "connect")) {
+		if (connect(fd, &a.sa, len) < 0)
+			report(-1);
+		report(send(fd, data, 6, 0) == 6 ? 0 : -1);
+	}
+	msg.msg_name = &a;
+	msg.msg_namelen = len;
+	if (!strcmp(mode, "sendmsg"))
+		report(sendmsg(fd, &msg, 0) == 6 ? 0 : -1);
+	if (!strcmp(mode, "sendmmsg")) {
+		struct mmsghdr mm;
+		int n;
+
+		memset(&mm, 0, sizeof(mm));
+		mm.msg_hdr = msg;
+		n = sendmmsg(fd, &mm, 1, 0);
+		if (n < 0)
+			report(-1);
+		if (n != 1 || mm.msg_len != 6) {
+			outf("err short %d %u", n, mm.msg_len);
+			finish();
+		}
+		report(0);
+	}
+	usage();
+}
+
 struct race {
 	struct sockaddr_in *sa;
 	unsigned short good, bad;
@@ -1823,6 +1869,10 @@ int main(int argc, char **argv)
 	if (IS("abstract_connect")) {
 		NARGS(1);
 		act_abstract_connect(argv[2]);
+	}
+	if (IS("udp_msg")) {
+		NARGS(3);
+		act_udp_msg(argv[2], argv[3], argv[4]);
 	}
 	if (IS("unix_connect")) {
 		NARGS(1);

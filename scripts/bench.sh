@@ -11,6 +11,8 @@
 #    scripts/bench/notify_floor.c measures the floor, the cost of one seccomp user
 #    notification answered by a minimal blocking NOTIF_RECV loop, with and without
 #    SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP.
+# 3b. connect: scripts/bench/connect_loop.c does 10000 loopback connect+close, bare and
+#    under `--net-allow 127.0.0.1` (each connect trapped and made on the caller's behalf).
 # 3. fork: scripts/bench/fork_loop.c does 2000 fork + waitpid, bare and under
 #    `sandlet run` (every fork trapped for the process limit, default -P 64).
 # 4. supervisor peak RSS: the VmHWM of the sandlet process itself (not of the command)
@@ -82,7 +84,7 @@ else
         [[ -d "$d" ]] && read_dirs+=("$d")
     done
 fi
-for prog in mmap_loop fork_loop notify_floor; do
+for prog in mmap_loop fork_loop notify_floor connect_loop; do
     cc "${link[@]}" -o "$work/bin/$prog" "scripts/bench/$prog.c"
 done
 cc -o "$work/peak_rss" scripts/bench/peak_rss.c
@@ -110,7 +112,9 @@ RSS_REPS = 3
 RSS_TARGET_KIB = 2048
 
 bindir = os.path.join(work, "bin")
-mmap_loop, fork_loop, floor = (os.path.join(bindir, p) for p in ("mmap_loop", "fork_loop", "notify_floor"))
+mmap_loop, fork_loop, floor, connect_loop = (
+    os.path.join(bindir, p) for p in ("mmap_loop", "fork_loop", "notify_floor", "connect_loop"))
+CONNECT_N = 10000
 peak_rss = os.path.join(work, "peak_rss")
 confine = [a for d in read_dirs for a in ("-r", d)]
 box = [sandlet, "run", *confine, "--"]
@@ -320,6 +324,25 @@ if diag:
     summary.append(("*diag:* fork+waitpid, all on CPU 0", f"{us(pb) / FORK_N:.1f} µs",
                     f"{us(px) / FORK_N:.1f} µs", f"{px / pb:.2f}x ({us(px - pb) / FORK_N:+.1f} µs)",
                     "", ""))
+
+# 3b. Trapped connect ----------------------------------------------------------------
+connect_argv = [connect_loop, str(CONNECT_N)]
+box_net = [sandlet, "run", *confine, "--net-allow-bind", "*", "--net-allow", "127.0.0.1", "--"]
+run(connect_argv)
+run(box_net + connect_argv)
+c_bare, c_box = [], []
+for _ in range(reps):
+    c_bare.append(loop_ns(connect_argv))
+    c_box.append(loop_ns(box_net + connect_argv))
+cb, cx = med(c_bare), med(c_box)
+print(f"\n3b. connect: {reps} interleaved rounds of {CONNECT_N} loopback connect+close, "
+      "each trapped and made on the caller's behalf (--net-allow 127.0.0.1)")
+row("connect_loop (bare)", c_bare, 1000 * CONNECT_N, "µs/connect")
+row("sandlet run --net-allow 127.0.0.1 -- connect_loop", c_box, 1000 * CONNECT_N, "µs/connect")
+print(f"  => {us(cx - cb) / CONNECT_N:+.1f} µs per trapped connect")
+summary.append((f"loopback connect, --net-allow 127.0.0.1 (N={CONNECT_N})",
+                f"{us(cb) / CONNECT_N:.1f} µs", f"{us(cx) / CONNECT_N:.1f} µs",
+                f"{us(cx - cb) / CONNECT_N:+.1f} µs per trapped connect", "", ""))
 
 # 4. Supervisor peak RSS ------------------------------------------------------------
 

@@ -366,3 +366,32 @@ fn udp_by_rule_through_every_send_path() {
         assert!(got_datagram(&ps));
     }
 }
+
+#[test]
+fn tcp_sends_still_work_when_udp_is_open() {
+    // With UDP open every sendmsg is trapped; a TCP sendmsg is then made on the
+    // caller's behalf (no address) and must deliver every byte.
+    use std::io::Read;
+    let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let port = l.local_addr().unwrap().port().to_string();
+    let server = std::thread::spawn(move || {
+        let mut total = Vec::new();
+        for _ in 0..Mode::ALL.len() {
+            let (mut s, _) = l.accept().unwrap();
+            let mut got = Vec::new();
+            s.read_to_end(&mut got).unwrap();
+            total.push(got.len());
+        }
+        total
+    });
+    const BYTES: usize = 3 << 20;
+    for mode in Mode::ALL {
+        let out = sandboxed(
+            mode,
+            &["--net-deny", "10.0.0.0/8"],
+            &["tcp_sendmsg", "127.0.0.1", &port, &BYTES.to_string()],
+        );
+        assert_eq!(out, "ok", "{mode:?}");
+    }
+    assert_eq!(server.join().unwrap(), vec![BYTES; Mode::ALL.len()]);
+}

@@ -8,8 +8,11 @@
 //! copy it checked, and returns the result. The protocol comes from the socket
 //! (SO_DOMAIN, SO_TYPE), not from the address. Calls on other sockets (unix, netlink)
 //! continue: they cannot reach an IP, and Landlock still refuses any TCP connect or bind
-//! the child would make itself. A TCP send continues too: its address is ignored (Fast
-//! Open is refused by the filter).
+//! the child would make itself. TCP sends are made on the caller's behalf too (without
+//! an address, which a stream socket ignores; Fast Open is refused by the filter), so
+//! no inet send is ever answered CONTINUE. The one window left: a call on a non-inet
+//! socket continues, and another thread may swap a UDP socket onto that fd number
+//! before the kernel looks it up again (README, Network).
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsFd, OwnedFd};
@@ -33,6 +36,9 @@ pub const SENDMMSG: Handler = sendmmsg;
 const SOCKADDR_MAX: usize = 128;
 /// Largest datagram payload we forward (the UDP maximum).
 const DATAGRAM_MAX: usize = 65_535;
+/// Most bytes of one TCP send we forward; a longer send is sent short (legal for a
+/// stream socket; callers loop).
+const STREAM_CHUNK: usize = 1 << 20;
 /// Largest ancillary data we forward.
 const CONTROL_MAX: usize = 4096;
 /// `UIO_MAXIOV`.
@@ -248,10 +254,17 @@ struct Datagram {
     control: Vec<u8>,
 }
 
-/// Checks and sends `d` on `sock` with `flags`; the byte count or the refusal.
+/// Checks and sends `d` on `sock` with `flags`; the byte count or the refusal. A TCP
+/// socket ignores the address, so none is passed.
 fn send(ctx: &Ctx, n: &Notif, sock: &Socket, d: &Datagram, flags: u64) -> Decision {
     if !ctx.listener.id_valid(n.id) {
         return errno(libc::EINTR);
+    }
+    if sock.proto == Proto::Tcp {
+        return result(
+            sys::sendmsg_raw(sock.fd.as_fd(), None, &d.data, &d.control, flags as i32)
+                .map(|sent| sent as i64),
+        );
     }
     if let Some(to) = &d.to {
         if !permitted(ctx, n, sock.proto, to) {
@@ -274,17 +287,21 @@ fn send(ctx: &Ctx, n: &Notif, sock: &Socket, d: &Datagram, flags: u64) -> Decisi
 /// `sendto(fd, buf, len, flags, addr, addrlen)` with a non-NULL address.
 fn sendto(ctx: &Ctx, n: &Notif) -> Decision {
     let sock = match socket(n, n.args[0]) {
-        Ok(Some(s)) if s.proto == Proto::Udp => s,
-        Ok(_) => return carry_on(),
+        Ok(Some(s)) => s,
+        Ok(None) => return carry_on(),
         Err(d) => return d,
     };
-    let len = n.args[2] as usize;
-    if len > DATAGRAM_MAX {
-        return errno(libc::EMSGSIZE);
-    }
-    let to = match read_sockaddr(n, n.args[4], n.args[5]) {
-        Ok(a) => a,
-        Err(d) => return d,
+    let mut len = n.args[2] as usize;
+    let to = match sock.proto {
+        Proto::Tcp => {
+            len = len.min(STREAM_CHUNK);
+            None
+        }
+        _ if len > DATAGRAM_MAX => return errno(libc::EMSGSIZE),
+        _ => match read_sockaddr(n, n.args[4], n.args[5]) {
+            Ok(a) => a,
+            Err(d) => return d,
+        },
     };
     let mut data = vec![0u8; len];
     if let Err(d) = read(n, n.args[1], len, &mut data) {
@@ -298,11 +315,12 @@ fn sendto(ctx: &Ctx, n: &Notif) -> Decision {
     send(ctx, n, &sock, &d, n.args[3])
 }
 
-/// Reads the message described by the `struct msghdr` at `at`.
-fn read_msghdr(n: &Notif, at: u64) -> Result<Datagram, Decision> {
+/// Reads the message described by the `struct msghdr` at `at` (for a stream socket:
+/// no address, and at most `STREAM_CHUNK` bytes of data).
+fn read_msghdr(n: &Notif, at: u64, stream: bool) -> Result<Datagram, Decision> {
     let pid = n.pid as i32;
     let msg = sys::read_remote_msghdr(pid, at).map_err(|_| errno(libc::EFAULT))?;
-    let to = if msg.msg_name.is_null() {
+    let to = if stream || msg.msg_name.is_null() {
         None
     } else {
         read_sockaddr(n, msg.msg_name as usize as u64, u64::from(msg.msg_namelen))?
@@ -313,18 +331,23 @@ fn read_msghdr(n: &Notif, at: u64) -> Result<Datagram, Decision> {
     }
     let iovs = sys::read_remote_iovecs(pid, msg.msg_iov as usize as u64, iovlen)
         .map_err(|_| errno(libc::EFAULT))?;
-    let total = iovs
+    let mut total = iovs
         .iter()
         .map(|&(_, l)| l)
         .fold(0usize, usize::saturating_add);
-    if total > DATAGRAM_MAX {
+    if stream {
+        total = total.min(STREAM_CHUNK);
+    } else if total > DATAGRAM_MAX {
         return Err(errno(libc::EMSGSIZE));
     }
     let mut data = vec![0u8; total];
     let mut at_byte = 0;
     for (base, len) in iovs {
-        read(n, base, len, &mut data[at_byte..])?;
-        at_byte += len;
+        let len = len.min(total - at_byte);
+        if len > 0 {
+            read(n, base, len, &mut data[at_byte..])?;
+            at_byte += len;
+        }
     }
     let controllen = msg.msg_controllen as usize;
     if controllen > CONTROL_MAX {
@@ -340,11 +363,11 @@ fn read_msghdr(n: &Notif, at: u64) -> Result<Datagram, Decision> {
 /// `sendmsg(fd, msg, flags)`.
 fn sendmsg(ctx: &Ctx, n: &Notif) -> Decision {
     let sock = match socket(n, n.args[0]) {
-        Ok(Some(s)) if s.proto == Proto::Udp => s,
-        Ok(_) => return carry_on(),
+        Ok(Some(s)) => s,
+        Ok(None) => return carry_on(),
         Err(d) => return d,
     };
-    match read_msghdr(n, n.args[1]) {
+    match read_msghdr(n, n.args[1], sock.proto == Proto::Tcp) {
         Ok(d) => send(ctx, n, &sock, &d, n.args[2]),
         Err(d) => d,
     }
@@ -354,14 +377,14 @@ fn sendmsg(ctx: &Ctx, n: &Notif) -> Decision {
 /// valid answer; callers send the rest again) and its `msg_len` written back.
 fn sendmmsg(ctx: &Ctx, n: &Notif) -> Decision {
     let sock = match socket(n, n.args[0]) {
-        Ok(Some(s)) if s.proto == Proto::Udp => s,
-        Ok(_) => return carry_on(),
+        Ok(Some(s)) => s,
+        Ok(None) => return carry_on(),
         Err(d) => return d,
     };
     if n.args[2] == 0 {
         return Decision::Respond(Response::Value(0));
     }
-    let d = match read_msghdr(n, n.args[1]) {
+    let d = match read_msghdr(n, n.args[1], sock.proto == Proto::Tcp) {
         Ok(d) => d,
         Err(d) => return d,
     };

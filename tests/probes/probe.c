@@ -956,6 +956,38 @@ static void act_udp_msg(const char *mode, const char *ip, const char *port)
 	usage();
 }
 
+/*
+ * tcp_sendmsg IP PORT BYTES: connect, then send BYTES bytes of 'x' with sendmsg (two
+ * iovecs per call, looping over short sends). "ok" once all are sent.
+ */
+static void act_tcp_sendmsg(const char *ip, const char *port, long bytes)
+{
+	static char buf[1 << 16];
+	union anyaddr a;
+	socklen_t len = parse_addr(ip, port, &a);
+	int fd = socket(a.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	long left = bytes;
+
+	if (fd < 0 || connect(fd, &a.sa, len) < 0)
+		report(-1);
+	memset(buf, 'x', sizeof(buf));
+	while (left > 0) {
+		size_t chunk = left < (long)sizeof(buf) ? (size_t)left : sizeof(buf);
+		struct iovec iov[2] = { { buf, chunk / 2 }, { buf, chunk - chunk / 2 } };
+		struct msghdr msg;
+		ssize_t n;
+
+		memset(&msg, 0, sizeof(msg));
+		msg.msg_iov = iov;
+		msg.msg_iovlen = 2;
+		n = sendmsg(fd, &msg, 0);
+		if (n <= 0)
+			report(-1);
+		left -= n;
+	}
+	report(0);
+}
+
 struct race {
 	struct sockaddr_in *sa;
 	unsigned short good, bad;
@@ -1873,6 +1905,10 @@ int main(int argc, char **argv)
 	if (IS("udp_msg")) {
 		NARGS(3);
 		act_udp_msg(argv[2], argv[3], argv[4]);
+	}
+	if (IS("tcp_sendmsg")) {
+		NARGS(3);
+		act_tcp_sendmsg(argv[2], argv[3], need_count(argv[4]));
 	}
 	if (IS("unix_connect")) {
 		NARGS(1);

@@ -106,8 +106,7 @@ pub(crate) fn launch(
             return Err(e);
         }
     };
-    let terminal = plan.terminal;
-    let traps = seccomp::Traps::for_policy(policy);
+    let (terminal, traps) = (plan.terminal, plan.traps);
     drop(plan);
     let result = start(&mut supervisor, &ours, policy, traps).and_then(|()| {
         started(pid, supervisor.fork_control());

@@ -43,6 +43,8 @@ pub struct ChildPlan {
     pub terminal: Option<BorrowedFd<'static>>,
     pub landlock: Option<OwnedFd>,
     pub filter: Vec<SockFilter>,
+    /// What the filter sends to the supervisor.
+    pub traps: seccomp::Traps,
     /// The filter traps syscalls: install it with a listener and hand that over.
     pub listener: bool,
     /// `sendmsg` is trapped, so the listener is named by number and taken with
@@ -138,6 +140,7 @@ impl ChildPlan {
             terminal: owned_terminal(),
             landlock: ruleset.fd,
             filter,
+            traps,
             listener: traps.any(),
             listener_by_number: traps.udp,
             parent: rustix::process::getpid(),

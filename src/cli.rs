@@ -28,8 +28,9 @@ pub enum Command {
 /// Run CMD confined. With no -r/-w flag at all a built-in default applies: read and
 /// execute beneath /usr /lib /lib64 /bin /sbin /etc (those that exist), read-write
 /// /dev/null /dev/zero /dev/full /dev/tty, nothing else. With any -r/-w flag, exactly
-/// the given paths apply. TCP connect is always denied; bind only on --net-allow-bind
-/// ports; signals and abstract unix sockets cannot reach outside the sandbox.
+/// the given paths apply. Without --net-allow/--net-deny, TCP connect is denied and
+/// UDP/ICMP sockets cannot be created; bind only on --net-allow-bind ports; signals and
+/// abstract unix sockets cannot reach outside the sandbox.
 #[derive(FromArgs, Debug, Default)]
 #[argh(subcommand, name = "run")]
 pub struct RunArgs {
@@ -82,8 +83,8 @@ pub struct RunArgs {
     #[argh(option)]
     pub net_deny_bind: Vec<String>,
 
-    /// allow TCP/UDP to [tcp://|udp://]HOST|IP|CIDR|*[:PORTS] (repeatable); HOST is
-    /// looked up in /etc/hosts once, at start
+    /// allow TCP/UDP/ping to [tcp://|udp://|icmp://]HOST|IP|CIDR|*[:PORTS]
+    /// (repeatable); HOST is looked up in /etc/hosts once, at start
     #[argh(option)]
     pub net_allow: Vec<String>,
 

@@ -73,10 +73,10 @@ pub(crate) fn launch(
             p.kernel()
         );
     }
-    if policy.supervisor.is_some() && policy.net.udp() {
+    if policy.supervisor.is_some() && (policy.net.udp() || policy.net.icmp()) {
         warn!(
-            "UDP rules are enforced for each send, but a multi-threaded command racing \
-             dup2 on a non-inet socket can get one past them (see README, Network)"
+            "UDP/ICMP rules are enforced for each send, but a multi-threaded command \
+             racing dup2 on a non-inet socket can get one past them (see README, Network)"
         );
     }
     let (ours, theirs) = rustix::net::socketpair(

@@ -142,7 +142,7 @@ impl ChildPlan {
             filter,
             traps,
             listener: traps.any(),
-            listener_by_number: traps.udp,
+            listener_by_number: traps.datagrams(),
             parent: rustix::process::getpid(),
             _strings: strings,
             degraded: ruleset.degraded,

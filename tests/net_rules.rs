@@ -245,7 +245,6 @@ fn malformed_specs_exit_2_and_run_nothing() {
     }
     // Valid but not enforceable here: refused, never silently widened or narrowed.
     for (flags, what) in [
-        (vec!["--net-allow", "icmp://127.0.0.1"], "ICMP"),
         (vec!["--net-allow", "no-such-host.invalid:80"], "/etc/hosts"),
         (vec!["--net-deny", "localhost:80"], "IP"),
         (
@@ -394,4 +393,67 @@ fn tcp_sends_still_work_when_udp_is_open() {
         assert_eq!(out, "ok", "{mode:?}");
     }
     assert_eq!(server.join().unwrap(), vec![BYTES; Mode::ALL.len()]);
+}
+
+/// Sets net.ipv4.ping_group_range so every group may open ping sockets, and puts the
+/// old value back when dropped (the test needs root; CI runs as root).
+struct PingGroups(Option<String>);
+
+const PING_GROUPS: &str = "/proc/sys/net/ipv4/ping_group_range";
+
+impl PingGroups {
+    fn open_to_all() -> PingGroups {
+        let old = std::fs::read_to_string(PING_GROUPS).ok();
+        if std::fs::write(PING_GROUPS, "0 2147483647").is_err() {
+            return PingGroups(None);
+        }
+        PingGroups(old)
+    }
+}
+
+impl Drop for PingGroups {
+    fn drop(&mut self) {
+        if let Some(old) = &self.0 {
+            let _ = std::fs::write(PING_GROUPS, old.trim());
+        }
+    }
+}
+
+#[test]
+fn icmp_only_with_an_icmp_rule() {
+    util::require_root();
+    let groups = PingGroups::open_to_all();
+    if groups.0.is_none() {
+        eprintln!("note: cannot open ping sockets to all groups, skipped");
+        return;
+    }
+    for mode in Mode::ALL {
+        let ping = ["ping", "127.0.0.1"];
+        assert_eq!(bare(mode, &ping), "ok", "{mode:?} control");
+        assert_eq!(
+            sandboxed(mode, &[], &ping),
+            "err EPERM",
+            "{mode:?}: no rule"
+        );
+        let udp = ["--net-allow", "127.0.0.1"];
+        assert_eq!(
+            sandboxed(mode, &udp, &ping),
+            "err EPERM",
+            "{mode:?}: tcp+udp rule"
+        );
+        let deny = ["--net-deny", "10.0.0.0/8"];
+        assert_eq!(
+            sandboxed(mode, &deny, &ping),
+            "err EPERM",
+            "{mode:?}: deny mode"
+        );
+        let rule = ["--net-allow", "icmp://127.0.0.1"];
+        assert_eq!(sandboxed(mode, &rule, &ping), "ok", "{mode:?}: icmp rule");
+        let other = ["--net-allow", "icmp://127.0.0.2"];
+        assert_eq!(
+            sandboxed(mode, &other, &ping),
+            "err EACCES",
+            "{mode:?}: other host"
+        );
+    }
 }

@@ -87,9 +87,14 @@ fn socket(n: &Notif, fd: u64) -> Result<Option<Socket>, Decision> {
     if domain != AddressFamily::INET && domain != AddressFamily::INET6 {
         return Ok(None);
     }
-    let proto = match sockopt::socket_type(&sock).map_err(|e| errno(e.raw_os_error()))? {
-        SocketType::STREAM => Proto::Tcp,
-        SocketType::DGRAM => Proto::Udp,
+    let kind = sockopt::socket_type(&sock).map_err(|e| errno(e.raw_os_error()))?;
+    let protocol = sockopt::socket_protocol(&sock)
+        .map_err(|e| errno(e.raw_os_error()))?
+        .map_or(0, |p| p.as_raw().get() as i32);
+    let proto = match (kind, protocol) {
+        (SocketType::STREAM, _) => Proto::Tcp,
+        (SocketType::DGRAM, libc::IPPROTO_ICMP | libc::IPPROTO_ICMPV6) => Proto::Icmp,
+        (SocketType::DGRAM, _) => Proto::Udp,
         // No other inet socket can be created under the filter.
         _ => return Err(errno(libc::EPERM)),
     };

@@ -62,10 +62,16 @@ impl NetPolicy {
         !self.deny.is_empty() || self.allow.iter().any(|r| r.protos.udp)
     }
 
+    /// Whether ICMP ping sockets may exist: only an `icmp://` allow rule opens them
+    /// (deny rules do not).
+    pub fn icmp(&self) -> bool {
+        self.allow.iter().any(|r| r.protos.icmp)
+    }
+
     /// Whether connects must go through the supervisor: a rule names addresses, or
-    /// denies, or UDP is open. Otherwise Landlock alone enforces the allowed ports.
+    /// denies, or UDP/ICMP is open. Otherwise Landlock alone enforces the allowed ports.
     pub fn trap_connect(&self) -> bool {
-        self.udp() || self.allow.iter().any(|r| r.tcp_ports_any_ip().is_none())
+        self.udp() || self.icmp() || self.allow.iter().any(|r| r.tcp_ports_any_ip().is_none())
     }
 
     /// TCP ports Landlock may allow by itself (when connects are not trapped).
@@ -323,13 +329,6 @@ fn net_policy(args: &RunArgs, deny_bind: PortSet, hosts: &str) -> Result<NetPoli
     let mut allow = Vec::new();
     for raw in &args.net_allow {
         let spec = parse("--net-allow", raw)?;
-        if spec.protos.icmp {
-            return Err(unsupported(
-                "--net-allow",
-                raw,
-                "ICMP rules are not supported yet; ICMP stays denied",
-            ));
-        }
         match spec.is_host() {
             Some(host) => {
                 let addrs = net::lookup_hosts(hosts, host);
@@ -655,7 +654,12 @@ mod tests {
         assert!(deny.allowed(Tcp, ip("10.1.1.1"), 23));
 
         assert!(net(&[":80"], &["1.2.3.4"]).is_err(), "allow + deny");
-        assert!(net(&["icmp://1.1.1.1"], &[]).is_err(), "ICMP not supported");
+        let icmp = net(&["icmp://1.1.1.1"], &[]).unwrap();
+        assert!(icmp.icmp() && !icmp.udp() && icmp.trap_connect());
+        assert!(icmp.allowed(net::Proto::Icmp, ip("1.1.1.1"), 0));
+        assert!(!icmp.allowed(net::Proto::Icmp, ip("1.1.1.2"), 0));
+        assert!(!icmp.allowed(Tcp, ip("1.1.1.1"), 80));
+        assert!(!deny.icmp(), "deny rules do not open ICMP");
         assert!(net(&["nowhere.invalid"], &[]).is_err(), "unresolvable");
         assert!(net(&[], &["localhost"]).is_err(), "deny takes IPs");
     }

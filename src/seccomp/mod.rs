@@ -36,6 +36,8 @@ pub struct Traps {
     pub bind: bool,
     /// UDP sockets allowed; `sendto` with an address, `sendmsg`, `sendmmsg` trapped.
     pub udp: bool,
+    /// ICMP ping sockets allowed (sends trapped as for UDP).
+    pub icmp: bool,
 }
 
 impl Traps {
@@ -49,13 +51,19 @@ impl Traps {
                 connect: policy.net.trap_connect(),
                 bind: policy.net.trap_bind(),
                 udp: policy.net.udp(),
+                icmp: policy.net.icmp(),
             },
         }
     }
 
     /// Whether anything is trapped (the filter needs a listener).
     pub fn any(self) -> bool {
-        self.fork || self.memory || self.shm || self.connect || self.bind || self.udp
+        self.fork || self.memory || self.shm || self.connect || self.bind || self.datagrams()
+    }
+
+    /// Datagram sockets are open, so sends that can name a destination are trapped.
+    pub fn datagrams(self) -> bool {
+        self.udp || self.icmp
     }
 }
 
@@ -298,9 +306,13 @@ pub fn program(deny: &[u32], traps: Traps) -> Result<Vec<SockFilter>, AsmError> 
         .load(arg_low(2))
         .if_eq(0, "udp")
         .if_eq(libc::IPPROTO_UDP as u32, "udp")
+        .if_eq(libc::IPPROTO_ICMP as u32, "icmp")
+        .if_eq(libc::IPPROTO_ICMPV6 as u32, "icmp")
         .ret(eperm)
         .mark("udp")
         .ret(if traps.udp { allow } else { eperm })
+        .mark("icmp")
+        .ret(if traps.icmp { allow } else { eperm })
         .mark("allow")
         .ret(allow);
     let prctl = Block::new()
@@ -371,7 +383,7 @@ pub fn program(deny: &[u32], traps: Traps) -> Result<Vec<SockFilter>, AsmError> 
             )
             .ret(eperm)
             .mark("ok");
-        let body = match (traps.udp, addr_arg) {
+        let body = match (traps.datagrams(), addr_arg) {
             (false, _) => body.ret(allow),
             (true, None) => body.ret(SECCOMP_RET_USER_NOTIF),
             (true, Some(a)) => body
@@ -454,6 +466,7 @@ mod tests {
             connect: true,
             bind: true,
             udp: true,
+            icmp: true,
         };
         program(
             &numbers(DEFAULT_DENY.iter().copied()).collect::<Vec<_>>(),
@@ -505,7 +518,7 @@ mod tests {
         };
         assert_eq!(udp(libc::SOCK_DGRAM, 0), ALLOW);
         assert_eq!(udp(libc::SOCK_DGRAM, libc::IPPROTO_UDP), ALLOW);
-        assert_eq!(udp(libc::SOCK_DGRAM, libc::IPPROTO_ICMP), EPERM);
+        assert_eq!(udp(libc::SOCK_DGRAM, libc::IPPROTO_ICMP), ALLOW);
         assert_eq!(udp(libc::SOCK_RAW, libc::IPPROTO_UDP), EPERM);
         for name in ["munmap", "read", "getpid"] {
             assert_eq!(call(&p, name, [0; 6]), ALLOW, "{name}");

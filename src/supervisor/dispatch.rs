@@ -61,7 +61,7 @@ impl Table {
         if traps.bind {
             add("bind", net::BIND, true);
         }
-        if traps.udp {
+        if traps.datagrams() {
             add("sendto", net::SENDTO, true);
             add("sendmsg", net::SENDMSG, true);
             add("sendmmsg", net::SENDMMSG, true);
@@ -193,6 +193,7 @@ mod tests {
             connect: true,
             bind: true,
             udp: true,
+            icmp: true,
         });
         for name in [MMAP, "mremap", "brk", "shmget", "clone", "connect", "bind"] {
             let route = all.get(names::number(name).unwrap() as i32);

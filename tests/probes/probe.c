@@ -988,6 +988,33 @@ static void act_tcp_sendmsg(const char *ip, const char *port, long bytes)
 	report(0);
 }
 
+/*
+ * ping IPV4: one ICMP echo through a kernel ping socket (SOCK_DGRAM, IPPROTO_ICMP) and
+ * its reply (2 s timeout). "ok", or the errno of socket/sendto/recv.
+ */
+static void act_ping(const char *ip)
+{
+	struct sockaddr_in a;
+	unsigned char pkt[16], reply[64];
+	struct timeval tv = { 2, 0 };
+	int fd;
+
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	if (inet_pton(AF_INET, ip, &a.sin_addr) != 1)
+		usage();
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_ICMP);
+	if (fd < 0)
+		report(-1);
+	memset(pkt, 0, sizeof(pkt));
+	pkt[0] = 8; /* echo request; the kernel sets the id and the checksum */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
+		report(-1);
+	if (sendto(fd, pkt, sizeof(pkt), 0, (struct sockaddr *)&a, sizeof(a)) < 0)
+		report(-1);
+	report(recv(fd, reply, sizeof(reply), 0) > 0 ? 0 : -1);
+}
+
 struct race {
 	struct sockaddr_in *sa;
 	unsigned short good, bad;
@@ -1905,6 +1932,10 @@ int main(int argc, char **argv)
 	if (IS("udp_msg")) {
 		NARGS(3);
 		act_udp_msg(argv[2], argv[3], argv[4]);
+	}
+	if (IS("ping")) {
+		NARGS(1);
+		act_ping(argv[2]);
 	}
 	if (IS("tcp_sendmsg")) {
 		NARGS(3);

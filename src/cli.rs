@@ -106,6 +106,11 @@ pub struct RunArgs {
     #[argh(option)]
     pub allow_degraded: Vec<String>,
 
+    /// the sandbox's name, also the hostname `uname` reports inside it (default
+    /// sandlet-PID)
+    #[argh(option)]
+    pub name: Option<String>,
+
     /// at most N live or unreaped processes in the sandbox (default 64); more forks fail
     /// with EAGAIN; threads do not count
     #[argh(option, short = 'P')]
@@ -157,6 +162,7 @@ const VALUE_FLAGS: &[(Option<char>, &str)] = &[
     (None, "--extra-deny-syscall"),
     (None, "--extra-allow-syscall"),
     (None, "--allow-degraded"),
+    (None, "--name"),
     (Some('P'), "--max-processes"),
     (Some('m'), "--max-memory"),
     (None, "--workers"),

@@ -2,6 +2,7 @@
 //! the shared state and decides; it never sends the response itself (the dispatcher
 //! does, exactly once).
 
+pub mod identity;
 pub mod memory;
 pub mod net;
 pub mod process;
@@ -23,6 +24,8 @@ pub struct Ctx {
     pub net: crate::policy::NetPolicy,
     /// TCP ports that may be bound (before `net.deny_bind`).
     pub bind_ports: crate::policy::parse::PortSet,
+    /// The sandbox's name (its hostname for `uname`).
+    pub name: String,
     /// The sandbox's process group (for `--memory-kill`).
     pub group: Pid,
 }

@@ -39,6 +39,8 @@ pub struct MemoryLimit {
 pub struct SupervisorPolicy {
     pub max_processes: u32,
     pub memory: Option<MemoryLimit>,
+    /// The hostname `uname` reports inside the sandbox.
+    pub name: String,
     pub workers: usize,
     /// `shmget` is allowed (sysv_ipc) and so must be accounted.
     pub account_shm: bool,
@@ -377,6 +379,7 @@ fn supervisor_policy(
             (args.max_processes.is_some(), "--max-processes"),
             (args.max_memory.is_some(), "--max-memory"),
             (args.workers.is_some(), "--workers"),
+            (args.name.is_some(), "--name"),
         ] {
             if given {
                 return Err(requires(flag, "the supervisor (drop --no-supervisor)"));
@@ -421,9 +424,14 @@ fn supervisor_policy(
         None => DEFAULT_WORKERS,
     };
     let account_shm = seccomp::names::number("shmget").is_some_and(|nr| !deny.contains(&nr));
+    let name = match &args.name {
+        Some(raw) => parse::parse_name(raw).map_err(bad_value("--name", raw))?,
+        None => format!("sandlet-{}", std::process::id()),
+    };
     Ok(Some(SupervisorPolicy {
         max_processes,
         memory,
+        name,
         workers,
         account_shm,
     }))

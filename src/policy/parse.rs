@@ -255,6 +255,22 @@ pub fn format_size(bytes: u64) -> String {
     format!("{bytes}")
 }
 
+/// Parses a sandbox name, used as its hostname: 1-64 letters, digits, '-' and '.', not
+/// starting or ending with '-' or '.'.
+pub fn parse_name(s: &str) -> Result<String, ParseError> {
+    let ok = (1..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+        && !s.starts_with(['-', '.'])
+        && !s.ends_with(['-', '.']);
+    if !ok {
+        return err(format!(
+            "'{s}' is not a valid name (1-64 letters, digits, '-' and '.', like a hostname)"
+        ));
+    }
+    Ok(s.to_owned())
+}
+
 /// Parses an environment assignment `KEY=VALUE` (the value may be empty or contain `=`).
 pub fn parse_env(s: &str) -> Result<(String, String), ParseError> {
     let Some((key, value)) = s.split_once('=') else {
@@ -392,6 +408,14 @@ mod tests {
         assert_eq!(format_size(3 << 29), "1.5G");
         assert_eq!(format_size(512 << 10), "512K");
         assert_eq!(format_size(100), "100");
+    }
+
+    #[test]
+    fn names() {
+        assert_eq!(parse_name("box-1.test"), Ok("box-1.test".into()));
+        for bad in ["", "-a", "a-", ".a", "a b", "a_b", "ä", &"x".repeat(65)] {
+            assert!(parse_name(bad).is_err(), "{bad:?} accepted");
+        }
     }
 
     #[test]

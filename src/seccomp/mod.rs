@@ -38,6 +38,8 @@ pub struct Traps {
     pub udp: bool,
     /// ICMP ping sockets allowed (sends trapped as for UDP).
     pub icmp: bool,
+    /// `uname` (the sandbox's name as the node name).
+    pub uname: bool,
 }
 
 impl Traps {
@@ -52,13 +54,20 @@ impl Traps {
                 bind: policy.net.trap_bind(),
                 udp: policy.net.udp(),
                 icmp: policy.net.icmp(),
+                uname: true,
             },
         }
     }
 
     /// Whether anything is trapped (the filter needs a listener).
     pub fn any(self) -> bool {
-        self.fork || self.memory || self.shm || self.connect || self.bind || self.datagrams()
+        self.fork
+            || self.memory
+            || self.shm
+            || self.connect
+            || self.bind
+            || self.datagrams()
+            || self.uname
     }
 
     /// Datagram sockets are open, so sends that can name a destination are trapped.
@@ -363,6 +372,9 @@ pub fn program(deny: &[u32], traps: Traps) -> Result<Vec<SockFilter>, AsmError> 
     if traps.bind {
         blocks.extend(notify_one("bind"));
     }
+    if traps.uname {
+        blocks.extend(notify_one("uname"));
+    }
     // TCP Fast Open connects from sendto/sendmsg/sendmmsg: refused, so every TCP
     // connection goes through connect (Landlock or the supervisor). With UDP open,
     // sends that may carry an address go to the supervisor: sendto with a non-NULL
@@ -467,6 +479,7 @@ mod tests {
             bind: true,
             udp: true,
             icmp: true,
+            uname: true,
         };
         program(
             &numbers(DEFAULT_DENY.iter().copied()).collect::<Vec<_>>(),

@@ -8,7 +8,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use log::{debug, warn};
 
-use crate::handlers::{memory, net, process, Ctx, Decision, Handler};
+use crate::handlers::{identity, memory, net, process, Ctx, Decision, Handler};
 use crate::seccomp::notif::{Notif, Response};
 use crate::seccomp::{names, Traps, MMAP};
 
@@ -46,6 +46,9 @@ impl Table {
             for name in ["clone", "fork", "vfork"] {
                 add(name, process::FORK, false);
             }
+        }
+        if traps.uname {
+            add("uname", identity::UNAME, false);
         }
         if traps.memory {
             add(MMAP, memory::MMAP, false);
@@ -129,6 +132,7 @@ mod tests {
             memory: None,
             net: Default::default(),
             bind_ports: Default::default(),
+            name: "test".into(),
             group: rustix::process::getpid(),
         }
     }
@@ -194,6 +198,7 @@ mod tests {
             bind: true,
             udp: true,
             icmp: true,
+            uname: true,
         });
         for name in [MMAP, "mremap", "brk", "shmget", "clone", "connect", "bind"] {
             let route = all.get(names::number(name).unwrap() as i32);

@@ -161,6 +161,7 @@ impl Supervisor {
                 .map(|m| Mutex::new(MemoryState::new(m.bytes, m.kill))),
             net: whole.net.clone(),
             bind_ports: whole.bind_ports.clone(),
+            name: policy.name.clone(),
             group: self.pid,
         });
         let table = Table::new(traps);

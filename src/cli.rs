@@ -106,8 +106,8 @@ pub struct RunArgs {
     #[argh(option)]
     pub allow_degraded: Vec<String>,
 
-    /// the sandbox's name, also the hostname `uname` reports inside it (default
-    /// sandlet-PID)
+    /// the sandbox's name, also the hostname `uname` reports inside it (default: the
+    /// real hostname)
     #[argh(option)]
     pub name: Option<String>,
 

@@ -39,8 +39,9 @@ pub struct MemoryLimit {
 pub struct SupervisorPolicy {
     pub max_processes: u32,
     pub memory: Option<MemoryLimit>,
-    /// The hostname `uname` reports inside the sandbox.
-    pub name: String,
+    /// The hostname `uname` reports inside the sandbox (`--name`; `None`: the real one,
+    /// and `uname` is not trapped).
+    pub name: Option<String>,
     pub workers: usize,
     /// `shmget` is allowed (sysv_ipc) and so must be accounted.
     pub account_shm: bool,
@@ -425,8 +426,8 @@ fn supervisor_policy(
     };
     let account_shm = seccomp::names::number("shmget").is_some_and(|nr| !deny.contains(&nr));
     let name = match &args.name {
-        Some(raw) => parse::parse_name(raw).map_err(bad_value("--name", raw))?,
-        None => format!("sandlet-{}", std::process::id()),
+        Some(raw) => Some(parse::parse_name(raw).map_err(bad_value("--name", raw))?),
+        None => None,
     };
     Ok(Some(SupervisorPolicy {
         max_processes,

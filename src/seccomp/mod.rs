@@ -38,7 +38,7 @@ pub struct Traps {
     pub udp: bool,
     /// ICMP ping sockets allowed (sends trapped as for UDP).
     pub icmp: bool,
-    /// `uname` (the sandbox's name as the node name).
+    /// `uname` (`--name` as the node name).
     pub uname: bool,
 }
 
@@ -54,7 +54,7 @@ impl Traps {
                 bind: policy.net.trap_bind(),
                 udp: policy.net.udp(),
                 icmp: policy.net.icmp(),
-                uname: true,
+                uname: s.name.is_some(),
             },
         }
     }

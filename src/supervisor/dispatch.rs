@@ -132,7 +132,7 @@ mod tests {
             memory: None,
             net: Default::default(),
             bind_ports: Default::default(),
-            name: "test".into(),
+            name: Some("test".into()),
             group: rustix::process::getpid(),
         }
     }

@@ -73,7 +73,7 @@ pub(crate) fn launch(
             p.kernel()
         );
     }
-    if policy.supervisor.is_some() && (policy.net.udp() || policy.net.icmp()) {
+    if plan.traps.datagrams() {
         warn!(
             "UDP/ICMP rules are enforced for each send, but a multi-threaded command \
              racing dup2 on a non-inet socket can get one past them (see README, Network)"
@@ -148,7 +148,8 @@ fn start(
     policy: &Policy,
     traps: seccomp::Traps,
 ) -> Result<(), RunError> {
-    if policy.supervisor.is_some() && traps.any() {
+    // Nothing is trapped without a supervisor (Traps::for_policy).
+    if traps.any() {
         let report = read_report(ours).and_then(|r| match r {
             Some(child::Report::ListenerNumber(n)) => sys::pidfd_getfd(sandbox.pidfd.as_fd(), n)
                 .map(|fd| Some(child::Report::Listener(fd))),

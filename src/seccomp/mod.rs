@@ -43,6 +43,18 @@ pub struct Traps {
 }
 
 impl Traps {
+    /// Everything trapped (for tests and fuzzing of the whole filter and table).
+    pub const ALL: Traps = Traps {
+        fork: true,
+        memory: true,
+        shm: true,
+        connect: true,
+        bind: true,
+        udp: true,
+        icmp: true,
+        uname: true,
+    };
+
     pub fn for_policy(policy: &crate::policy::Policy) -> Traps {
         match &policy.supervisor {
             None => Traps::default(),
@@ -471,16 +483,7 @@ mod tests {
     }
 
     fn supervised() -> Vec<SockFilter> {
-        let traps = Traps {
-            fork: true,
-            memory: true,
-            shm: true,
-            connect: true,
-            bind: true,
-            udp: true,
-            icmp: true,
-            uname: true,
-        };
+        let traps = Traps::ALL;
         program(
             &numbers(DEFAULT_DENY.iter().copied()).collect::<Vec<_>>(),
             traps,

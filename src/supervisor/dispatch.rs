@@ -190,16 +190,7 @@ mod tests {
         let clone = names::number("clone").unwrap() as i32;
         assert!(fork.get(clone).is_some());
         assert!(fork.get(names::number("brk").unwrap() as i32).is_none());
-        let all = Table::new(Traps {
-            fork: true,
-            memory: true,
-            shm: true,
-            connect: true,
-            bind: true,
-            udp: true,
-            icmp: true,
-            uname: true,
-        });
+        let all = Table::new(Traps::ALL);
         for name in [MMAP, "mremap", "brk", "shmget", "clone", "connect", "bind"] {
             let route = all.get(names::number(name).unwrap() as i32);
             assert_eq!(route.map(|r| r.name), Some(name));

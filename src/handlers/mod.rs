@@ -2,11 +2,13 @@
 //! the shared state and decides; it never sends the response itself (the dispatcher
 //! does, exactly once).
 
+pub mod files;
 pub mod identity;
 pub mod memory;
 pub mod net;
 pub mod process;
 
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::Mutex;
 
 use rustix::process::Pid;
@@ -26,16 +28,37 @@ pub struct Ctx {
     pub bind_ports: crate::policy::parse::PortSet,
     /// The sandbox's name (its hostname for `uname`), when `--name` gave one.
     pub name: Option<String>,
+    /// Files served instead of the host's (`/etc/hosts`, `/etc/hostname`).
+    pub files: files::Files,
     /// The sandbox's process group (for `--memory-kill`).
     pub group: Pid,
 }
 
 /// What to do with a notification.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Decision {
     Respond(Response),
+    /// Answer with a new descriptor in the caller, a duplicate of `fd` (what an `open`
+    /// on the caller's behalf returns); `cloexec` as the caller's `O_CLOEXEC`.
+    SendFd {
+        fd: OwnedFd,
+        cloexec: bool,
+    },
     /// Keep it unanswered (held forks); it is answered when the hold is released.
     Park,
+}
+
+impl PartialEq for Decision {
+    fn eq(&self, other: &Decision) -> bool {
+        match (self, other) {
+            (Decision::Respond(a), Decision::Respond(b)) => a == b,
+            (Decision::Park, Decision::Park) => true,
+            (Decision::SendFd { fd: a, cloexec: x }, Decision::SendFd { fd: b, cloexec: y }) => {
+                a.as_raw_fd() == b.as_raw_fd() && x == y
+            }
+            _ => false,
+        }
+    }
 }
 
 /// A handler: pure decision over the notification and the shared state.

@@ -56,6 +56,9 @@ pub struct NetPolicy {
     pub deny: Vec<net::NetSpec>,
     /// `--net-deny-bind` ports.
     pub deny_bind: PortSet,
+    /// Host names of `--net-allow` rules and the addresses they were pinned to at start
+    /// (served to the command as its /etc/hosts).
+    pub pinned: Vec<(String, Vec<std::net::IpAddr>)>,
 }
 
 impl NetPolicy {
@@ -105,6 +108,29 @@ impl NetPolicy {
     /// Whether binds must go through the supervisor (to refuse denied ports).
     pub fn trap_bind(&self) -> bool {
         self.deny_bind != PortSet::None
+    }
+
+    /// The /etc/hosts the command sees when rules pinned host names: those names with
+    /// their pinned addresses (and `localhost`, unless a rule pinned it), so that
+    /// re-resolving cannot reach another address. `None` when no rule names a host.
+    pub fn hosts_file(&self, name: Option<&str>) -> Option<String> {
+        use std::fmt::Write;
+        if self.pinned.is_empty() {
+            return None;
+        }
+        let mut text = String::from("# served by sandlet: the host names its rules pinned\n");
+        for (host, addrs) in &self.pinned {
+            for a in addrs {
+                let _ = writeln!(text, "{a}\t{host}");
+            }
+        }
+        if !self.pinned.iter().any(|(h, _)| h == "localhost") {
+            text.push_str("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
+        }
+        if let Some(name) = name {
+            let _ = writeln!(text, "127.0.1.1\t{name}");
+        }
+        Some(text)
     }
 }
 
@@ -330,6 +356,7 @@ fn net_policy(args: &RunArgs, deny_bind: PortSet, hosts: &str) -> Result<NetPoli
         why,
     };
     let mut allow = Vec::new();
+    let mut pinned: Vec<(String, Vec<std::net::IpAddr>)> = Vec::new();
     for raw in &args.net_allow {
         let spec = parse("--net-allow", raw)?;
         match spec.is_host() {
@@ -343,6 +370,9 @@ fn net_policy(args: &RunArgs, deny_bind: PortSet, hosts: &str) -> Result<NetPoli
                     ));
                 }
                 allow.extend(spec.resolved(&addrs));
+                if !pinned.iter().any(|(h, _)| h == host) {
+                    pinned.push((host.to_owned(), addrs));
+                }
             }
             None => allow.push(spec),
         }
@@ -363,6 +393,7 @@ fn net_policy(args: &RunArgs, deny_bind: PortSet, hosts: &str) -> Result<NetPoli
         allow,
         deny,
         deny_bind,
+        pinned,
     })
 }
 
@@ -470,6 +501,45 @@ mod tests {
 
     fn cmd() -> Vec<OsString> {
         vec!["true".into()]
+    }
+
+    #[test]
+    fn pinned_names_make_the_hosts_file() {
+        let hosts = "127.0.0.1 localhost\n10.0.0.7 db db.lan\n10.0.0.8 db\n::1 localhost\n";
+        let args = RunArgs {
+            net_allow: vec!["db:5432".into(), "tcp://db:5433".into()],
+            ..Default::default()
+        };
+        let net = net_policy(&args, PortSet::None, hosts).unwrap();
+        assert_eq!(
+            net.pinned,
+            vec![(
+                "db".to_owned(),
+                vec!["10.0.0.7".parse().unwrap(), "10.0.0.8".parse().unwrap()]
+            )]
+        );
+        let text = net.hosts_file(Some("box")).unwrap();
+        let lines: Vec<&str> = text.lines().skip(1).collect();
+        assert_eq!(
+            lines,
+            [
+                "10.0.0.7\tdb",
+                "10.0.0.8\tdb",
+                "127.0.0.1\tlocalhost",
+                "::1\tlocalhost ip6-localhost ip6-loopback",
+                "127.0.1.1\tbox"
+            ]
+        );
+        let by_ip = RunArgs {
+            net_allow: vec!["10.0.0.7:1".into()],
+            ..Default::default()
+        };
+        assert_eq!(
+            net_policy(&by_ip, PortSet::None, hosts)
+                .unwrap()
+                .hosts_file(None),
+            None
+        );
     }
 
     #[test]

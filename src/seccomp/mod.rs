@@ -40,6 +40,8 @@ pub struct Traps {
     pub icmp: bool,
     /// `uname` (`--name` as the node name).
     pub uname: bool,
+    /// `open`, `openat`, `openat2` (files served instead of the host's).
+    pub open: bool,
 }
 
 impl Traps {
@@ -53,6 +55,7 @@ impl Traps {
         udp: true,
         icmp: true,
         uname: true,
+        open: true,
     };
 
     pub fn for_policy(policy: &crate::policy::Policy) -> Traps {
@@ -67,6 +70,7 @@ impl Traps {
                 udp: policy.net.udp(),
                 icmp: policy.net.icmp(),
                 uname: s.name.is_some(),
+                open: s.name.is_some() || !policy.net.pinned.is_empty(),
             },
         }
     }
@@ -80,6 +84,7 @@ impl Traps {
             || self.bind
             || self.datagrams()
             || self.uname
+            || self.open
     }
 
     /// Datagram sockets are open, so sends that can name a destination are trapped.
@@ -386,6 +391,13 @@ pub fn program(deny: &[u32], traps: Traps) -> Result<Vec<SockFilter>, AsmError> 
     }
     if traps.uname {
         blocks.extend(notify_one("uname"));
+    }
+    if traps.open {
+        blocks.extend(
+            ["open", "openat", "openat2"]
+                .into_iter()
+                .filter_map(notify_one),
+        );
     }
     // TCP Fast Open connects from sendto/sendmsg/sendmmsg: refused, so every TCP
     // connection goes through connect (Landlock or the supervisor). With UDP open,

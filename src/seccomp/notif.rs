@@ -145,6 +145,41 @@ impl Listener {
         }
     }
 
+    /// Answers notification `id` with a new descriptor in its target: a duplicate of
+    /// `fd` (same open file description) is installed in the target's fd table and its
+    /// number becomes the syscall's return value, in one step (`SECCOMP_IOCTL_NOTIF_ADDFD`
+    /// with `SECCOMP_ADDFD_FLAG_SEND`, Linux 5.14). On error nothing was answered (the
+    /// caller must still respond); a target that died meanwhile (ENOENT) is not an error.
+    pub fn send_fd(&self, id: u64, fd: BorrowedFd<'_>, cloexec: bool) -> io::Result<()> {
+        let addfd = libc::seccomp_notif_addfd {
+            id,
+            flags: libc::SECCOMP_ADDFD_FLAG_SEND as u32,
+            srcfd: fd.as_raw_fd() as u32,
+            newfd: 0,
+            newfd_flags: if cloexec { libc::O_CLOEXEC as u32 } else { 0 },
+        };
+        loop {
+            // SAFETY: ADDFD reads one live, initialized seccomp_notif_addfd through the
+            // pointer; `srcfd` is a descriptor we hold open for the duration of the call.
+            let ret = unsafe {
+                libc::ioctl(
+                    self.fd.as_raw_fd(),
+                    libc::SECCOMP_IOCTL_NOTIF_ADDFD as _,
+                    &addfd as *const libc::seccomp_notif_addfd,
+                )
+            };
+            if ret >= 0 {
+                return Ok(());
+            }
+            let err = io::Error::last_os_error();
+            match err.raw_os_error() {
+                Some(libc::EINTR) => continue,
+                Some(libc::ENOENT) => return Ok(()),
+                _ => return Err(err),
+            }
+        }
+    }
+
     /// Whether notification `id` is still pending (its target has not died or been
     /// interrupted). Check it after reading the target's memory or /proc files.
     pub fn id_valid(&self, id: u64) -> bool {

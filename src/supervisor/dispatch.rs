@@ -4,11 +4,12 @@
 //! handlers that read larger /proc files run on the worker pool. A panicking handler
 //! answers EPERM; every notification gets exactly one response.
 
+use std::os::fd::AsFd;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use log::{debug, warn};
 
-use crate::handlers::{identity, memory, net, process, Ctx, Decision, Handler};
+use crate::handlers::{files, identity, memory, net, process, Ctx, Decision, Handler};
 use crate::seccomp::notif::{Notif, Response};
 use crate::seccomp::{names, Traps, MMAP};
 
@@ -49,6 +50,11 @@ impl Table {
         }
         if traps.uname {
             add("uname", identity::UNAME, false);
+        }
+        if traps.open {
+            add("open", files::OPEN, false);
+            add("openat", files::OPENAT, false);
+            add("openat2", files::OPENAT2, false);
         }
         if traps.memory {
             add(MMAP, memory::MMAP, false);
@@ -106,15 +112,22 @@ pub fn decide(ctx: &Ctx, route: &Route, n: &Notif) -> Decision {
 
 /// Sends the decision's response (parked notifications are answered later).
 pub fn answer(ctx: &Ctx, n: &Notif, decision: Decision) {
-    if let Decision::Respond(response) = decision {
-        debug!(
-            "{} by {}: {response:?}",
-            names::name(n.nr as u32).unwrap_or("?"),
-            n.pid
-        );
-        if let Err(e) = ctx.listener.send(n.id, response) {
-            warn!("answer notification {}: {e}", n.id);
-        }
+    let name = names::name(n.nr as u32).unwrap_or("?");
+    let response = match decision {
+        Decision::Respond(response) => response,
+        Decision::Park => return,
+        Decision::SendFd { fd, cloexec } => match ctx.listener.send_fd(n.id, fd.as_fd(), cloexec) {
+            Ok(()) => {
+                debug!("{name} by {}: answered with a descriptor", n.pid);
+                return;
+            }
+            // E.g. EMFILE: the caller's table is full; the notification is still pending.
+            Err(e) => Response::Errno(e.raw_os_error().unwrap_or(libc::EIO)),
+        },
+    };
+    debug!("{name} by {}: {response:?}", n.pid);
+    if let Err(e) = ctx.listener.send(n.id, response) {
+        warn!("answer notification {}: {e}", n.id);
     }
 }
 
@@ -133,6 +146,7 @@ mod tests {
             net: Default::default(),
             bind_ports: Default::default(),
             name: Some("test".into()),
+            files: Default::default(),
             group: rustix::process::getpid(),
         }
     }

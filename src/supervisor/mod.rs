@@ -24,6 +24,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use rustix::process::{Pid, Signal, WaitIdOptions};
 
 use crate::error::SupervisorError;
+use crate::handlers::files::Files;
 use crate::handlers::{process, Ctx};
 use crate::policy::Policy;
 use crate::seccomp::notif::{Listener, Notif, Response};
@@ -162,6 +163,10 @@ impl Supervisor {
             net: whole.net.clone(),
             bind_ports: whole.bind_ports.clone(),
             name: policy.name.clone(),
+            files: Files::new(
+                whole.net.hosts_file(policy.name.as_deref()),
+                policy.name.as_deref(),
+            ),
             group: self.pid,
         });
         let table = Table::new(traps);

@@ -1,0 +1,188 @@
+//! Files the sandbox sees instead of the host's: `/etc/hosts` with the names the rules
+//! pinned, `/etc/hostname` with the sandbox's name.
+//!
+//! `open`, `openat` and `openat2` are trapped while any file is served. A read-only open
+//! of a served path (absolute, as written by the caller) is answered with a new sealed
+//! memfd holding the content, installed in the caller with `SECCOMP_IOCTL_NOTIF_ADDFD`;
+//! every other open continues. The path is in the caller's memory, so another thread
+//! can swap it after we looked: a continued open can still reach the host's file. That
+//! is acceptable for these files because they decide nothing (connects are checked
+//! against the pinned addresses whatever the command resolved); a file whose content is
+//! a secret must instead be kept out of reach by Landlock and served from here.
+
+use std::os::fd::OwnedFd;
+
+use super::{Ctx, Decision, Handler};
+use crate::seccomp::notif::{Notif, Response};
+use crate::sys;
+
+pub const OPEN: Handler = open;
+pub const OPENAT: Handler = openat;
+pub const OPENAT2: Handler = openat2;
+
+/// Longest path we read (`PATH_MAX`); a longer one is not one of ours.
+const PATH_MAX: usize = 4096;
+
+/// The served files: absolute path -> content.
+#[derive(Debug, Default)]
+pub struct Files {
+    served: Vec<(&'static str, Vec<u8>)>,
+}
+
+impl Files {
+    /// `hosts`: the /etc/hosts text to serve; `name`: the sandbox's name.
+    pub fn new(hosts: Option<String>, name: Option<&str>) -> Files {
+        let mut served = Vec::new();
+        if let Some(text) = hosts {
+            served.push(("/etc/hosts", text.into_bytes()));
+        }
+        if let Some(name) = name {
+            served.push(("/etc/hostname", format!("{name}\n").into_bytes()));
+        }
+        Files { served }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.served.is_empty()
+    }
+
+    fn lookup(&self, path: &[u8]) -> Option<(&'static str, &[u8])> {
+        self.served
+            .iter()
+            .find(|(p, _)| p.as_bytes() == path)
+            .map(|(p, c)| (*p, c.as_slice()))
+    }
+}
+
+fn carry_on() -> Decision {
+    Decision::Respond(Response::Continue)
+}
+
+/// Reads the NUL-terminated string at `addr` in the caller, a page at a time (a string
+/// may end just before an unmapped page). `None` when unreadable or too long.
+fn read_path(n: &Notif, addr: u64) -> Option<Vec<u8>> {
+    const PAGE: u64 = 4096;
+    let mut out = Vec::new();
+    let mut at = addr;
+    while out.len() < PATH_MAX {
+        let chunk = (PAGE - at % PAGE) as usize;
+        let mut buf = vec![0u8; chunk.min(PATH_MAX + 1 - out.len())];
+        let got = sys::process_vm_read(n.pid as i32, at, &mut buf).ok()?;
+        if got == 0 {
+            return None;
+        }
+        if let Some(end) = buf[..got].iter().position(|&b| b == 0) {
+            out.extend_from_slice(&buf[..end]);
+            return Some(out);
+        }
+        out.extend_from_slice(&buf[..got]);
+        at += got as u64;
+    }
+    None
+}
+
+/// A sealed memfd holding `content`, positioned at its start.
+fn memfd(name: &str, content: &[u8]) -> rustix::io::Result<OwnedFd> {
+    use rustix::fs::{MemfdFlags, SealFlags};
+    let fd = rustix::fs::memfd_create(name, MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING)?;
+    let mut rest = content;
+    while !rest.is_empty() {
+        let n = rustix::io::write(&fd, rest)?;
+        rest = &rest[n..];
+    }
+    rustix::fs::fcntl_add_seals(
+        &fd,
+        SealFlags::SEAL | SealFlags::SHRINK | SealFlags::GROW | SealFlags::WRITE,
+    )?;
+    rustix::fs::seek(&fd, rustix::fs::SeekFrom::Start(0))?;
+    Ok(fd)
+}
+
+/// Open flags that write, create or only name the file: such opens continue (the
+/// kernel and Landlock decide them against the real file).
+const NOT_A_READ: u64 = (libc::O_ACCMODE | libc::O_CREAT | libc::O_TRUNC | libc::O_PATH) as u64;
+
+/// Serves the open of the path at `path_at` with `flags` when the path is served.
+fn serve(ctx: &Ctx, n: &Notif, path_at: u64, flags: u64) -> Decision {
+    let Some(path) = read_path(n, path_at) else {
+        return carry_on();
+    };
+    let Some((name, content)) = ctx.files.lookup(&path) else {
+        return carry_on();
+    };
+    let tmpfile = libc::O_TMPFILE as u64;
+    if flags & NOT_A_READ != 0 || flags & tmpfile == tmpfile {
+        return carry_on();
+    }
+    if flags & libc::O_DIRECTORY as u64 != 0 {
+        return Decision::Respond(Response::Errno(libc::ENOTDIR));
+    }
+    match memfd(name, content) {
+        Ok(fd) => Decision::SendFd {
+            fd,
+            cloexec: flags & libc::O_CLOEXEC as u64 != 0,
+        },
+        Err(e) => Decision::Respond(Response::Errno(e.raw_os_error())),
+    }
+}
+
+/// `open(path, flags, mode)`.
+fn open(ctx: &Ctx, n: &Notif) -> Decision {
+    serve(ctx, n, n.args[0], n.args[1])
+}
+
+/// `openat(dirfd, path, flags, mode)`: served paths are absolute, so dirfd is ignored.
+fn openat(ctx: &Ctx, n: &Notif) -> Decision {
+    serve(ctx, n, n.args[1], n.args[2])
+}
+
+/// `openat2(dirfd, path, how, size)`: `how.flags` is the first u64; opens with
+/// `how.resolve` restrictions continue (they may refuse an absolute path).
+fn openat2(ctx: &Ctx, n: &Notif) -> Decision {
+    let mut how = [0u8; 24];
+    if n.args[3] < how.len() as u64 {
+        return carry_on();
+    }
+    match sys::process_vm_read(n.pid as i32, n.args[2], &mut how) {
+        Ok(24) => {}
+        _ => return carry_on(),
+    }
+    let word = |i: usize| u64::from_ne_bytes(how[i * 8..i * 8 + 8].try_into().unwrap_or([0; 8]));
+    if word(2) != 0 {
+        return carry_on();
+    }
+    serve(ctx, n, n.args[1], word(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serves_exact_paths_only() {
+        let files = Files::new(Some("1.2.3.4\tx\n".into()), Some("box"));
+        assert_eq!(
+            files.lookup(b"/etc/hosts").map(|(_, c)| c),
+            Some(&b"1.2.3.4\tx\n"[..])
+        );
+        assert_eq!(
+            files.lookup(b"/etc/hostname").map(|(_, c)| c),
+            Some(&b"box\n"[..])
+        );
+        assert!(files.lookup(b"/etc//hosts").is_none());
+        assert!(files.lookup(b"etc/hosts").is_none());
+        assert!(Files::new(None, None).is_empty());
+    }
+
+    #[test]
+    fn memfds_are_sealed_and_rewound() {
+        let fd = memfd("test", b"hello").unwrap();
+        let mut buf = [0u8; 8];
+        assert_eq!(rustix::io::read(&fd, &mut buf).unwrap(), 5);
+        assert_eq!(&buf[..5], b"hello");
+        assert!(
+            rustix::io::write(&fd, b"x").is_err(),
+            "sealed against writes"
+        );
+    }
+}

@@ -1,0 +1,96 @@
+//! Files served instead of the host's: `/etc/hostname` under `--name`, `/etc/hosts` with
+//! the names `--net-allow` rules pinned.
+
+mod util;
+
+use util::{run, Mode};
+
+fn cat(mode: Mode, flags: &[&str], path: &str) -> util::Output {
+    let mut argv = vec!["run"];
+    argv.extend_from_slice(flags);
+    argv.extend_from_slice(&["--", "/bin/cat", path]);
+    run(mode.sandlet(&argv))
+}
+
+#[test]
+fn hostname_file_shows_the_sandbox_name() {
+    let real = std::fs::read_to_string("/etc/hostname").ok();
+    for mode in Mode::ALL {
+        let named = cat(mode, &["--name", "box-9"], "/etc/hostname");
+        assert_eq!(named.expect_code(0).out(), "box-9", "{mode:?}");
+        // Control: without --name the host's file shows.
+        if let Some(real) = &real {
+            let plain = cat(mode, &[], "/etc/hostname");
+            assert_eq!(plain.expect_code(0).out(), real.trim_end(), "{mode:?}");
+        }
+    }
+}
+
+#[test]
+fn hosts_file_holds_only_the_pinned_names() {
+    let real = std::fs::read_to_string("/etc/hosts").unwrap();
+    for mode in Mode::ALL {
+        let pinned = cat(
+            mode,
+            &["--net-allow", "localhost:9", "--name", "bx"],
+            "/etc/hosts",
+        );
+        let text = pinned.expect_code(0).out();
+        assert!(text.starts_with("# served by sandlet"), "{mode:?}: {text}");
+        let lines: Vec<&str> = text.lines().skip(1).collect();
+        assert!(lines.contains(&"127.0.0.1\tlocalhost"), "{mode:?}: {text}");
+        assert!(lines.contains(&"127.0.1.1\tbx"), "{mode:?}: {text}");
+        // Every host line names localhost or the sandbox: nothing else of the host's.
+        for l in &lines {
+            assert!(
+                l.ends_with("localhost") || l.contains("localhost ") || l.ends_with("\tbx"),
+                "{l}"
+            );
+        }
+        // Control: a policy without host names leaves the host's file alone.
+        let plain = cat(mode, &["--net-allow", "127.0.0.1:9"], "/etc/hosts");
+        assert_eq!(plain.expect_code(0).out(), real.trim_end(), "{mode:?}");
+    }
+}
+
+#[test]
+fn served_files_are_read_only_and_resolve() {
+    for mode in Mode::ALL {
+        // A write open is not served: it goes to the real file, which Landlock refuses.
+        let mut argv = vec![
+            "run", "--name", "rw", "-r", "/bin", "-r", "/usr", "-r", "/lib",
+        ];
+        if std::path::Path::new("/lib64").exists() {
+            argv.extend_from_slice(&["-r", "/lib64"]);
+        }
+        argv.extend_from_slice(&[
+            "-r",
+            "/etc",
+            "--",
+            "/bin/sh",
+            "-c",
+            "echo x >> /etc/hostname && echo wrote; cat /etc/hostname",
+        ]);
+        let out = run(mode.sandlet(&argv));
+        assert_eq!(out.out(), "rw", "{mode:?}: {}", out.err());
+        assert!(
+            out.err().contains("Permission denied"),
+            "{mode:?}: {}",
+            out.err()
+        );
+        // The C library resolves the pinned name from the served file.
+        let out = run(mode.sandlet(&[
+            "run",
+            "--net-allow",
+            "localhost:9",
+            "--",
+            "/usr/bin/getent",
+            "hosts",
+            "localhost",
+        ]));
+        assert!(
+            out.expect_code(0).out().starts_with("127.0.0.1"),
+            "{mode:?}"
+        );
+    }
+}

@@ -83,6 +83,11 @@ pub struct RunArgs {
     #[argh(option)]
     pub net_deny_bind: Vec<String>,
 
+    /// give the command its own port space: a bind to a taken port gets another real
+    /// port, while getsockname, loopback connects and /proc/net/tcp use the asked one
+    #[argh(switch)]
+    pub port_remap: bool,
+
     /// allow TCP/UDP/ping to [tcp://|udp://|icmp://]HOST|IP|CIDR|*[:PORTS]
     /// (repeatable); HOST is looked up in /etc/hosts once, at start
     #[argh(option)]

@@ -53,9 +53,14 @@ pub fn sandbox_process_count_at_least(root: Option<i32>) -> u32 {
 /// not change when a child moves between the threads of its parent, which makes the
 /// per-thread `children` files race).
 pub fn sandbox_process_count(root: Option<i32>) -> u32 {
+    sandbox_pids(root).len() as u32
+}
+
+/// The processes counted by [`sandbox_process_count`].
+pub fn sandbox_pids(root: Option<i32>) -> Vec<i32> {
     let mut children: std::collections::HashMap<i32, Vec<i32>> = Default::default();
     let Ok(dir) = std::fs::read_dir("/proc") else {
-        return 0;
+        return Vec::new();
     };
     for entry in dir.flatten() {
         let Some(pid) = entry
@@ -77,14 +82,33 @@ pub fn sandbox_process_count(root: Option<i32>) -> u32 {
             .cloned()
             .unwrap_or_default(),
     };
-    let mut count = 0u32;
+    let mut pids = Vec::new();
     while let Some(pid) = stack.pop() {
-        count += 1;
+        pids.push(pid);
         if let Some(kids) = children.get(&pid) {
             stack.extend(kids);
         }
     }
-    count
+    pids
+}
+
+/// Inodes of the sockets process `pid` has open (`socket:[N]` links in /proc/PID/fd).
+pub fn socket_inodes(pid: i32, into: &mut std::collections::HashSet<u64>) {
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return;
+    };
+    for fd in fds.flatten() {
+        if let Ok(target) = std::fs::read_link(fd.path()) {
+            let target = target.to_string_lossy();
+            if let Some(inode) = target
+                .strip_prefix("socket:[")
+                .and_then(|t| t.strip_suffix(']'))
+                .and_then(|t| t.parse().ok())
+            {
+                into.insert(inode);
+            }
+        }
+    }
 }
 
 /// The parent process of `pid` (field 4 of `/proc/PID/stat`).

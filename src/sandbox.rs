@@ -114,6 +114,11 @@ impl SandboxBuilder {
         self.args.net_allow_bind.push(ports.to_owned());
         self
     }
+    /// Give the command its own port space (`--port-remap`).
+    pub fn port_remap(mut self) -> Self {
+        self.args.port_remap = true;
+        self
+    }
     /// Also deny this syscall or group.
     pub fn extra_deny_syscall(mut self, name: &str) -> Self {
         self.args.extra_deny_syscall.push(name.to_owned());

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
+use crate::policy::net::Proto;
 use crate::procfs::Statm;
 use crate::seccomp::notif::Notif;
 
@@ -118,9 +119,53 @@ impl MemoryState {
     }
 }
 
+/// `--port-remap`: the sandbox's virtual ports and the real ports behind them, per
+/// protocol. A bind that got the port it asked for maps it to itself (replacing what an
+/// earlier socket left), so the map always names the latest bind of each port.
+#[derive(Debug, Default)]
+pub struct PortMap {
+    real: HashMap<(Proto, u16), u16>,
+}
+
+impl PortMap {
+    pub fn insert(&mut self, proto: Proto, virt: u16, real: u16) {
+        self.real.insert((proto, virt), real);
+    }
+
+    /// The real port behind virtual port `virt`, if the sandbox bound it.
+    pub fn real(&self, proto: Proto, virt: u16) -> Option<u16> {
+        self.real.get(&(proto, virt)).copied()
+    }
+
+    /// The virtual port a real port stands for (itself when it is not a remapped one).
+    pub fn virt(&self, proto: Proto, real: u16) -> u16 {
+        self.real
+            .iter()
+            .find(|(&(p, v), &r)| p == proto && r == real && v != r)
+            .map_or(real, |(&(_, v), _)| v)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn port_map_translates_both_ways() {
+        let mut m = PortMap::default();
+        m.insert(Proto::Tcp, 8080, 41000);
+        m.insert(Proto::Tcp, 9000, 9000);
+        assert_eq!(m.real(Proto::Tcp, 8080), Some(41000));
+        assert_eq!(m.real(Proto::Udp, 8080), None);
+        assert_eq!(m.virt(Proto::Tcp, 41000), 8080);
+        assert_eq!(m.virt(Proto::Tcp, 9000), 9000);
+        assert_eq!(m.virt(Proto::Tcp, 1234), 1234);
+        assert_eq!(m.virt(Proto::Udp, 41000), 41000);
+        // A later bind that got 8080 itself replaces the remapping.
+        m.insert(Proto::Tcp, 8080, 8080);
+        assert_eq!(m.real(Proto::Tcp, 8080), Some(8080));
+        assert_eq!(m.virt(Proto::Tcp, 41000), 41000);
+    }
 
     #[test]
     fn ledger_arithmetic() {

@@ -1,14 +1,16 @@
 //! Files the sandbox sees instead of the host's: `/etc/hosts` with the names the rules
-//! pinned, `/etc/hostname` with the sandbox's name.
+//! pinned, `/etc/hostname` with the sandbox's name, and under `--port-remap`
+//! `/proc/net/tcp{,6}` with only the sandbox's sockets and their virtual ports.
 //!
 //! `open`, `openat` and `openat2` are trapped while any file is served. A read-only open
 //! of a served path (absolute, as written by the caller) is answered with a new sealed
 //! memfd holding the content, installed in the caller with `SECCOMP_IOCTL_NOTIF_ADDFD`;
 //! every other open continues. The path is in the caller's memory, so another thread
 //! can swap it after we looked: a continued open can still reach the host's file. That
-//! is acceptable for these files because they decide nothing (connects are checked
-//! against the pinned addresses whatever the command resolved); a file whose content is
-//! a secret must instead be kept out of reach by Landlock and served from here.
+//! is acceptable for the /etc files because they decide nothing (connects are checked
+//! against the pinned addresses whatever the command resolved). For /proc/net/tcp it
+//! means a racing command can read the host's table (which Landlock allows only when
+//! /proc is readable at all); README lists it under limitations.
 
 use std::os::fd::OwnedFd;
 
@@ -23,21 +25,39 @@ pub const OPENAT2: Handler = openat2;
 /// Longest path we read (`PATH_MAX`); a longer one is not one of ours.
 const PATH_MAX: usize = 4096;
 
+/// What a served file holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Content {
+    /// Fixed text.
+    Text(Vec<u8>),
+    /// `/proc/net/tcp` (`v6`: `tcp6`) made at each open: the sandbox's own sockets,
+    /// with virtual ports (`--port-remap`).
+    NetTcp { v6: bool },
+}
+
 /// The served files: absolute path -> content.
 #[derive(Debug, Default)]
 pub struct Files {
-    served: Vec<(&'static str, Vec<u8>)>,
+    served: Vec<(&'static str, Content)>,
 }
 
 impl Files {
-    /// `hosts`: the /etc/hosts text to serve; `name`: the sandbox's name.
-    pub fn new(hosts: Option<String>, name: Option<&str>) -> Files {
+    /// `hosts`: the /etc/hosts text to serve; `name`: the sandbox's name; `net_tcp`:
+    /// serve the sandbox's view of /proc/net/tcp and tcp6.
+    pub fn new(hosts: Option<String>, name: Option<&str>, net_tcp: bool) -> Files {
         let mut served = Vec::new();
         if let Some(text) = hosts {
-            served.push(("/etc/hosts", text.into_bytes()));
+            served.push(("/etc/hosts", Content::Text(text.into_bytes())));
         }
         if let Some(name) = name {
-            served.push(("/etc/hostname", format!("{name}\n").into_bytes()));
+            served.push((
+                "/etc/hostname",
+                Content::Text(format!("{name}\n").into_bytes()),
+            ));
+        }
+        if net_tcp {
+            served.push(("/proc/net/tcp", Content::NetTcp { v6: false }));
+            served.push(("/proc/net/tcp6", Content::NetTcp { v6: true }));
         }
         Files { served }
     }
@@ -46,12 +66,27 @@ impl Files {
         self.served.is_empty()
     }
 
-    fn lookup(&self, path: &[u8]) -> Option<(&'static str, &[u8])> {
+    fn lookup(&self, path: &[u8]) -> Option<(&'static str, &Content)> {
+        let path = proc_net_alias(path).unwrap_or(path.to_vec());
         self.served
             .iter()
             .find(|(p, _)| p.as_bytes() == path)
-            .map(|(p, c)| (*p, c.as_slice()))
+            .map(|(p, c)| (*p, c))
     }
+}
+
+/// `/proc/self/net/X`, `/proc/thread-self/net/X` and `/proc/PID/net/X` as `/proc/net/X`
+/// (every process of the sandbox shares sandlet's network namespace).
+fn proc_net_alias(path: &[u8]) -> Option<Vec<u8>> {
+    let rest = path.strip_prefix(b"/proc/")?;
+    let slash = rest.iter().position(|&b| b == b'/')?;
+    let (who, tail) = rest.split_at(slash);
+    let named = who == b"self" || who == b"thread-self";
+    if !named && (who.is_empty() || !who.iter().all(u8::is_ascii_digit)) {
+        return None;
+    }
+    tail.strip_prefix(b"/net/")?;
+    Some([&b"/proc"[..], tail].concat())
 }
 
 fn carry_on() -> Decision {
@@ -117,7 +152,15 @@ fn serve(ctx: &Ctx, n: &Notif, path_at: u64, flags: u64) -> Decision {
     if flags & libc::O_DIRECTORY as u64 != 0 {
         return Decision::Respond(Response::Errno(libc::ENOTDIR));
     }
-    match memfd(name, content) {
+    let made;
+    let bytes = match content {
+        Content::Text(t) => t.as_slice(),
+        Content::NetTcp { v6 } => {
+            made = super::net::proc_net_tcp(ctx, *v6);
+            made.as_slice()
+        }
+    };
+    match memfd(name, bytes) {
         Ok(fd) => Decision::SendFd {
             fd,
             cloexec: flags & libc::O_CLOEXEC as u64 != 0,
@@ -160,18 +203,34 @@ mod tests {
 
     #[test]
     fn serves_exact_paths_only() {
-        let files = Files::new(Some("1.2.3.4\tx\n".into()), Some("box"));
+        let files = Files::new(Some("1.2.3.4\tx\n".into()), Some("box"), true);
+        let text = |t: &[u8]| Some(Content::Text(t.to_vec()));
+        let get = |p: &[u8]| files.lookup(p).map(|(_, c)| c.clone());
+        assert_eq!(get(b"/etc/hosts"), text(b"1.2.3.4\tx\n"));
+        assert_eq!(get(b"/etc/hostname"), text(b"box\n"));
+        assert!(get(b"/etc//hosts").is_none());
+        assert!(get(b"etc/hosts").is_none());
+        let v4 = Some(Content::NetTcp { v6: false });
+        for alias in [
+            &b"/proc/net/tcp"[..],
+            b"/proc/self/net/tcp",
+            b"/proc/thread-self/net/tcp",
+            b"/proc/123/net/tcp",
+        ] {
+            assert_eq!(get(alias), v4, "{}", String::from_utf8_lossy(alias));
+        }
         assert_eq!(
-            files.lookup(b"/etc/hosts").map(|(_, c)| c),
-            Some(&b"1.2.3.4\tx\n"[..])
+            get(b"/proc/self/net/tcp6"),
+            Some(Content::NetTcp { v6: true })
         );
-        assert_eq!(
-            files.lookup(b"/etc/hostname").map(|(_, c)| c),
-            Some(&b"box\n"[..])
-        );
-        assert!(files.lookup(b"/etc//hosts").is_none());
-        assert!(files.lookup(b"etc/hosts").is_none());
-        assert!(Files::new(None, None).is_empty());
+        for other in [
+            &b"/proc/x1/net/tcp"[..],
+            b"/proc//net/tcp",
+            b"/proc/net/udp",
+        ] {
+            assert!(get(other).is_none(), "{}", String::from_utf8_lossy(other));
+        }
+        assert!(Files::new(None, None, false).is_empty());
     }
 
     #[test]

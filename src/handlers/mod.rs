@@ -28,6 +28,8 @@ pub struct Ctx {
     pub bind_ports: crate::policy::parse::PortSet,
     /// The sandbox's name (its hostname for `uname`), when `--name` gave one.
     pub name: Option<String>,
+    /// `--port-remap`'s port map.
+    pub ports: Option<Mutex<crate::state::PortMap>>,
     /// Files served instead of the host's (`/etc/hosts`, `/etc/hostname`).
     pub files: files::Files,
     /// The sandbox's process group (for `--memory-kill`).

@@ -14,7 +14,7 @@
 //! socket continues, and another thread may swap a UDP socket onto that fd number
 //! before the kernel looks it up again (README, Network).
 
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsFd, OwnedFd};
 
 use log::{debug, warn};
@@ -24,6 +24,7 @@ use super::{Ctx, Decision, Handler};
 use crate::policy::net::Proto;
 use crate::procfs;
 use crate::seccomp::notif::{Notif, Response};
+use crate::state::lock;
 use crate::sys;
 
 pub const CONNECT: Handler = connect;
@@ -31,6 +32,8 @@ pub const BIND: Handler = bind;
 pub const SENDTO: Handler = sendto;
 pub const SENDMSG: Handler = sendmsg;
 pub const SENDMMSG: Handler = sendmmsg;
+pub const GETSOCKNAME: Handler = getsockname;
+pub const GETPEERNAME: Handler = getpeername;
 
 /// Longest sockaddr we read (`sizeof(struct sockaddr_storage)`).
 const SOCKADDR_MAX: usize = 128;
@@ -221,15 +224,57 @@ fn connect(ctx: &Ctx, n: &Notif) -> Decision {
     match addr {
         None => done(rustix::net::connect_unspec(&sock.fd)),
         Some(addr) if !permitted(ctx, n, sock.proto, &addr) => refused(sock.proto, true),
-        Some(SocketAddr::V4(a)) => done(rustix::net::connect(&sock.fd, &a)),
-        Some(SocketAddr::V6(a)) => done(rustix::net::connect(&sock.fd, &a)),
+        Some(addr) => match real_destination(ctx, sock.proto, addr) {
+            SocketAddr::V4(a) => done(rustix::net::connect(&sock.fd, &a)),
+            SocketAddr::V6(a) => done(rustix::net::connect(&sock.fd, &a)),
+        },
     }
 }
 
+/// Whether `ip` is a loopback address (IPv4-mapped ones included).
+fn loopback(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(a) => a.is_loopback(),
+        IpAddr::V6(a) => a.is_loopback() || a.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
+    }
+}
+
+/// Where a connection or datagram to `to` really goes: under `--port-remap`, a loopback
+/// port this sandbox bound elsewhere is replaced by the real one.
+fn real_destination(ctx: &Ctx, proto: Proto, to: SocketAddr) -> SocketAddr {
+    let Some(ports) = &ctx.ports else {
+        return to;
+    };
+    if !loopback(to.ip()) {
+        return to;
+    }
+    match lock(ports).real(proto, to.port()) {
+        Some(real) => SocketAddr::new(to.ip(), real),
+        None => to,
+    }
+}
+
+fn bind_to(sock: &Socket, addr: &SocketAddr) -> rustix::io::Result<()> {
+    match addr {
+        SocketAddr::V4(a) => rustix::net::bind(&sock.fd, a),
+        SocketAddr::V6(a) => rustix::net::bind(&sock.fd, a),
+    }
+}
+
+/// The local port `sock` is bound to.
+fn local_port(sock: &Socket) -> rustix::io::Result<u16> {
+    let any = rustix::net::getsockname(&sock.fd)?;
+    SocketAddr::try_from(any)
+        .map(|a| a.port())
+        .map_err(|_| rustix::io::Errno::AFNOSUPPORT)
+}
+
 fn bind(ctx: &Ctx, n: &Notif) -> Decision {
+    let remap = ctx.ports.is_some();
     let sock = match socket(n, n.args[0]) {
-        Ok(Some(s)) if s.proto == Proto::Tcp => s,
-        // Bind rules are about TCP ports (as Landlock's); UDP and others continue.
+        Ok(Some(s)) if s.proto == Proto::Tcp || (remap && s.proto == Proto::Udp) => s,
+        // Bind rules are about TCP ports (as Landlock's); UDP continues unless ports
+        // are remapped, other sockets always.
         Ok(_) => return carry_on(),
         Err(d) => return d,
     };
@@ -242,14 +287,82 @@ fn bind(ctx: &Ctx, n: &Notif) -> Decision {
         return errno(libc::EINTR);
     }
     let port = addr.port();
-    if !ctx.bind_ports.contains(port) || ctx.net.deny_bind.contains(port) {
+    if sock.proto == Proto::Tcp
+        && (!ctx.bind_ports.contains(port) || ctx.net.deny_bind.contains(port))
+    {
         debug!("bind by {} to {addr} refused", n.pid);
         return errno(libc::EACCES);
     }
-    match addr {
-        SocketAddr::V4(a) => done(rustix::net::bind(&sock.fd, &a)),
-        SocketAddr::V6(a) => done(rustix::net::bind(&sock.fd, &a)),
+    let Some(ports) = &ctx.ports else {
+        return done(bind_to(&sock, &addr));
+    };
+    let real = match bind_to(&sock, &addr) {
+        Ok(()) => port,
+        Err(rustix::io::Errno::ADDRINUSE) if port != 0 => {
+            let elsewhere = SocketAddr::new(addr.ip(), 0);
+            match bind_to(&sock, &elsewhere).and_then(|()| local_port(&sock)) {
+                Ok(real) => real,
+                Err(e) => return errno(e.raw_os_error()),
+            }
+        }
+        Err(e) => return errno(e.raw_os_error()),
+    };
+    if port != 0 {
+        debug!(
+            "{} port {port} of {} is real port {real}",
+            sock.proto.name(),
+            n.pid
+        );
+        lock(ports).insert(sock.proto, port, real);
     }
+    Decision::Respond(Response::Value(0))
+}
+
+/// `getsockname(fd, addr, addrlen)` / `getpeername`: under `--port-remap`, the address
+/// with its port as the sandbox knows it. Made on the caller's socket (a duplicate);
+/// only the answer is written to the caller's memory.
+fn sockname(ctx: &Ctx, n: &Notif, peer: bool) -> Decision {
+    let sock = match socket(n, n.args[0]) {
+        Ok(Some(s)) => s,
+        Ok(None) => return carry_on(),
+        Err(d) => return d,
+    };
+    let Some(ports) = &ctx.ports else {
+        return carry_on();
+    };
+    let any = if peer {
+        rustix::net::getpeername(&sock.fd).and_then(|a| a.ok_or(rustix::io::Errno::NOTCONN))
+    } else {
+        rustix::net::getsockname(&sock.fd)
+    };
+    let addr = match any.map(SocketAddr::try_from) {
+        Ok(Ok(a)) => a,
+        Ok(Err(_)) => return errno(libc::EAFNOSUPPORT),
+        Err(e) => return errno(e.raw_os_error()),
+    };
+    let virt = SocketAddr::new(addr.ip(), lock(ports).virt(sock.proto, addr.port()));
+    let raw = encode_sockaddr(&virt);
+    let pid = n.pid as i32;
+    let mut len = [0u8; 4];
+    if !matches!(sys::process_vm_read(pid, n.args[2], &mut len), Ok(4)) {
+        return errno(libc::EFAULT);
+    }
+    let room = u32::from_ne_bytes(len) as usize;
+    let shown = room.min(raw.len());
+    let wrote = sys::process_vm_write(pid, n.args[1], &raw[..shown]);
+    let wrote_len = sys::process_vm_write(pid, n.args[2], &(raw.len() as u32).to_ne_bytes());
+    match (wrote, wrote_len) {
+        (Ok(a), Ok(4)) if a == shown => Decision::Respond(Response::Value(0)),
+        _ => errno(libc::EFAULT),
+    }
+}
+
+fn getsockname(ctx: &Ctx, n: &Notif) -> Decision {
+    sockname(ctx, n, false)
+}
+
+fn getpeername(ctx: &Ctx, n: &Notif) -> Decision {
+    sockname(ctx, n, true)
 }
 
 /// One datagram to send on the caller's behalf.
@@ -276,7 +389,8 @@ fn send(ctx: &Ctx, n: &Notif, sock: &Socket, d: &Datagram, flags: u64) -> Decisi
             return refused(sock.proto, false);
         }
     }
-    let name = d.to.as_ref().map(encode_sockaddr);
+    let name =
+        d.to.map(|to| encode_sockaddr(&real_destination(ctx, sock.proto, to)));
     result(
         sys::sendmsg_raw(
             sock.fd.as_fd(),
@@ -407,9 +521,109 @@ fn sendmmsg(ctx: &Ctx, n: &Notif) -> Decision {
     }
 }
 
+/// The sandbox's view of `/proc/net/tcp` or `tcp6` (`table`, the host's text): the
+/// header, then only the sockets whose inode is in `mine`, renumbered, with each port
+/// shown as `virt` maps it.
+pub fn filter_tcp_table(
+    table: &str,
+    mine: &std::collections::HashSet<u64>,
+    virt: impl Fn(u16) -> u16,
+) -> String {
+    use std::fmt::Write;
+    let endpoint = |e: &str| match e.rsplit_once(':') {
+        Some((ip, port)) => match u16::from_str_radix(port, 16) {
+            Ok(p) => format!("{ip}:{:04X}", virt(p)),
+            Err(_) => e.to_owned(),
+        },
+        None => e.to_owned(),
+    };
+    let mut lines = table.lines();
+    let mut out = String::new();
+    if let Some(header) = lines.next() {
+        out.push_str(header);
+        out.push('\n');
+    }
+    let mut sl = 0;
+    for line in lines {
+        let Some((_, rest)) = line.split_once(':') else {
+            continue;
+        };
+        let inode = rest
+            .split_ascii_whitespace()
+            .nth(8)
+            .and_then(|i| i.parse().ok());
+        if !inode.is_some_and(|i| mine.contains(&i)) {
+            continue;
+        }
+        let Some((local, after)) = rest.trim_start().split_once(' ') else {
+            continue;
+        };
+        let Some((remote, tail)) = after.split_once(' ') else {
+            continue;
+        };
+        let _ = writeln!(
+            out,
+            "{sl:4}: {} {} {tail}",
+            endpoint(local),
+            endpoint(remote)
+        );
+        sl += 1;
+    }
+    out
+}
+
+/// `/proc/net/tcp` (`v6`: `tcp6`) as the sandbox sees it under `--port-remap`: its own
+/// sockets only, with virtual ports.
+pub fn proc_net_tcp(ctx: &Ctx, v6: bool) -> Vec<u8> {
+    let path = if v6 {
+        "/proc/net/tcp6"
+    } else {
+        "/proc/net/tcp"
+    };
+    let table = std::fs::read_to_string(path).unwrap_or_default();
+    let root = lock(&ctx.processes).root;
+    let mut mine = std::collections::HashSet::new();
+    for pid in procfs::sandbox_pids(root) {
+        procfs::socket_inodes(pid, &mut mine);
+    }
+    let virt = |p: u16| {
+        ctx.ports
+            .as_ref()
+            .map_or(p, |m| lock(m).virt(Proto::Tcp, p))
+    };
+    filter_tcp_table(&table, &mine, virt).into_bytes()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tcp_tables_show_only_our_sockets_with_virtual_ports() {
+        let table = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 0100007F:A028 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 111 1 0000000000000000 100 0 0 10 0
+   1: 0100007F:0016 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 222 1 0000000000000000 100 0 0 10 0
+   2: 0100007F:C350 0100007F:A028 01 00000000:00000000 00:00000000 00000000     0        0 333 1 0000000000000000 20 4 30 10 -1
+";
+        let mine = [111u64, 333].into_iter().collect();
+        let out = filter_tcp_table(table, &mine, |p| if p == 0xA028 { 8080 } else { p });
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 3, "{out}");
+        assert!(lines[0].starts_with("  sl  local_address"));
+        assert!(
+            lines[1].starts_with("   0: 0100007F:1F90 00000000:0000 0A "),
+            "{}",
+            lines[1]
+        );
+        assert!(lines[1].ends_with(" 111 1 0000000000000000 100 0 0 10 0"));
+        assert!(
+            lines[2].starts_with("   1: 0100007F:C350 0100007F:1F90 01 "),
+            "{}",
+            lines[2]
+        );
+        assert!(!out.contains(" 222 "));
+        assert_eq!(filter_tcp_table("", &mine, |p| p), "");
+    }
 
     fn sockaddr_in(ip: [u8; 4], port: u16) -> Vec<u8> {
         let mut b = vec![0u8; 16];

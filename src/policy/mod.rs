@@ -59,6 +59,9 @@ pub struct NetPolicy {
     /// Host names of `--net-allow` rules and the addresses they were pinned to at start
     /// (served to the command as its /etc/hosts).
     pub pinned: Vec<(String, Vec<std::net::IpAddr>)>,
+    /// `--port-remap`: binds, connects, socket names and /proc/net/tcp go through the
+    /// supervisor's virtual port map.
+    pub remap: bool,
 }
 
 impl NetPolicy {
@@ -77,7 +80,10 @@ impl NetPolicy {
     /// Whether connects must go through the supervisor: a rule names addresses, or
     /// denies, or UDP/ICMP is open. Otherwise Landlock alone enforces the allowed ports.
     pub fn trap_connect(&self) -> bool {
-        self.udp() || self.icmp() || self.allow.iter().any(|r| r.tcp_ports_any_ip().is_none())
+        self.remap
+            || self.udp()
+            || self.icmp()
+            || self.allow.iter().any(|r| r.tcp_ports_any_ip().is_none())
     }
 
     /// TCP ports Landlock may allow by itself (when connects are not trapped).
@@ -107,7 +113,7 @@ impl NetPolicy {
 
     /// Whether binds must go through the supervisor (to refuse denied ports).
     pub fn trap_bind(&self) -> bool {
-        self.deny_bind != PortSet::None
+        self.remap || self.deny_bind != PortSet::None
     }
 
     /// The /etc/hosts the command sees when rules pinned host names: those names with
@@ -334,6 +340,15 @@ impl Policy {
     }
 }
 
+impl Policy {
+    /// Whether a rule lets the command read /proc (so /proc/net/tcp is in reach).
+    pub fn reads_proc(&self) -> bool {
+        self.fs
+            .iter()
+            .any(|r| Path::new("/proc/net/tcp").starts_with(&r.path))
+    }
+}
+
 /// `--net-allow` / `--net-deny`: parsed, hostnames resolved from `hosts` (the text of
 /// /etc/hosts), and what this version cannot enforce refused.
 fn net_policy(args: &RunArgs, deny_bind: PortSet, hosts: &str) -> Result<NetPolicy, PolicyError> {
@@ -394,6 +409,7 @@ fn net_policy(args: &RunArgs, deny_bind: PortSet, hosts: &str) -> Result<NetPoli
         deny,
         deny_bind,
         pinned,
+        remap: args.port_remap,
     })
 }
 
@@ -412,6 +428,7 @@ fn supervisor_policy(
             (args.max_memory.is_some(), "--max-memory"),
             (args.workers.is_some(), "--workers"),
             (args.name.is_some(), "--name"),
+            (args.port_remap, "--port-remap"),
         ] {
             if given {
                 return Err(requires(flag, "the supervisor (drop --no-supervisor)"));

@@ -42,6 +42,8 @@ pub struct Traps {
     pub uname: bool,
     /// `open`, `openat`, `openat2` (files served instead of the host's).
     pub open: bool,
+    /// `getsockname`, `getpeername` (`--port-remap` shows virtual ports).
+    pub sockname: bool,
 }
 
 impl Traps {
@@ -56,6 +58,7 @@ impl Traps {
         icmp: true,
         uname: true,
         open: true,
+        sockname: true,
     };
 
     pub fn for_policy(policy: &crate::policy::Policy) -> Traps {
@@ -70,7 +73,10 @@ impl Traps {
                 udp: policy.net.udp(),
                 icmp: policy.net.icmp(),
                 uname: s.name.is_some(),
-                open: s.name.is_some() || !policy.net.pinned.is_empty(),
+                open: s.name.is_some()
+                    || !policy.net.pinned.is_empty()
+                    || (policy.net.remap && policy.reads_proc()),
+                sockname: policy.net.remap,
             },
         }
     }
@@ -85,6 +91,7 @@ impl Traps {
             || self.datagrams()
             || self.uname
             || self.open
+            || self.sockname
     }
 
     /// Datagram sockets are open, so sends that can name a destination are trapped.
@@ -391,6 +398,13 @@ pub fn program(deny: &[u32], traps: Traps) -> Result<Vec<SockFilter>, AsmError> 
     }
     if traps.uname {
         blocks.extend(notify_one("uname"));
+    }
+    if traps.sockname {
+        blocks.extend(
+            ["getsockname", "getpeername"]
+                .into_iter()
+                .filter_map(notify_one),
+        );
     }
     if traps.open {
         blocks.extend(

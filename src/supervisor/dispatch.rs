@@ -51,6 +51,10 @@ impl Table {
         if traps.uname {
             add("uname", identity::UNAME, false);
         }
+        if traps.sockname {
+            add("getsockname", net::GETSOCKNAME, true);
+            add("getpeername", net::GETPEERNAME, true);
+        }
         if traps.open {
             add("open", files::OPEN, false);
             add("openat", files::OPENAT, false);
@@ -147,6 +151,7 @@ mod tests {
             bind_ports: Default::default(),
             name: Some("test".into()),
             files: Default::default(),
+            ports: None,
             group: rustix::process::getpid(),
         }
     }

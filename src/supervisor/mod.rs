@@ -166,7 +166,9 @@ impl Supervisor {
             files: Files::new(
                 whole.net.hosts_file(policy.name.as_deref()),
                 policy.name.as_deref(),
+                traps.open && whole.net.remap,
             ),
+            ports: whole.net.remap.then(Default::default),
             group: self.pid,
         });
         let table = Table::new(traps);

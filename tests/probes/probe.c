@@ -40,6 +40,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -872,6 +873,62 @@ static void act_inet(const char *ip, const char *port, int type, int what)
 	default: /* send */
 		report(sendto(fd, "probe\n", 6, 0, &a.sa, len));
 	}
+}
+
+/*
+ * tcp_remap PORT TOKEN: bind 127.0.0.1:PORT and listen; print "bound" (flushed) and
+ * wait for a byte on stdin (so a test can hold several binders at once); then connect
+ * to 127.0.0.1:PORT, send TOKEN, accept (5 s at most) and read it back. Prints
+ * "ok NAMEPORT PEERPORT GOT TCPLINES": getsockname's port of the listener,
+ * getpeername's port of the client, the token received, and the number of socket
+ * lines in /proc/net/tcp (-1 when unreadable).
+ */
+static void act_tcp_remap(const char *port, const char *token)
+{
+	union anyaddr a, name, peer;
+	socklen_t len = parse_addr("127.0.0.1", port, &a), nl = sizeof(name), pl = sizeof(peer);
+	int one = 1, lfd, cfd, afd, lines = -1;
+	char got[64] = "", c, line[512];
+	struct pollfd pfd;
+	FILE *f;
+	ssize_t n;
+
+	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (lfd < 0 || setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(lfd, &a.sa, len) || listen(lfd, 4))
+		report(-1);
+	printf("bound\n");
+	fflush(stdout);
+	if (read(0, &c, 1) < 0)
+		report(-1);
+	cfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (cfd < 0 || connect(cfd, &a.sa, len) ||
+	    write(cfd, token, strlen(token)) != (ssize_t)strlen(token))
+		report(-1);
+	pfd.fd = lfd;
+	pfd.events = POLLIN;
+	if (poll(&pfd, 1, 5000) != 1)
+		report_errno(ETIMEDOUT);
+	afd = accept(lfd, NULL, NULL);
+	if (afd < 0)
+		report(-1);
+	n = read(afd, got, sizeof(got) - 1);
+	if (n < 0)
+		report(-1);
+	got[n] = 0;
+	if (getsockname(lfd, &name.sa, &nl) || getpeername(cfd, &peer.sa, &pl))
+		report(-1);
+	f = fopen("/proc/net/tcp", "r");
+	if (f) {
+		lines = 0;
+		while (fgets(line, sizeof(line), f))
+			lines++;
+		lines--; /* the header */
+		fclose(f);
+	}
+	outf("ok %d %d %s %d", ntohs(name.in4.sin_port), ntohs(peer.in4.sin_port),
+	     got[0] ? got : "-", lines);
+	finish();
 }
 
 static void act_abstract_connect(const char *name)
@@ -1916,6 +1973,10 @@ int main(int argc, char **argv)
 	if (IS("tcp_connect")) {
 		NARGS(2);
 		act_inet(argv[2], argv[3], SOCK_STREAM, 0);
+	}
+	if (IS("tcp_remap")) {
+		NARGS(2);
+		act_tcp_remap(argv[2], argv[3]);
 	}
 	if (IS("tcp_bind")) {
 		NARGS(2);

@@ -35,32 +35,34 @@ pub enum Step {
     Personality,
     /// 8. Transparent huge pages off.
     DisableThp,
-    /// 9. Working directory.
+    /// 9. CPU affinity (`--cpu-cores`).
+    Affinity,
+    /// 10. Working directory.
     Chdir,
-    /// 10. Irreversible: capability bounding set emptied (with CAP_SETPCAP).
+    /// 11. Irreversible: capability bounding set emptied (with CAP_SETPCAP).
     DropBoundingSet,
-    /// 11. Irreversible: ambient capabilities cleared.
+    /// 12. Irreversible: ambient capabilities cleared.
     ClearAmbientCaps,
-    /// 12. Irreversible: effective/permitted/inheritable cleared.
+    /// 13. Irreversible: effective/permitted/inheritable cleared.
     ClearCaps,
-    /// 13. Irreversible: no_new_privs.
+    /// 14. Irreversible: no_new_privs.
     NoNewPrivs,
-    /// 14. Irreversible: Landlock ruleset enforced.
+    /// 15. Irreversible: Landlock ruleset enforced.
     Landlock,
-    /// 15. Irreversible: seccomp filter installed.
+    /// 16. Irreversible: seccomp filter installed.
     Seccomp,
-    /// 16. The filter's listener fd sent to sandlet (when anything is trapped).
+    /// 17. The filter's listener fd sent to sandlet (when anything is trapped).
     SendListener,
-    /// 17. Wait for sandlet's "go": its supervisor is answering.
+    /// 18. Wait for sandlet's "go": its supervisor is answering.
     WaitForSupervisor,
-    /// 18. Every fd above 2 close-on-exec (the report socket closes at exec too).
+    /// 19. Every fd above 2 close-on-exec (the report socket closes at exec too).
     CloseFds,
-    /// 19. The command.
+    /// 20. The command.
     Exec,
 }
 
 impl Step {
-    const ALL: [Step; 19] = [
+    const ALL: [Step; 20] = [
         Step::SetPgid,
         Step::ForegroundTerminal,
         Step::ResetSignals,
@@ -69,6 +71,7 @@ impl Step {
         Step::Rlimit,
         Step::Personality,
         Step::DisableThp,
+        Step::Affinity,
         Step::Chdir,
         Step::DropBoundingSet,
         Step::ClearAmbientCaps,
@@ -93,6 +96,7 @@ impl Step {
             Step::Rlimit => "setrlimit",
             Step::Personality => "set personality",
             Step::DisableThp => "disable transparent huge pages",
+            Step::Affinity => "set CPU affinity (--cpu-cores)",
             Step::Chdir => "chdir to --cwd",
             Step::DropBoundingSet => "drop capability bounding set",
             Step::ClearAmbientCaps => "clear ambient capabilities",
@@ -206,6 +210,12 @@ fn confine_and_exec(plan: &ChildPlan, report: RawFd) -> ! {
         check(
             Step::DisableThp,
             sys::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0).map(drop),
+        );
+    }
+    if let Some(cpus) = &plan.affinity {
+        check(
+            Step::Affinity,
+            rustix::thread::sched_setaffinity(None, cpus).map_err(io::Error::from),
         );
     }
     if let Some(cwd) = &plan.cwd {

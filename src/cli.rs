@@ -116,6 +116,29 @@ pub struct RunArgs {
     #[argh(option)]
     pub name: Option<String>,
 
+    /// seed for the command's randomness: getrandom and /dev/urandom, /dev/random
+    /// return a reproducible stream (same seed, same bytes)
+    #[argh(option)]
+    pub random_seed: Option<String>,
+
+    /// the command sees N CPUs: sched_getaffinity, /sys/devices/system/cpu/online and
+    /// /proc/cpuinfo show N
+    #[argh(option)]
+    pub num_cpus: Option<String>,
+
+    /// run the command only on these CPUs (0,2 or 0-3)
+    #[argh(option)]
+    pub cpu_cores: Option<String>,
+
+    /// limit the whole sandbox to PCT percent of one CPU (1-100), by stopping and
+    /// continuing it
+    #[argh(option, short = 'c')]
+    pub cpu: Option<String>,
+
+    /// directory listings (getdents64) come sorted by name
+    #[argh(switch)]
+    pub deterministic_dirs: bool,
+
     /// at most N live or unreaped processes in the sandbox (default 64); more forks fail
     /// with EAGAIN; threads do not count
     #[argh(option, short = 'P')]
@@ -164,6 +187,10 @@ const VALUE_FLAGS: &[(Option<char>, &str)] = &[
     (None, "--net-deny-bind"),
     (None, "--net-allow"),
     (None, "--net-deny"),
+    (None, "--random-seed"),
+    (None, "--num-cpus"),
+    (None, "--cpu-cores"),
+    (Some('c'), "--cpu"),
     (None, "--extra-deny-syscall"),
     (None, "--extra-allow-syscall"),
     (None, "--allow-degraded"),

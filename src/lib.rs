@@ -16,6 +16,7 @@ pub mod handlers;
 pub mod landlock;
 pub mod policy;
 pub mod procfs;
+pub mod rng;
 mod sandbox;
 pub mod seccomp;
 pub mod spawn;
@@ -110,7 +111,7 @@ pub(crate) fn launch(
     drop(plan);
     let result = start(&mut supervisor, &ours, policy, traps).and_then(|()| {
         started(pid, supervisor.fork_control());
-        let outcome = supervisor.supervise(signals, policy.timeout)?;
+        let outcome = supervisor.supervise(signals, policy.timeout, policy.cpu_percent)?;
         Ok(RunReport {
             outcome,
             memory: supervisor.memory_report(),
@@ -137,7 +138,7 @@ fn reclaim_terminal(tty: std::os::fd::BorrowedFd<'_>) {
 /// Kills a child that will not exec and reaps it.
 fn abort(sandbox: &mut Supervisor) {
     let _ = rustix::process::kill_process(sandbox.pid, rustix::process::Signal::KILL);
-    let _ = sandbox.supervise(None, None);
+    let _ = sandbox.supervise(None, None, None);
 }
 
 /// Takes the listener (when syscalls are trapped), lets the child exec, and waits until

@@ -32,6 +32,8 @@ pub struct ChildPlan {
     /// The persona to set (`None`: leave it).
     pub personality: Option<libc::c_ulong>,
     pub thp_disable: bool,
+    /// The CPUs to run on (`--cpu-cores`).
+    pub affinity: Option<rustix::thread::CpuSet>,
     /// Clear every capability set (and the bounding set when allowed).
     pub drop_caps: bool,
     /// sandlet holds CAP_SETPCAP, so it can empty the bounding set (root, normally).
@@ -134,6 +136,13 @@ impl ChildPlan {
             rlimits,
             personality,
             thp_disable: policy.no_huge_pages,
+            affinity: policy.cpu_cores.as_ref().map(|cores| {
+                let mut set = rustix::thread::CpuSet::new();
+                for &c in cores {
+                    set.set(c);
+                }
+                set
+            }),
             drop_caps: !policy.keep_caps,
             can_drop_bounding: rustix::thread::capabilities(None)
                 .is_ok_and(|c| c.effective.contains(rustix::thread::CapabilitySet::SETPCAP)),

@@ -450,6 +450,23 @@ pub fn pidfd_getfd(pidfd: BorrowedFd<'_>, targetfd: i32) -> io::Result<OwnedFd> 
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+/// The raw `sched_getaffinity(tid, buf.len(), buf)`: fills `buf` with the CPU mask of
+/// thread `tid` and returns how many bytes the kernel wrote (its mask size, at most
+/// `buf.len()`); EINVAL when `buf` is too small or not a multiple of a long.
+pub fn sched_getaffinity_raw(tid: i32, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`, which is live and
+    // writable for that length.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_sched_getaffinity,
+            tid,
+            buf.len(),
+            buf.as_mut_ptr(),
+        )
+    };
+    Ok(cvt(ret)? as usize)
+}
+
 /// Copies `buf.len()` bytes at `remote` in process (or thread) `pid` into `buf`;
 /// returns how many were read.
 pub fn process_vm_read(pid: i32, remote: u64, buf: &mut [u8]) -> io::Result<usize> {

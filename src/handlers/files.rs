@@ -1,6 +1,10 @@
 //! Files the sandbox sees instead of the host's: `/etc/hosts` with the names the rules
 //! pinned, `/etc/hostname` with the sandbox's name, and under `--port-remap`
-//! `/proc/net/tcp{,6}` with only the sandbox's sockets and their virtual ports.
+//! `/proc/net/tcp{,6}` with only the sandbox's sockets and their virtual ports;
+//! `/sys/devices/system/cpu/online` and `/proc/cpuinfo` with `--num-cpus` CPUs;
+//! `/dev/urandom` and `/dev/random` as the `--random-seed` stream (a pipe fed by a
+//! thread of sandlet, so a read returns what the pipe holds: callers loop, as for any
+//! pipe).
 //!
 //! `open`, `openat` and `openat2` are trapped while any file is served. A read-only open
 //! of a served path (absolute, as written by the caller) is answered with a new sealed
@@ -15,6 +19,7 @@
 use std::os::fd::OwnedFd;
 
 use super::{Ctx, Decision, Handler};
+use crate::policy::Policy;
 use crate::seccomp::notif::{Notif, Response};
 use crate::sys;
 
@@ -33,6 +38,12 @@ pub enum Content {
     /// `/proc/net/tcp` (`v6`: `tcp6`) made at each open: the sandbox's own sockets,
     /// with virtual ports (`--port-remap`).
     NetTcp { v6: bool },
+    /// `/proc/cpuinfo` with only the first `cpus` processors (`--num-cpus`).
+    CpuInfo { cpus: u32 },
+    /// An endless read-only stream of the seeded generator (`--random-seed`): each open
+    /// gets the next stream number, so a program that opens in a fixed order reads the
+    /// same bytes every run.
+    Random,
 }
 
 /// The served files: absolute path -> content.
@@ -42,24 +53,50 @@ pub struct Files {
 }
 
 impl Files {
-    /// `hosts`: the /etc/hosts text to serve; `name`: the sandbox's name; `net_tcp`:
-    /// serve the sandbox's view of /proc/net/tcp and tcp6.
-    pub fn new(hosts: Option<String>, name: Option<&str>, net_tcp: bool) -> Files {
-        let mut served = Vec::new();
-        if let Some(text) = hosts {
-            served.push(("/etc/hosts", Content::Text(text.into_bytes())));
+    /// The files `policy` serves. A file the command could not read itself (Landlock)
+    /// is only served when its content is made up (`/etc/hostname`, the CPU count):
+    /// host data such as `/proc/cpuinfo` stays out of reach without `-r /proc`.
+    pub fn for_policy(policy: &Policy) -> Files {
+        let mut files = Files::default();
+        let Some(s) = &policy.supervisor else {
+            return files;
+        };
+        let name = s.name.as_deref();
+        if let Some(text) = policy.net.hosts_file(name) {
+            files.add("/etc/hosts", Content::Text(text.into_bytes()));
         }
         if let Some(name) = name {
-            served.push((
+            files.add(
                 "/etc/hostname",
                 Content::Text(format!("{name}\n").into_bytes()),
-            ));
+            );
         }
-        if net_tcp {
-            served.push(("/proc/net/tcp", Content::NetTcp { v6: false }));
-            served.push(("/proc/net/tcp6", Content::NetTcp { v6: true }));
+        if policy.net.remap && policy.reads("/proc/net/tcp") {
+            files.add("/proc/net/tcp", Content::NetTcp { v6: false });
+            files.add("/proc/net/tcp6", Content::NetTcp { v6: true });
         }
-        Files { served }
+        if let Some(cpus) = s.num_cpus {
+            let online = match cpus {
+                1 => "0\n".to_owned(),
+                n => format!("0-{}\n", n - 1),
+            };
+            files.add(
+                "/sys/devices/system/cpu/online",
+                Content::Text(online.into_bytes()),
+            );
+            if policy.reads("/proc/cpuinfo") {
+                files.add("/proc/cpuinfo", Content::CpuInfo { cpus });
+            }
+        }
+        if s.random_seed.is_some() {
+            files.add("/dev/urandom", Content::Random);
+            files.add("/dev/random", Content::Random);
+        }
+        files
+    }
+
+    pub fn add(&mut self, path: &'static str, content: Content) {
+        self.served.push((path, content));
     }
 
     pub fn is_empty(&self) -> bool {
@@ -73,6 +110,15 @@ impl Files {
             .find(|(p, _)| p.as_bytes() == path)
             .map(|(p, c)| (*p, c))
     }
+}
+
+/// `text` (a /proc/cpuinfo) with only its first `cpus` processor blocks.
+fn first_cpus(text: &str, cpus: u32) -> String {
+    let mut out = String::new();
+    for block in text.split_inclusive("\n\n").take(cpus as usize) {
+        out.push_str(block);
+    }
+    out
 }
 
 /// `/proc/self/net/X`, `/proc/thread-self/net/X` and `/proc/PID/net/X` as `/proc/net/X`
@@ -159,6 +205,20 @@ fn serve(ctx: &Ctx, n: &Notif, path_at: u64, flags: u64) -> Decision {
             made = super::net::proc_net_tcp(ctx, *v6);
             made.as_slice()
         }
+        Content::CpuInfo { cpus } => {
+            let text = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+            made = first_cpus(&text, *cpus).into_bytes();
+            made.as_slice()
+        }
+        Content::Random => {
+            return match super::random::open_stream(ctx) {
+                Ok(fd) => Decision::SendFd {
+                    fd,
+                    cloexec: flags & libc::O_CLOEXEC as u64 != 0,
+                },
+                Err(e) => Decision::Respond(Response::Errno(e.raw_os_error())),
+            }
+        }
     };
     match memfd(name, bytes) {
         Ok(fd) => Decision::SendFd {
@@ -202,8 +262,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn first_cpus_keeps_whole_blocks() {
+        let text = "processor\t: 0\nx: a\n\nprocessor\t: 1\nx: b\n\nprocessor\t: 2\nx: c\n\n";
+        assert_eq!(first_cpus(text, 1), "processor\t: 0\nx: a\n\n");
+        assert_eq!(first_cpus(text, 2).matches("processor").count(), 2);
+        assert_eq!(first_cpus(text, 9), text);
+    }
+
+    #[test]
     fn serves_exact_paths_only() {
-        let files = Files::new(Some("1.2.3.4\tx\n".into()), Some("box"), true);
+        let mut files = Files::default();
+        files.add("/etc/hosts", Content::Text(b"1.2.3.4\tx\n".to_vec()));
+        files.add("/etc/hostname", Content::Text(b"box\n".to_vec()));
+        files.add("/proc/net/tcp", Content::NetTcp { v6: false });
+        files.add("/proc/net/tcp6", Content::NetTcp { v6: true });
         let text = |t: &[u8]| Some(Content::Text(t.to_vec()));
         let get = |p: &[u8]| files.lookup(p).map(|(_, c)| c.clone());
         assert_eq!(get(b"/etc/hosts"), text(b"1.2.3.4\tx\n"));
@@ -230,7 +302,7 @@ mod tests {
         ] {
             assert!(get(other).is_none(), "{}", String::from_utf8_lossy(other));
         }
-        assert!(Files::new(None, None, false).is_empty());
+        assert!(Files::default().is_empty());
     }
 
     #[test]

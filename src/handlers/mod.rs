@@ -2,11 +2,14 @@
 //! the shared state and decides; it never sends the response itself (the dispatcher
 //! does, exactly once).
 
+pub mod cpus;
+pub mod dirs;
 pub mod files;
 pub mod identity;
 pub mod memory;
 pub mod net;
 pub mod process;
+pub mod random;
 
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::Mutex;
@@ -30,6 +33,12 @@ pub struct Ctx {
     pub name: Option<String>,
     /// `--port-remap`'s port map.
     pub ports: Option<Mutex<crate::state::PortMap>>,
+    /// `--num-cpus`.
+    pub num_cpus: Option<u32>,
+    /// `--random-seed`'s generator.
+    pub random: Option<Mutex<random::RandomState>>,
+    /// `--deterministic-dirs`' listings.
+    pub dirs: Option<Mutex<dirs::DirState>>,
     /// Files served instead of the host's (`/etc/hosts`, `/etc/hostname`).
     pub files: files::Files,
     /// The sandbox's process group (for `--memory-kill`).
@@ -59,6 +68,37 @@ impl PartialEq for Decision {
                 a.as_raw_fd() == b.as_raw_fd() && x == y
             }
             _ => false,
+        }
+    }
+}
+
+/// A duplicate of the caller's descriptor `fd` (the same open file description), taken
+/// with `pidfd_getfd`. EBADF when the caller has no such fd; EPERM (logged) when it
+/// cannot be taken.
+pub fn caller_fd(n: &Notif, fd: u64) -> Result<OwnedFd, Decision> {
+    let fail = |e: i32| Decision::Respond(Response::Errno(e));
+    let open = |pid: i32| {
+        let pid = rustix::process::Pid::from_raw(pid).ok_or(rustix::io::Errno::SRCH)?;
+        rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty())
+    };
+    // The caller is usually a process's main thread; only other threads need the
+    // thread-group lookup.
+    let pidfd = match open(n.pid as i32) {
+        Ok(fd) => fd,
+        Err(_) => {
+            let tgid = crate::procfs::tgid_of(n.pid).ok_or(fail(libc::ESRCH))?;
+            open(tgid).map_err(|e| fail(e.raw_os_error()))?
+        }
+    };
+    let Ok(number) = i32::try_from(fd) else {
+        return Err(fail(libc::EBADF));
+    };
+    match crate::sys::pidfd_getfd(std::os::fd::AsFd::as_fd(&pidfd), number) {
+        Ok(dup) => Ok(dup),
+        Err(e) if e.raw_os_error() == Some(libc::EBADF) => Err(fail(libc::EBADF)),
+        Err(e) => {
+            log::warn!("cannot take fd {fd} of process {}: {e}; refusing", n.pid);
+            Err(fail(libc::EPERM))
         }
     }
 }

@@ -17,10 +17,10 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsFd, OwnedFd};
 
-use log::{debug, warn};
+use log::debug;
 use rustix::net::{sockopt, AddressFamily, SocketType};
 
-use super::{Ctx, Decision, Handler};
+use super::{caller_fd, Ctx, Decision, Handler};
 use crate::policy::net::Proto;
 use crate::procfs;
 use crate::seccomp::notif::{Notif, Response};
@@ -64,28 +64,7 @@ struct Socket {
 /// Takes a duplicate of the caller's socket `fd`; `None` when it is not TCP or UDP over
 /// IPv4/IPv6 (the call may continue).
 fn socket(n: &Notif, fd: u64) -> Result<Option<Socket>, Decision> {
-    let open = |pid: i32| {
-        let pid = rustix::process::Pid::from_raw(pid).ok_or(rustix::io::Errno::SRCH)?;
-        rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty())
-    };
-    // The caller is usually a process's main thread; only other threads need the
-    // thread-group lookup.
-    let pidfd = match open(n.pid as i32) {
-        Ok(fd) => fd,
-        Err(_) => {
-            let tgid = procfs::tgid_of(n.pid).ok_or(errno(libc::ESRCH))?;
-            open(tgid).map_err(|e| errno(e.raw_os_error()))?
-        }
-    };
-    let tgid = n.pid;
-    let sock = match sys::pidfd_getfd(pidfd.as_fd(), fd as i32) {
-        Ok(s) => s,
-        Err(e) if e.raw_os_error() == Some(libc::EBADF) => return Err(errno(libc::EBADF)),
-        Err(e) => {
-            warn!("cannot take socket {fd} of process {tgid}: {e}; refusing");
-            return Err(errno(libc::EPERM));
-        }
-    };
+    let sock = caller_fd(n, fd)?;
     let domain = sockopt::socket_domain(&sock).map_err(|e| errno(e.raw_os_error()))?;
     if domain != AddressFamily::INET && domain != AddressFamily::INET6 {
         return Ok(None);

@@ -45,6 +45,12 @@ pub struct SupervisorPolicy {
     pub workers: usize,
     /// `shmget` is allowed (sysv_ipc) and so must be accounted.
     pub account_shm: bool,
+    /// `--random-seed`: getrandom and /dev/urandom, /dev/random give this seed's stream.
+    pub random_seed: Option<u64>,
+    /// `--num-cpus`: how many CPUs the command sees.
+    pub num_cpus: Option<u32>,
+    /// `--deterministic-dirs`: getdents64 answers sorted by name.
+    pub deterministic_dirs: bool,
 }
 
 /// Network rules beyond Landlock's defaults (TCP connect denied, bind on listed ports).
@@ -174,6 +180,10 @@ pub struct Policy {
     pub deny_syscalls: Vec<u32>,
     pub allow_degraded: Vec<Protection>,
     pub keep_caps: bool,
+    /// `--cpu-cores`: the CPUs the command runs on (sorted; all available ones).
+    pub cpu_cores: Option<Vec<usize>>,
+    /// `-c`: the sandbox's share of one CPU, in percent.
+    pub cpu_percent: Option<u8>,
     /// `None` with `--no-supervisor`.
     pub supervisor: Option<SupervisorPolicy>,
     /// The command and its arguments; never empty.
@@ -305,6 +315,40 @@ impl Policy {
         }
 
         let supervisor = supervisor_policy(args, &deny_syscalls)?;
+        let available = available_cpus();
+        let cpu_cores = match &args.cpu_cores {
+            Some(raw) => {
+                let cores = parse::parse_cpu_list(raw).map_err(bad_value("--cpu-cores", raw))?;
+                if let Some(c) = cores.iter().find(|c| !available.contains(c)) {
+                    return Err(PolicyError::BadValue {
+                        flag: "--cpu-cores",
+                        value: raw.clone(),
+                        source: parse::ParseError(format!(
+                            "CPU {c} is not one sandlet may run on ({})",
+                            cpu_list(&available)
+                        )),
+                    });
+                }
+                Some(cores)
+            }
+            None => None,
+        };
+        if let Some(n) = supervisor.as_ref().and_then(|s| s.num_cpus) {
+            let usable = cpu_cores.as_ref().map_or(available.len(), Vec::len);
+            if n as usize > usable {
+                return Err(PolicyError::BadValue {
+                    flag: "--num-cpus",
+                    value: n.to_string(),
+                    source: parse::ParseError(format!(
+                        "only {usable} CPUs are available to the command"
+                    )),
+                });
+            }
+        }
+        let cpu_percent = match &args.cpu {
+            Some(raw) => Some(parse::parse_percent(raw).map_err(bad_value("--cpu", raw))?),
+            None => None,
+        };
         if supervisor.is_none() {
             if net.trap_connect() {
                 return Err(PolicyError::Requires {
@@ -334,6 +378,8 @@ impl Policy {
             deny_syscalls,
             allow_degraded,
             keep_caps: args.keep_caps,
+            cpu_cores,
+            cpu_percent,
             supervisor,
             command,
         })
@@ -341,12 +387,39 @@ impl Policy {
 }
 
 impl Policy {
-    /// Whether a rule lets the command read /proc (so /proc/net/tcp is in reach).
-    pub fn reads_proc(&self) -> bool {
-        self.fs
-            .iter()
-            .any(|r| Path::new("/proc/net/tcp").starts_with(&r.path))
+    /// Whether a rule covers `path` (so the command could open it itself).
+    pub fn reads(&self, path: &str) -> bool {
+        self.fs.iter().any(|r| Path::new(path).starts_with(&r.path))
     }
+}
+
+/// The CPUs sandlet itself may run on.
+pub fn available_cpus() -> Vec<usize> {
+    match rustix::thread::sched_getaffinity(None) {
+        Ok(set) => (0..rustix::thread::CpuSet::MAX_CPU)
+            .filter(|&c| set.is_set(c))
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// `cpus` as a CPU list (`0-3,8`).
+pub fn cpu_list(cpus: &[usize]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < cpus.len() {
+        let mut j = i;
+        while j + 1 < cpus.len() && cpus[j + 1] == cpus[j] + 1 {
+            j += 1;
+        }
+        parts.push(if i == j {
+            cpus[i].to_string()
+        } else {
+            format!("{}-{}", cpus[i], cpus[j])
+        });
+        i = j + 1;
+    }
+    parts.join(",")
 }
 
 /// `--net-allow` / `--net-deny`: parsed, hostnames resolved from `hosts` (the text of
@@ -429,6 +502,9 @@ fn supervisor_policy(
             (args.workers.is_some(), "--workers"),
             (args.name.is_some(), "--name"),
             (args.port_remap, "--port-remap"),
+            (args.random_seed.is_some(), "--random-seed"),
+            (args.num_cpus.is_some(), "--num-cpus"),
+            (args.deterministic_dirs, "--deterministic-dirs"),
         ] {
             if given {
                 return Err(requires(flag, "the supervisor (drop --no-supervisor)"));
@@ -477,12 +553,32 @@ fn supervisor_policy(
         Some(raw) => Some(parse::parse_name(raw).map_err(bad_value("--name", raw))?),
         None => None,
     };
+    let random_seed = match &args.random_seed {
+        Some(raw) => Some(parse::parse_count(raw).map_err(bad_value("--random-seed", raw))?),
+        None => None,
+    };
+    let num_cpus = match &args.num_cpus {
+        Some(raw) => match parse::parse_count(raw).map_err(bad_value("--num-cpus", raw))? {
+            n @ 1..=1024 => Some(n as u32),
+            _ => {
+                return Err(PolicyError::BadValue {
+                    flag: "--num-cpus",
+                    value: raw.clone(),
+                    source: parse::ParseError("must be between 1 and 1024".into()),
+                })
+            }
+        },
+        None => None,
+    };
     Ok(Some(SupervisorPolicy {
         max_processes,
         memory,
         name,
         workers,
         account_shm,
+        random_seed,
+        num_cpus,
+        deterministic_dirs: args.deterministic_dirs,
     }))
 }
 

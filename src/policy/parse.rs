@@ -285,9 +285,69 @@ pub fn parse_env(s: &str) -> Result<(String, String), ParseError> {
     Ok((key.to_owned(), value.to_owned()))
 }
 
+/// Highest CPU number a CPU list may name (`CPU_SETSIZE` - 1).
+pub const CPU_MAX: usize = 1023;
+
+/// Parses a CPU list: numbers and ranges, comma-separated (`0,2`, `0-3,8`), as the
+/// sorted, de-duplicated CPU numbers.
+pub fn parse_cpu_list(s: &str) -> Result<Vec<usize>, ParseError> {
+    let cpu = |t: &str| -> Result<usize, ParseError> {
+        if t.is_empty() || t.len() > 4 || !t.bytes().all(|b| b.is_ascii_digit()) {
+            return err(format!("'{t}' in '{s}' is not a CPU number"));
+        }
+        match t.parse::<usize>() {
+            Ok(n) if n <= CPU_MAX => Ok(n),
+            _ => err(format!("CPU {t} in '{s}' is above {CPU_MAX}")),
+        }
+    };
+    let mut out = Vec::new();
+    for part in s.split(',') {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b) = (cpu(a)?, cpu(b)?);
+                if a > b {
+                    return err(format!("range '{part}' in '{s}' runs backwards"));
+                }
+                out.extend(a..=b);
+            }
+            None => out.push(cpu(part)?),
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    Ok(out)
+}
+
+/// Parses a CPU share in percent of one CPU, 1 to 100 (`25`).
+pub fn parse_percent(s: &str) -> Result<u8, ParseError> {
+    match parse_count(s) {
+        Ok(n @ 1..=100) => Ok(n as u8),
+        Ok(_) => err(format!("'{s}' is not between 1 and 100")),
+        Err(e) => Err(e),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cpu_lists_and_percents() {
+        assert_eq!(parse_cpu_list("0"), Ok(vec![0]));
+        assert_eq!(parse_cpu_list("2,0"), Ok(vec![0, 2]));
+        assert_eq!(parse_cpu_list("0-3,2,8"), Ok(vec![0, 1, 2, 3, 8]));
+        assert_eq!(parse_cpu_list("1023"), Ok(vec![1023]));
+        for bad in [
+            "", ",", "1,", "-1", "3-1", "1024", "a", "1-", "0x1", "1 ", "00000",
+        ] {
+            assert!(parse_cpu_list(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(parse_percent("1"), Ok(1));
+        assert_eq!(parse_percent("100"), Ok(100));
+        for bad in ["0", "101", "", "25%", "-5", "2.5"] {
+            assert!(parse_percent(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn ports_single_list_and_ranges() {

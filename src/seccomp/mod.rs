@@ -44,6 +44,12 @@ pub struct Traps {
     pub open: bool,
     /// `getsockname`, `getpeername` (`--port-remap` shows virtual ports).
     pub sockname: bool,
+    /// `getrandom` (`--random-seed`).
+    pub random: bool,
+    /// `sched_getaffinity` (`--num-cpus`).
+    pub cpus: bool,
+    /// `getdents64` (`--deterministic-dirs`).
+    pub dirs: bool,
 }
 
 impl Traps {
@@ -59,6 +65,9 @@ impl Traps {
         uname: true,
         open: true,
         sockname: true,
+        random: true,
+        cpus: true,
+        dirs: true,
     };
 
     pub fn for_policy(policy: &crate::policy::Policy) -> Traps {
@@ -73,10 +82,11 @@ impl Traps {
                 udp: policy.net.udp(),
                 icmp: policy.net.icmp(),
                 uname: s.name.is_some(),
-                open: s.name.is_some()
-                    || !policy.net.pinned.is_empty()
-                    || (policy.net.remap && policy.reads_proc()),
+                open: !crate::handlers::files::Files::for_policy(policy).is_empty(),
                 sockname: policy.net.remap,
+                random: s.random_seed.is_some(),
+                cpus: s.num_cpus.is_some(),
+                dirs: s.deterministic_dirs,
             },
         }
     }
@@ -92,6 +102,9 @@ impl Traps {
             || self.uname
             || self.open
             || self.sockname
+            || self.random
+            || self.cpus
+            || self.dirs
     }
 
     /// Datagram sockets are open, so sends that can name a destination are trapped.
@@ -405,6 +418,15 @@ pub fn program(deny: &[u32], traps: Traps) -> Result<Vec<SockFilter>, AsmError> 
                 .into_iter()
                 .filter_map(notify_one),
         );
+    }
+    for (trapped, name) in [
+        (traps.random, "getrandom"),
+        (traps.cpus, "sched_getaffinity"),
+        (traps.dirs, "getdents64"),
+    ] {
+        if trapped {
+            blocks.extend(notify_one(name));
+        }
     }
     if traps.open {
         blocks.extend(

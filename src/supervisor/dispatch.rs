@@ -9,7 +9,9 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use log::{debug, warn};
 
-use crate::handlers::{files, identity, memory, net, process, Ctx, Decision, Handler};
+use crate::handlers::{
+    cpus, dirs, files, identity, memory, net, process, random, Ctx, Decision, Handler,
+};
 use crate::seccomp::notif::{Notif, Response};
 use crate::seccomp::{names, Traps, MMAP};
 
@@ -54,6 +56,15 @@ impl Table {
         if traps.sockname {
             add("getsockname", net::GETSOCKNAME, true);
             add("getpeername", net::GETPEERNAME, true);
+        }
+        if traps.random {
+            add("getrandom", random::GETRANDOM, false);
+        }
+        if traps.cpus {
+            add("sched_getaffinity", cpus::SCHED_GETAFFINITY, false);
+        }
+        if traps.dirs {
+            add("getdents64", dirs::GETDENTS64, true);
         }
         if traps.open {
             add("open", files::OPEN, false);
@@ -152,6 +163,9 @@ mod tests {
             name: Some("test".into()),
             files: Default::default(),
             ports: None,
+            num_cpus: None,
+            random: None,
+            dirs: None,
             group: rustix::process::getpid(),
         }
     }

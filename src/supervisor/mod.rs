@@ -11,6 +11,7 @@
 pub mod dispatch;
 pub mod reap;
 pub mod signals;
+mod throttle;
 pub mod workers;
 
 use std::io;
@@ -24,7 +25,9 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use rustix::process::{Pid, Signal, WaitIdOptions};
 
 use crate::error::SupervisorError;
+use crate::handlers::dirs::DirState;
 use crate::handlers::files::Files;
+use crate::handlers::random::RandomState;
 use crate::handlers::{process, Ctx};
 use crate::policy::Policy;
 use crate::seccomp::notif::{Listener, Notif, Response};
@@ -32,6 +35,7 @@ use crate::seccomp::Traps;
 use crate::state::{lock, MemoryState, ProcessState};
 use dispatch::Table;
 use signals::Signals;
+use throttle::{Switch, Throttle};
 use workers::Pool;
 
 const CHILD: Token = Token(0);
@@ -163,11 +167,10 @@ impl Supervisor {
             net: whole.net.clone(),
             bind_ports: whole.bind_ports.clone(),
             name: policy.name.clone(),
-            files: Files::new(
-                whole.net.hosts_file(policy.name.as_deref()),
-                policy.name.as_deref(),
-                traps.open && whole.net.remap,
-            ),
+            files: Files::for_policy(whole),
+            num_cpus: policy.num_cpus,
+            random: policy.random_seed.map(RandomState::new),
+            dirs: policy.deterministic_dirs.then(DirState::new),
             ports: whole.net.remap.then(Default::default),
             group: self.pid,
         });
@@ -222,6 +225,7 @@ impl Supervisor {
         &mut self,
         mut signals: Option<&mut Signals>,
         timeout: Option<Duration>,
+        cpu_percent: Option<u8>,
     ) -> Result<Outcome, SupervisorError> {
         if let Some(signals) = signals.as_deref() {
             self.poll
@@ -234,10 +238,19 @@ impl Supervisor {
                 .map_err(op("watch signal pipe"))?;
         }
         let deadline = timeout.map(|t| Instant::now() + t);
+        let mut throttle = cpu_percent.and_then(|p| Throttle::new(p, Instant::now()));
         let mut events = Events::with_capacity(16);
         let mut exited = false;
         while !exited {
-            let wait = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            let now = Instant::now();
+            if let Some(t) = throttle.as_mut() {
+                match t.tick(now) {
+                    Some(Switch::Stop) => self.signal_group(Signal::STOP),
+                    Some(Switch::Continue) => self.signal_group(Signal::CONT),
+                    None => {}
+                }
+            }
+            let wait = deadline.map(|d| d.saturating_duration_since(now));
             if wait == Some(Duration::ZERO) {
                 debug!("timeout expired; killing the sandbox");
                 self.signal_group(Signal::KILL);
@@ -245,6 +258,13 @@ impl Supervisor {
                 self.kill_leftovers();
                 return Ok(Outcome::TimedOut(timeout.unwrap_or_default()));
             }
+            let switch = throttle
+                .as_ref()
+                .map(|t| t.next().saturating_duration_since(now));
+            let wait = match (wait, switch) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
             let (mio_ready, listener) = self.wait(wait)?;
             if let Some(s) = self.supervised.as_mut() {
                 match listener {

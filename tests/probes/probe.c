@@ -1339,6 +1339,84 @@ static void act_spin(void)
 		n++;
 }
 
+/* spin_ready: print "ok ready PID" (flushed), then burn CPU until killed. */
+static void act_spin_ready(void)
+{
+	printf("ok ready %d\n", (int)getpid());
+	fflush(stdout);
+	act_spin();
+}
+
+/*
+ * getrandom N / urandom N: read N bytes (at most 1 MiB) with the raw getrandom
+ * syscall, or from /dev/urandom, looping over short reads.  Prints "ok HEX16 FNV":
+ * the first (up to) 16 bytes in hex and the FNV-1a 64 hash of all N.
+ */
+static void act_random(const char *how, long n)
+{
+	static unsigned char buf[1 << 20];
+	unsigned long long h = 1469598103934665603ULL;
+	char hex[33] = "";
+	long got = 0, i;
+	int fd = -1;
+
+	if (n < 1 || n > (long)sizeof(buf))
+		usage();
+	if (strcmp(how, "urandom") == 0) {
+		fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			report(-1);
+	}
+	while (got < n) {
+		long r = fd < 0 ? syscall(SYS_getrandom, buf + got, n - got, 0)
+				: read(fd, buf + got, n - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			report(-1);
+		got += r;
+	}
+	for (i = 0; i < n; i++)
+		h = (h ^ buf[i]) * 1099511628211ULL;
+	for (i = 0; i < n && i < 16; i++)
+		sprintf(hex + 2 * i, "%02x", buf[i]);
+	outf("ok %s %016llx", hex, h);
+	finish();
+}
+
+/* names DIR: "ok NAME..." in readdir order, without "." and "..". */
+static void act_names(const char *path)
+{
+	static char line[65536];
+	size_t at = 0;
+	DIR *d = opendir(path);
+	struct dirent *de;
+
+	if (!d)
+		report(-1);
+	at += snprintf(line, sizeof(line), "ok");
+	while ((de = readdir(d)) != NULL) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (at + strlen(de->d_name) + 2 >= sizeof(line))
+			usage();
+		at += snprintf(line + at, sizeof(line) - at, " %s", de->d_name);
+	}
+	outf("%s", line);
+	finish();
+}
+
+/* cpus: "ok AFFINITY ONLINE": CPUs in sched_getaffinity, sysconf(_SC_NPROCESSORS_ONLN). */
+static void act_cpus(void)
+{
+	cpu_set_t set;
+
+	if (sched_getaffinity(0, sizeof(set), &set))
+		report(-1);
+	outf("ok %d %ld", CPU_COUNT(&set), sysconf(_SC_NPROCESSORS_ONLN));
+	finish();
+}
+
 static void act_raise(int sig)
 {
 	sigset_t set;
@@ -2100,6 +2178,10 @@ int main(int argc, char **argv)
 	/* misc */
 	if (IS("sleep")) { NARGS(1); act_sleep(argv[2]); }
 	if (IS("spin")) { NARGS(0); act_spin(); }
+	if (IS("spin_ready")) { NARGS(0); act_spin_ready(); }
+	if (IS("getrandom") || IS("urandom")) { NARGS(1); act_random(act, need_long(argv[2])); }
+	if (IS("names")) { NARGS(1); act_names(argv[2]); }
+	if (IS("cpus")) { NARGS(0); act_cpus(); }
 	if (IS("ready")) { NARGS(1); act_ready(argv[2]); }
 	if (IS("pidfile")) { NARGS(2); act_pidfile(argv[2], argv[3]); }
 	if (IS("emit")) { NARGS(1); act_emit(need_long(argv[2])); }

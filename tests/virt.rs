@@ -1,0 +1,192 @@
+//! Virtualization flags: `--random-seed`, `--num-cpus`, `--cpu-cores`, `-c`,
+//! `--deterministic-dirs`. Each with a control showing the property is not there
+//! without the flag.
+
+mod util;
+
+use std::time::{Duration, Instant};
+
+use util::{bare, run, sandboxed, Mode, Running, TempDir};
+
+fn cpus_available() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+#[test]
+fn a_seed_makes_randomness_reproducible() {
+    for mode in Mode::ALL {
+        for how in ["getrandom", "urandom"] {
+            let seeded = |seed: &str, n: &str| sandboxed(mode, &["--random-seed", seed], &[how, n]);
+            let a = seeded("42", "64");
+            assert!(a.starts_with("ok "), "{mode:?} {how}: {a}");
+            assert_eq!(
+                a,
+                seeded("42", "64"),
+                "{mode:?} {how}: same seed, same bytes"
+            );
+            assert_ne!(a, seeded("43", "64"), "{mode:?} {how}: another seed");
+            // 1 MiB in one go (the pipe or the syscall answers in pieces; the probe loops).
+            let big = seeded("42", "1048576");
+            assert_eq!(big, seeded("42", "1048576"), "{mode:?} {how}: 1 MiB");
+            assert_eq!(
+                big.split(' ').nth(1),
+                a.split(' ').nth(1),
+                "{mode:?} {how}: a prefix"
+            );
+            // Control: without a seed, two runs differ.
+            let flags = ["-r", "/dev/urandom"];
+            let plain = sandboxed(mode, &flags, &[how, "64"]);
+            assert!(plain.starts_with("ok "), "{mode:?} {how}: {plain}");
+            assert_ne!(
+                plain,
+                sandboxed(mode, &flags, &[how, "64"]),
+                "{mode:?} {how}"
+            );
+        }
+        // The file and the syscall are different streams of the seed.
+        assert_ne!(
+            sandboxed(mode, &["--random-seed", "42"], &["getrandom", "64"]),
+            sandboxed(mode, &["--random-seed", "42"], &["urandom", "64"])
+        );
+    }
+}
+
+#[test]
+fn num_cpus_shows_n_cpus() {
+    let real = cpus_available();
+    for mode in Mode::ALL {
+        assert_eq!(
+            sandboxed(mode, &["--num-cpus", "1"], &["cpus"]),
+            "ok 1 1",
+            "{mode:?}: affinity and sysconf(_SC_NPROCESSORS_ONLN)"
+        );
+        assert_eq!(
+            bare(mode, &["cpus"]),
+            format!("ok {real} {real}"),
+            "control"
+        );
+        let nproc = run(mode.sandlet(&["run", "--num-cpus", "1", "--", "/usr/bin/nproc"]));
+        assert_eq!(nproc.expect_code(0).out(), "1", "{mode:?}");
+        // /proc/cpuinfo, when the policy lets the command read /proc.
+        let mut args = vec!["run", "--num-cpus", "1", "-r", "/proc"];
+        let system = util::system_flags();
+        args.extend(system.iter().map(String::as_str));
+        args.extend_from_slice(&["--", "/bin/grep", "-c", "^processor", "/proc/cpuinfo"]);
+        assert_eq!(
+            run(mode.sandlet(&args)).expect_code(0).out(),
+            "1",
+            "{mode:?}"
+        );
+    }
+    for bad in ["0", "x", "1025", "-1"] {
+        let out = run(Mode::Root.sandlet(&["run", "--num-cpus", bad, "--", "/bin/true"]));
+        util::assert_one_error_line(&out, 2);
+    }
+    let too_many = (real + 1).to_string();
+    let out = run(Mode::Root.sandlet(&["run", "--num-cpus", &too_many, "--", "/bin/true"]));
+    util::assert_one_error_line(&out, 2);
+}
+
+#[test]
+fn cpu_cores_pins_the_command() {
+    let real = cpus_available();
+    // The first number of the probe's line: CPUs in its affinity mask.
+    let affinity = |line: String| line.split(' ').nth(1).map(str::to_owned);
+    for mode in Mode::ALL {
+        let last = (real - 1).to_string();
+        let one = sandboxed(mode, &["--cpu-cores", &last], &["cpus"]);
+        assert_eq!(affinity(one).as_deref(), Some("1"), "{mode:?}");
+        if real > 1 {
+            let two = sandboxed(mode, &["--cpu-cores", &format!("0,{last}")], &["cpus"]);
+            assert_eq!(affinity(two).as_deref(), Some("2"), "{mode:?}");
+            // Control: without the flag every CPU shows.
+            let all = real.to_string();
+            assert_eq!(
+                affinity(bare(mode, &["cpus"])).as_deref(),
+                Some(all.as_str())
+            );
+        }
+    }
+    for bad in ["", "1-0", "a", "1024", &real.to_string()] {
+        let out = run(Mode::Root.sandlet(&["run", "--cpu-cores", bad, "--", "/bin/true"]));
+        util::assert_one_error_line(&out, 2);
+    }
+}
+
+/// CPU time (user + system, clock ticks) of `pid`.
+fn cpu_ticks(pid: i32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = after.split(' ').collect();
+    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+}
+
+#[test]
+fn cpu_percent_throttles_the_sandbox() {
+    let ticks_per_s = rustix::param::clock_ticks_per_second() as f64;
+    for mode in Mode::ALL {
+        let probe_dir = util::probe_dir();
+        let cmd = mode.sandlet(&[
+            "run",
+            "-c",
+            "25",
+            "-r",
+            probe_dir,
+            "--",
+            util::probe(),
+            "spin_ready",
+        ]);
+        let spinner = Running::start(cmd);
+        let line = spinner.line();
+        let pid: i32 = line.rsplit(' ').next().unwrap().parse().unwrap();
+        let (t0, c0) = (Instant::now(), cpu_ticks(pid));
+        std::thread::sleep(Duration::from_secs(2));
+        let (t1, c1) = (Instant::now(), cpu_ticks(pid));
+        spinner.signal(libc::SIGTERM);
+        spinner.wait();
+        let share = (c1 - c0) as f64 / ticks_per_s / (t1 - t0).as_secs_f64();
+        assert!(
+            (0.15..=0.35).contains(&share),
+            "{mode:?}: CPU share {share:.2}"
+        );
+    }
+    for bad in ["0", "101", "x", "25%"] {
+        let out = run(Mode::Root.sandlet(&["run", "-c", bad, "--", "/bin/true"]));
+        util::assert_one_error_line(&out, 2);
+    }
+}
+
+#[test]
+fn deterministic_dirs_lists_in_name_order() {
+    let dir = TempDir::new("dirs");
+    let names: Vec<String> = (0..24)
+        .rev()
+        .map(|i| format!("f{:02}", (i * 7) % 24))
+        .collect();
+    for n in &names {
+        dir.file(n, "");
+    }
+    let mut sorted = names.clone();
+    sorted.sort();
+    let want = format!("ok {}", sorted.join(" "));
+    let path = util::s(dir.path());
+    for mode in Mode::ALL {
+        let flags = ["--deterministic-dirs", "-r", path];
+        assert_eq!(sandboxed(mode, &flags, &["names", path]), want, "{mode:?}");
+        // Control: the file system's own order is not the sorted one.
+        assert_ne!(
+            sandboxed(mode, &["-r", path], &["names", path]),
+            want,
+            "{mode:?}"
+        );
+    }
+    let mut args = vec!["run", "--deterministic-dirs", "-r", path];
+    let system = util::system_flags();
+    args.extend(system.iter().map(String::as_str));
+    args.extend_from_slice(&["--", "/bin/ls", "-f", path]);
+    let ls = run(Mode::Root.sandlet(&args));
+    let listed: Vec<String> = ls.expect_code(0).out().lines().map(str::to_owned).collect();
+    let mut want_ls = vec![".".to_owned(), "..".to_owned()];
+    want_ls.extend(sorted);
+    assert_eq!(listed, want_ls);
+}

@@ -214,7 +214,9 @@ pub fn build(policy: &Policy, abi: u32) -> Result<Ruleset, SetupError> {
     let step = |step| move |source| SetupError::Step { step, source };
     let ruleset = sys::landlock_create_ruleset(&attr).map_err(step("landlock_create_ruleset"))?;
 
-    for rule in &policy.fs {
+    let rules =
+        crate::policy::landlock_rules(&policy.fs, policy.proc_view, &crate::policy::list_dir);
+    for rule in &rules {
         let wanted = match rule.access {
             FsAccess::Read => FS_READ,
             FsAccess::Write => FS_WRITE,

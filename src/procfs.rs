@@ -112,7 +112,7 @@ pub fn socket_inodes(pid: i32, into: &mut std::collections::HashSet<u64>) {
 }
 
 /// The parent process of `pid` (field 4 of `/proc/PID/stat`).
-fn parent_of(pid: i32) -> Option<i32> {
+pub fn parent_of(pid: i32) -> Option<i32> {
     let mut buf = [0u8; 512];
     let n = File::open(format!("/proc/{pid}/stat"))
         .ok()?

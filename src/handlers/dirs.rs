@@ -1,5 +1,8 @@
-//! `--deterministic-dirs`: `getdents64` returns a directory's entries sorted by name, so
-//! listings come in the same order on every run and file system.
+//! `getdents64` answered by the supervisor: with `--deterministic-dirs` a directory's
+//! entries come sorted by name, so listings have the same order on every run and file
+//! system; with the /proc view, a listing of /proc leaves out every process outside the
+//! sandbox (then every listing is answered here, in the file system's order unless
+//! sorted, so a descriptor swapped in by another thread cannot slip past).
 //!
 //! The supervisor takes a duplicate of the caller's descriptor (`pidfd_getfd`), lists
 //! the directory through a fresh open of it (`openat(dup, ".")`), sorts the names and
@@ -39,17 +42,26 @@ struct Listing {
     entries: Vec<Entry>,
 }
 
-/// Cached sorted listings by (thread, fd).
+/// Cached listings by (thread, fd).
 #[derive(Debug, Default)]
 pub struct DirState {
+    /// `--deterministic-dirs` (otherwise listings keep the file system's order; they
+    /// are served only to hide foreign processes in /proc).
+    sorted: bool,
     listings: HashMap<(u32, u64), Listing>,
 }
 
 impl DirState {
-    pub fn new() -> Mutex<DirState> {
-        Mutex::new(DirState::default())
+    pub fn new(sorted: bool) -> Mutex<DirState> {
+        Mutex::new(DirState {
+            sorted,
+            listings: HashMap::new(),
+        })
     }
 }
+
+/// /proc's root directory inode.
+const PROC_ROOT_INO: u64 = 1;
 
 fn errno(e: i32) -> Decision {
     Decision::Respond(Response::Errno(e))
@@ -68,8 +80,8 @@ fn d_type(t: FileType) -> u8 {
     }
 }
 
-/// Every entry of the directory `dir` is open on, sorted by name.
-fn read_sorted(dir: &OwnedFd) -> rustix::io::Result<Vec<Entry>> {
+/// Every entry of the directory `dir` is open on, sorted by name when `sorted`.
+fn read_entries(dir: &OwnedFd, sorted: bool) -> rustix::io::Result<Vec<Entry>> {
     let mut d = rustix::fs::Dir::read_from(dir)?;
     let mut entries = Vec::new();
     while let Some(e) = d.read() {
@@ -80,7 +92,9 @@ fn read_sorted(dir: &OwnedFd) -> rustix::io::Result<Vec<Entry>> {
             name: e.file_name().to_bytes().to_vec(),
         });
     }
-    entries.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+    if sorted {
+        entries.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+    }
     Ok(entries)
 }
 
@@ -137,10 +151,21 @@ fn getdents64(ctx: &Ctx, n: &Notif) -> Decision {
         let mut s = lock(state);
         let cached = s.listings.get(&key).is_some_and(|l| l.dir == dir);
         if pos == 0 || !cached {
-            match read_sorted(&dup) {
-                Ok(entries) => s.listings.insert(key, Listing { dir, entries }),
+            let mut entries = match read_entries(&dup, s.sorted) {
+                Ok(entries) => entries,
                 Err(e) => return errno(e.raw_os_error()),
             };
+            if ctx.proc.as_ref().is_some_and(|v| v.dev == dir.0) && dir.1 == PROC_ROOT_INO {
+                // /proc itself: processes outside the sandbox are not listed.
+                let members = super::procview::members(ctx);
+                entries.retain(
+                    |e| match std::str::from_utf8(&e.name).map(str::parse::<i32>) {
+                        Ok(Ok(pid)) => members.contains(&pid),
+                        _ => true,
+                    },
+                );
+            }
+            s.listings.insert(key, Listing { dir, entries });
         }
         let Some(listing) = s.listings.get(&key) else {
             return errno(libc::EIO);
@@ -215,7 +240,7 @@ mod tests {
             std::fs::write(dir.join(name), b"").unwrap();
         }
         let fd: OwnedFd = std::fs::File::open(&dir).unwrap().into();
-        let names: Vec<String> = read_sorted(&fd)
+        let names: Vec<String> = read_entries(&fd, true)
             .unwrap()
             .into_iter()
             .map(|e| String::from_utf8(e.name).unwrap())

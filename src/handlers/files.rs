@@ -141,7 +141,7 @@ fn carry_on() -> Decision {
 
 /// Reads the NUL-terminated string at `addr` in the caller, a page at a time (a string
 /// may end just before an unmapped page). `None` when unreadable or too long.
-fn read_path(n: &Notif, addr: u64) -> Option<Vec<u8>> {
+pub fn read_path(n: &Notif, addr: u64) -> Option<Vec<u8>> {
     const PAGE: u64 = 4096;
     let mut out = Vec::new();
     let mut at = addr;
@@ -163,7 +163,7 @@ fn read_path(n: &Notif, addr: u64) -> Option<Vec<u8>> {
 }
 
 /// A sealed memfd holding `content`, positioned at its start.
-fn memfd(name: &str, content: &[u8]) -> rustix::io::Result<OwnedFd> {
+pub fn memfd(name: &str, content: &[u8]) -> rustix::io::Result<OwnedFd> {
     use rustix::fs::{MemfdFlags, SealFlags};
     let fd = rustix::fs::memfd_create(name, MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING)?;
     let mut rest = content;
@@ -183,13 +183,14 @@ fn memfd(name: &str, content: &[u8]) -> rustix::io::Result<OwnedFd> {
 /// kernel and Landlock decide them against the real file).
 const NOT_A_READ: u64 = (libc::O_ACCMODE | libc::O_CREAT | libc::O_TRUNC | libc::O_PATH) as u64;
 
-/// Serves the open of the path at `path_at` with `flags` when the path is served.
-fn serve(ctx: &Ctx, n: &Notif, path_at: u64, flags: u64) -> Decision {
+/// Serves the open of the path at `path_at` (relative to `dirfd`) with `flags` when
+/// the path is served, or beneath /proc with the /proc view on.
+fn serve(ctx: &Ctx, n: &Notif, dirfd: u64, path_at: u64, flags: u64) -> Decision {
     let Some(path) = read_path(n, path_at) else {
         return carry_on();
     };
     let Some((name, content)) = ctx.files.lookup(&path) else {
-        return carry_on();
+        return super::procview::open(ctx, n, dirfd, &path, flags).unwrap_or_else(carry_on);
     };
     let tmpfile = libc::O_TMPFILE as u64;
     if flags & NOT_A_READ != 0 || flags & tmpfile == tmpfile {
@@ -231,12 +232,12 @@ fn serve(ctx: &Ctx, n: &Notif, path_at: u64, flags: u64) -> Decision {
 
 /// `open(path, flags, mode)`.
 fn open(ctx: &Ctx, n: &Notif) -> Decision {
-    serve(ctx, n, n.args[0], n.args[1])
+    serve(ctx, n, libc::AT_FDCWD as u64, n.args[0], n.args[1])
 }
 
-/// `openat(dirfd, path, flags, mode)`: served paths are absolute, so dirfd is ignored.
+/// `openat(dirfd, path, flags, mode)`.
 fn openat(ctx: &Ctx, n: &Notif) -> Decision {
-    serve(ctx, n, n.args[1], n.args[2])
+    serve(ctx, n, n.args[0], n.args[1], n.args[2])
 }
 
 /// `openat2(dirfd, path, how, size)`: `how.flags` is the first u64; opens with
@@ -254,7 +255,7 @@ fn openat2(ctx: &Ctx, n: &Notif) -> Decision {
     if word(2) != 0 {
         return carry_on();
     }
-    serve(ctx, n, n.args[1], word(0))
+    serve(ctx, n, n.args[0], n.args[1], word(0))
 }
 
 #[cfg(test)]

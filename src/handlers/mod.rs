@@ -9,6 +9,7 @@ pub mod identity;
 pub mod memory;
 pub mod net;
 pub mod process;
+pub mod procview;
 pub mod random;
 
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -39,6 +40,8 @@ pub struct Ctx {
     pub random: Option<Mutex<random::RandomState>>,
     /// `--deterministic-dirs`' listings.
     pub dirs: Option<Mutex<dirs::DirState>>,
+    /// The /proc view (when the command may read /proc).
+    pub proc: Option<procview::ProcView>,
     /// Files served instead of the host's (`/etc/hosts`, `/etc/hostname`).
     pub files: files::Files,
     /// The sandbox's process group (for `--memory-kill`).

@@ -48,8 +48,11 @@ pub struct Traps {
     pub random: bool,
     /// `sched_getaffinity` (`--num-cpus`).
     pub cpus: bool,
-    /// `getdents64` (`--deterministic-dirs`).
+    /// `getdents64` (`--deterministic-dirs`, the /proc view).
     pub dirs: bool,
+    /// The /proc view: path syscalls that can name a foreign process (`stat` and
+    /// friends, `access`, `readlink`, `chdir`); opens go with `open`.
+    pub proc: bool,
 }
 
 impl Traps {
@@ -68,6 +71,7 @@ impl Traps {
         random: true,
         cpus: true,
         dirs: true,
+        proc: true,
     };
 
     pub fn for_policy(policy: &crate::policy::Policy) -> Traps {
@@ -82,11 +86,13 @@ impl Traps {
                 udp: policy.net.udp(),
                 icmp: policy.net.icmp(),
                 uname: s.name.is_some(),
-                open: !crate::handlers::files::Files::for_policy(policy).is_empty(),
+                open: policy.proc_view
+                    || !crate::handlers::files::Files::for_policy(policy).is_empty(),
                 sockname: policy.net.remap,
                 random: s.random_seed.is_some(),
                 cpus: s.num_cpus.is_some(),
-                dirs: s.deterministic_dirs,
+                dirs: s.deterministic_dirs || policy.proc_view,
+                proc: policy.proc_view,
             },
         }
     }
@@ -105,6 +111,7 @@ impl Traps {
             || self.random
             || self.cpus
             || self.dirs
+            || self.proc
     }
 
     /// Datagram sockets are open, so sends that can name a destination are trapped.
@@ -112,6 +119,17 @@ impl Traps {
         self.udp || self.icmp
     }
 }
+
+/// Path syscalls the /proc view checks, with the path as the first argument ...
+pub const PROC_PATH_CALLS: &[&str] = &["stat", "lstat", "access", "readlink", "chdir"];
+/// ... and as the second, after a directory fd.
+pub const PROC_PATHAT_CALLS: &[&str] = &[
+    "newfstatat",
+    "statx",
+    "faccessat",
+    "faccessat2",
+    "readlinkat",
+];
 
 /// The `mmap` syscall of the target (`mmap2` on 32-bit arm).
 pub const MMAP: &str = if cfg!(target_arch = "arm") {
@@ -416,6 +434,15 @@ pub fn program(deny: &[u32], traps: Traps) -> Result<Vec<SockFilter>, AsmError> 
         blocks.extend(
             ["getsockname", "getpeername"]
                 .into_iter()
+                .filter_map(notify_one),
+        );
+    }
+    if traps.proc {
+        blocks.extend(
+            PROC_PATH_CALLS
+                .iter()
+                .chain(PROC_PATHAT_CALLS)
+                .copied()
                 .filter_map(notify_one),
         );
     }

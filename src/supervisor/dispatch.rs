@@ -10,7 +10,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use log::{debug, warn};
 
 use crate::handlers::{
-    cpus, dirs, files, identity, memory, net, process, random, Ctx, Decision, Handler,
+    cpus, dirs, files, identity, memory, net, process, procview, random, Ctx, Decision, Handler,
 };
 use crate::seccomp::notif::{Notif, Response};
 use crate::seccomp::{names, Traps, MMAP};
@@ -56,6 +56,14 @@ impl Table {
         if traps.sockname {
             add("getsockname", net::GETSOCKNAME, true);
             add("getpeername", net::GETPEERNAME, true);
+        }
+        if traps.proc {
+            for &name in crate::seccomp::PROC_PATH_CALLS {
+                add(name, procview::STAT, false);
+            }
+            for &name in crate::seccomp::PROC_PATHAT_CALLS {
+                add(name, procview::STATAT, false);
+            }
         }
         if traps.random {
             add("getrandom", random::GETRANDOM, false);
@@ -166,6 +174,7 @@ mod tests {
             num_cpus: None,
             random: None,
             dirs: None,
+            proc: None,
             group: rustix::process::getpid(),
         }
     }

@@ -27,6 +27,7 @@ use rustix::process::{Pid, Signal, WaitIdOptions};
 use crate::error::SupervisorError;
 use crate::handlers::dirs::DirState;
 use crate::handlers::files::Files;
+use crate::handlers::procview::ProcView;
 use crate::handlers::random::RandomState;
 use crate::handlers::{process, Ctx};
 use crate::policy::Policy;
@@ -170,7 +171,13 @@ impl Supervisor {
             files: Files::for_policy(whole),
             num_cpus: policy.num_cpus,
             random: policy.random_seed.map(RandomState::new),
-            dirs: policy.deterministic_dirs.then(DirState::new),
+            dirs: (policy.deterministic_dirs || whole.proc_view)
+                .then(|| DirState::new(policy.deterministic_dirs)),
+            proc: if whole.proc_view {
+                Some(ProcView::open(whole).map_err(op("open /proc for the /proc view"))?)
+            } else {
+                None
+            },
             ports: whole.net.remap.then(Default::default),
             group: self.pid,
         });

@@ -1339,6 +1339,57 @@ static void act_spin(void)
 		n++;
 }
 
+/*
+ * open_race A B N: one thread flips a path buffer between A and B (same length,
+ * padded with '/' if needed) in a tight loop while the main thread opens the buffer
+ * N times.  Prints "ok ESCAPED OPENED": opens that succeeded on something other than
+ * A (by device and inode), and opens that succeeded at all.
+ */
+static char race_path[4096];
+static const char *race_a, *race_b;
+static volatile int race_stop;
+
+static void *race_flip(void *arg)
+{
+	(void)arg;
+	while (!race_stop) {
+		memcpy(race_path, race_b, strlen(race_b) + 1);
+		memcpy(race_path, race_a, strlen(race_a) + 1);
+	}
+	return NULL;
+}
+
+static void act_open_race(const char *a, const char *b, long n)
+{
+	struct stat sa, so;
+	pthread_t t;
+	long i, escaped = 0, opened = 0;
+
+	if (strlen(a) >= sizeof(race_path) || strlen(b) >= sizeof(race_path))
+		usage();
+	if (stat(a, &sa))
+		report(-1);
+	race_a = a;
+	race_b = b;
+	memcpy(race_path, a, strlen(a) + 1);
+	if (pthread_create(&t, NULL, race_flip, NULL))
+		report_errno(EAGAIN);
+	for (i = 0; i < n; i++) {
+		int fd = open(race_path, O_RDONLY | O_CLOEXEC);
+
+		if (fd < 0)
+			continue;
+		opened++;
+		if (fstat(fd, &so) == 0 && (so.st_dev != sa.st_dev || so.st_ino != sa.st_ino))
+			escaped++;
+		close(fd);
+	}
+	race_stop = 1;
+	pthread_join(t, NULL);
+	outf("ok %ld %ld", escaped, opened);
+	finish();
+}
+
 /* spin_ready: print "ok ready PID" (flushed), then burn CPU until killed. */
 static void act_spin_ready(void)
 {
@@ -1354,14 +1405,19 @@ static void act_spin_ready(void)
  */
 static void act_random(const char *how, long n)
 {
-	static unsigned char buf[1 << 20];
+	static const long max = 1 << 20;
+	unsigned char *buf;
 	unsigned long long h = 1469598103934665603ULL;
 	char hex[33] = "";
 	long got = 0, i;
 	int fd = -1;
 
-	if (n < 1 || n > (long)sizeof(buf))
+	if (n < 1 || n > max)
 		usage();
+	/* Allocated here, not static: the memory-limit tests count the probe's data. */
+	buf = malloc((size_t)n);
+	if (!buf)
+		report(-1);
 	if (strcmp(how, "urandom") == 0) {
 		fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
@@ -1387,7 +1443,7 @@ static void act_random(const char *how, long n)
 /* names DIR: "ok NAME..." in readdir order, without "." and "..". */
 static void act_names(const char *path)
 {
-	static char line[65536];
+	static char line[4096];
 	size_t at = 0;
 	DIR *d = opendir(path);
 	struct dirent *de;
@@ -2179,6 +2235,20 @@ int main(int argc, char **argv)
 	if (IS("sleep")) { NARGS(1); act_sleep(argv[2]); }
 	if (IS("spin")) { NARGS(0); act_spin(); }
 	if (IS("spin_ready")) { NARGS(0); act_spin_ready(); }
+	if (IS("open_race")) { NARGS(3); act_open_race(argv[2], argv[3], need_long(argv[4])); }
+	if (IS("stat")) {
+		struct stat st;
+
+		NARGS(1);
+		report(stat(argv[2], &st));
+	}
+	if (IS("readlink")) {
+		char buf[256];
+
+		NARGS(1);
+		report(readlink(argv[2], buf, sizeof(buf)));
+	}
+	if (IS("chdir")) { NARGS(1); report(chdir(argv[2])); }
 	if (IS("getrandom") || IS("urandom")) { NARGS(1); act_random(act, need_long(argv[2])); }
 	if (IS("names")) { NARGS(1); act_names(argv[2]); }
 	if (IS("cpus")) { NARGS(0); act_cpus(); }

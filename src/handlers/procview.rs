@@ -234,8 +234,15 @@ fn errno(e: i32) -> Decision {
 /// The /proc path the caller means by (`dirfd`, `path`), when the view is on.
 fn proc_path(ctx: &Ctx, n: &Notif, dirfd: u64, path: &[u8]) -> Option<ProcPath> {
     ctx.proc.as_ref()?;
-    let abs = absolute(n, dirfd, path)?;
-    classify(&abs, tgid(n), n.pid as i32)
+    let abs = normalize(&absolute(n, dirfd, path)?);
+    beneath_proc(&abs).then(|| classify(&abs, tgid(n), n.pid as i32))?
+}
+
+/// Whether the normalized absolute `path` is /proc or beneath it (cheap: the caller's
+/// thread-group id is only looked up for such paths).
+fn beneath_proc(path: &[u8]) -> bool {
+    let proc = crate::policy::PROC.as_bytes();
+    path.starts_with(proc) && matches!(path.get(proc.len()), None | Some(b'/'))
 }
 
 /// Opens `path` (read by the caller's open) on its behalf when it is beneath /proc or
@@ -260,6 +267,9 @@ pub fn open(ctx: &Ctx, n: &Notif, dirfd: u64, path: &[u8], flags: u64) -> Option
             Ok(fd) => Decision::SendFd { fd, cloexec },
             Err(e) => errno(e.raw_os_error()),
         });
+    }
+    if !beneath_proc(&norm) {
+        return None;
     }
     let p = classify(&norm, tgid(n), n.pid as i32)?;
     if p.pid.is_some_and(|pid| !in_sandbox(ctx, pid)) {

@@ -121,6 +121,11 @@ pub struct RunArgs {
     #[argh(option)]
     pub random_seed: Option<String>,
 
+    /// the command's wall clock starts at this instant (RFC 3339, e.g.
+    /// 2000-01-01T00:00:00Z, or seconds since 1970) and runs on from there
+    #[argh(option)]
+    pub time_start: Option<String>,
+
     /// the command sees N CPUs: sched_getaffinity, /sys/devices/system/cpu/online and
     /// /proc/cpuinfo show N
     #[argh(option)]
@@ -188,6 +193,7 @@ const VALUE_FLAGS: &[(Option<char>, &str)] = &[
     (None, "--net-allow"),
     (None, "--net-deny"),
     (None, "--random-seed"),
+    (None, "--time-start"),
     (None, "--num-cpus"),
     (None, "--cpu-cores"),
     (Some('c'), "--cpu"),

@@ -190,3 +190,70 @@ fn deterministic_dirs_lists_in_name_order() {
     want_ls.extend(sorted);
     assert_eq!(listed, want_ls);
 }
+
+#[test]
+fn time_start_moves_the_wall_clock_everywhere() {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    for mode in Mode::ALL {
+        let line = sandboxed(mode, &["--time-start", "2000-01-01T00:00:00Z"], &["clocks"]);
+        let f: Vec<i64> = line
+            .split(' ')
+            .skip(1)
+            .map(|v| v.parse().unwrap())
+            .collect();
+        // Raw syscall, libc (vDSO), time() and gettimeofday() all read 2000 (time() is
+        // read after the two 1 s waits).
+        for (what, secs) in ["raw", "vdso", "time", "gettimeofday"].iter().zip(&f[..4]) {
+            assert!(
+                (946_684_800..946_684_800 + 10).contains(secs),
+                "{mode:?} {what}: {line}"
+            );
+        }
+        // Absolute waits end on time (~1 s), not at once (their deadline is in 2000).
+        for (what, ms) in ["clock_nanosleep", "timerfd"].iter().zip(&f[4..]) {
+            assert!((800..3000).contains(ms), "{mode:?} {what}: {line}");
+        }
+        // Control: without the flag the real time shows.
+        let plain = sandboxed(mode, &[], &["clocks"]);
+        let raw: i64 = plain.split(' ').nth(1).unwrap().parse().unwrap();
+        assert!((now - 60..now + 600).contains(&raw), "{mode:?}: {plain}");
+        // A dynamically linked program (vDSO found by ld.so), and `date`.
+        let mut args = vec!["run", "--time-start", "946684800"];
+        let system = util::system_flags();
+        args.extend(system.iter().map(String::as_str));
+        args.extend_from_slice(&["--", "/bin/date", "+%Y"]);
+        assert_eq!(
+            run(mode.sandlet(&args)).expect_code(0).out(),
+            "2000",
+            "{mode:?}"
+        );
+    }
+    for bad in ["", "2000-01-01", "yesterday", "-5", "2000-02-30T00:00:00Z"] {
+        let out = run(Mode::Root.sandlet(&["run", "--time-start", bad, "--", "/bin/true"]));
+        util::assert_one_error_line(&out, 2);
+    }
+}
+
+#[test]
+fn time_start_reaches_python() {
+    let python = "/usr/bin/python3";
+    if !std::path::Path::new(python).exists() {
+        eprintln!("skipped: no {python}");
+        return;
+    }
+    let out = run(Mode::Root.sandlet(&[
+        "run",
+        "-r",
+        "/",
+        "--time-start",
+        "2000-01-01T00:00:00Z",
+        "--",
+        python,
+        "-c",
+        "import time; print(time.gmtime(time.time()).tm_year)",
+    ]));
+    assert_eq!(out.expect_code(0).out(), "2000");
+}

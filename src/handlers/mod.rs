@@ -11,6 +11,7 @@ pub mod net;
 pub mod process;
 pub mod procview;
 pub mod random;
+pub mod time;
 
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::Mutex;
@@ -42,6 +43,10 @@ pub struct Ctx {
     pub dirs: Option<Mutex<dirs::DirState>>,
     /// The /proc view (when the command may read /proc).
     pub proc: Option<procview::ProcView>,
+    /// `--time-start`: nanoseconds added to the wall clocks.
+    pub time_offset: Option<i64>,
+    /// Answers due later (absolute sleeps): (when, notification id, response).
+    pub delayed: Mutex<Vec<(std::time::Instant, u64, Response)>>,
     /// Files served instead of the host's (`/etc/hosts`, `/etc/hostname`).
     pub files: files::Files,
     /// The sandbox's process group (for `--memory-kill`).
@@ -52,6 +57,11 @@ pub struct Ctx {
 #[derive(Debug)]
 pub enum Decision {
     Respond(Response),
+    /// Answer `response` at `until` (from the poll loop; inline handlers only).
+    Delay {
+        until: std::time::Instant,
+        response: Response,
+    },
     /// Answer with a new descriptor in the caller, a duplicate of `fd` (what an `open`
     /// on the caller's behalf returns); `cloexec` as the caller's `O_CLOEXEC`.
     SendFd {
@@ -67,6 +77,16 @@ impl PartialEq for Decision {
         match (self, other) {
             (Decision::Respond(a), Decision::Respond(b)) => a == b,
             (Decision::Park, Decision::Park) => true,
+            (
+                Decision::Delay {
+                    until: a,
+                    response: x,
+                },
+                Decision::Delay {
+                    until: b,
+                    response: y,
+                },
+            ) => a == b && x == y,
             (Decision::SendFd { fd: a, cloexec: x }, Decision::SendFd { fd: b, cloexec: y }) => {
                 a.as_raw_fd() == b.as_raw_fd() && x == y
             }

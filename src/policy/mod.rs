@@ -51,6 +51,8 @@ pub struct SupervisorPolicy {
     pub num_cpus: Option<u32>,
     /// `--deterministic-dirs`: getdents64 answers sorted by name.
     pub deterministic_dirs: bool,
+    /// `--time-start`: the wall-clock instant the command starts at (ns since 1970).
+    pub time_start: Option<i64>,
 }
 
 /// Network rules beyond Landlock's defaults (TCP connect denied, bind on listed ports).
@@ -615,6 +617,7 @@ fn supervisor_policy(
             (args.random_seed.is_some(), "--random-seed"),
             (args.num_cpus.is_some(), "--num-cpus"),
             (args.deterministic_dirs, "--deterministic-dirs"),
+            (args.time_start.is_some(), "--time-start"),
         ] {
             if given {
                 return Err(requires(flag, "the supervisor (drop --no-supervisor)"));
@@ -680,7 +683,22 @@ fn supervisor_policy(
         },
         None => None,
     };
+    let time_start = match &args.time_start {
+        Some(raw) => {
+            let at = parse::parse_time_start(raw).map_err(bad_value("--time-start", raw))?;
+            if !cfg!(target_arch = "x86_64") {
+                return Err(PolicyError::Unsupported {
+                    flag: "--time-start",
+                    value: raw.clone(),
+                    why: "needs x86_64 (the vDSO patch is written for it)",
+                });
+            }
+            Some(at)
+        }
+        None => None,
+    };
     Ok(Some(SupervisorPolicy {
+        time_start,
         max_processes,
         memory,
         name,

@@ -285,6 +285,117 @@ pub fn parse_env(s: &str) -> Result<(String, String), ParseError> {
     Ok((key.to_owned(), value.to_owned()))
 }
 
+/// Parses a wall-clock instant as nanoseconds since the Unix epoch: whole seconds since
+/// the epoch (`946684800`), or RFC 3339 (`2000-01-01T00:00:00Z`, `...T12:30:00.5+02:00`;
+/// `t`/`z`/space accepted as in the RFC's note). Instants before 1970 are refused.
+pub fn parse_time_start(s: &str) -> Result<i64, ParseError> {
+    if !s.is_empty() && s.len() <= 12 && s.bytes().all(|b| b.is_ascii_digit()) {
+        let secs: i64 = s
+            .parse()
+            .map_err(|_| ParseError(format!("'{s}' is too large")))?;
+        return secs
+            .checked_mul(1_000_000_000)
+            .ok_or_else(|| ParseError(format!("'{s}' is too large")));
+    }
+    let bad = || {
+        ParseError(format!(
+            "'{s}' is neither seconds since 1970 nor an RFC 3339 time like 2000-01-01T00:00:00Z"
+        ))
+    };
+    let b = s.as_bytes();
+    if b.len() < 20 || !s.is_ascii() {
+        return Err(bad());
+    }
+    let num = |from: usize, len: usize| -> Result<i64, ParseError> {
+        let part = &s[from..from + len];
+        if part.bytes().all(|c| c.is_ascii_digit()) {
+            part.parse().map_err(|_| bad())
+        } else {
+            Err(bad())
+        }
+    };
+    let seps_ok = b[4] == b'-'
+        && b[7] == b'-'
+        && matches!(b[10], b'T' | b't' | b' ')
+        && b[13] == b':'
+        && b[16] == b':';
+    if !seps_ok {
+        return Err(bad());
+    }
+    let (year, month, day) = (num(0, 4)?, num(5, 2)?, num(8, 2)?);
+    let (hour, minute, second) = (num(11, 2)?, num(14, 2)?, num(17, 2)?);
+    let mut at = 19;
+    let mut nanos = 0i64;
+    if b[at] == b'.' {
+        let digits = b[at + 1..]
+            .iter()
+            .take_while(|c| c.is_ascii_digit())
+            .count();
+        if digits == 0 {
+            return Err(bad());
+        }
+        for (i, &c) in b[at + 1..at + 1 + digits].iter().enumerate() {
+            if i < 9 {
+                nanos += i64::from(c - b'0') * 10i64.pow(8 - i as u32);
+            }
+        }
+        at += 1 + digits;
+    }
+    let offset = match &b[at..] {
+        [b'Z' | b'z'] => 0,
+        [sign @ (b'+' | b'-'), _, _, b':', _, _] => {
+            let (h, m) = (num(at + 1, 2)?, num(at + 4, 2)?);
+            if h > 23 || m > 59 {
+                return Err(bad());
+            }
+            let o = h * 3600 + m * 60;
+            if *sign == b'+' {
+                o
+            } else {
+                -o
+            }
+        }
+        _ => return Err(bad()),
+    };
+    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    let days_in = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    let valid = (1..=12).contains(&month)
+        && day >= 1
+        && day <= days_in[(month - 1) as usize]
+        && hour <= 23
+        && minute <= 59
+        && second <= 60;
+    if !valid {
+        return Err(bad());
+    }
+    // Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset;
+    if secs < 0 {
+        return Err(ParseError(format!("'{s}' is before 1970")));
+    }
+    Ok(secs * 1_000_000_000 + nanos)
+}
+
 /// Highest CPU number a CPU list may name (`CPU_SETSIZE` - 1).
 pub const CPU_MAX: usize = 1023;
 
@@ -330,6 +441,56 @@ pub fn parse_percent(s: &str) -> Result<u8, ParseError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn time_starts() {
+        let ns = |secs: i64| secs * 1_000_000_000;
+        assert_eq!(parse_time_start("0"), Ok(0));
+        assert_eq!(parse_time_start("946684800"), Ok(ns(946_684_800)));
+        assert_eq!(
+            parse_time_start("2000-01-01T00:00:00Z"),
+            Ok(ns(946_684_800))
+        );
+        assert_eq!(parse_time_start("1970-01-01t00:00:00z"), Ok(0));
+        assert_eq!(
+            parse_time_start("2000-03-01 00:00:00Z"),
+            Ok(ns(951_868_800))
+        );
+        assert_eq!(
+            parse_time_start("2024-02-29T12:00:00Z"),
+            Ok(ns(1_709_208_000))
+        );
+        assert_eq!(
+            parse_time_start("2000-01-01T02:00:00+02:00"),
+            Ok(ns(946_684_800))
+        );
+        assert_eq!(
+            parse_time_start("1999-12-31T23:00:00-01:00"),
+            Ok(ns(946_684_800))
+        );
+        assert_eq!(
+            parse_time_start("2000-01-01T00:00:00.25Z"),
+            Ok(ns(946_684_800) + 250_000_000)
+        );
+        for bad in [
+            "",
+            "-1",
+            "2000-01-01",
+            "2000-01-01T00:00:00",
+            "2000-13-01T00:00:00Z",
+            "2001-02-29T00:00:00Z",
+            "2000-01-01T24:00:00Z",
+            "2000-01-01T00:00:00.Z",
+            "2000-01-01T00:00:00+2:00",
+            "1969-12-31T23:59:59Z",
+            "2000-01-01T00:00:00Zjunk",
+            "2000-01-01X00:00:00Z",
+            "９９",
+            "12345678901234567890",
+        ] {
+            assert!(parse_time_start(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn cpu_lists_and_percents() {

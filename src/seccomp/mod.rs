@@ -50,6 +50,9 @@ pub struct Traps {
     pub cpus: bool,
     /// `getdents64` (`--deterministic-dirs`, the /proc view).
     pub dirs: bool,
+    /// `--time-start`: wall-clock reads, absolute wall-clock sleeps and timerfds, and
+    /// `arch_prctl` (x86_64) to patch each new image's vDSO.
+    pub time: bool,
     /// The /proc view: path syscalls that can name a foreign process (`stat` and
     /// friends, `access`, `readlink`, `chdir`); opens go with `open`.
     pub proc: bool,
@@ -71,6 +74,7 @@ impl Traps {
         random: true,
         cpus: true,
         dirs: true,
+        time: true,
         proc: true,
     };
 
@@ -92,6 +96,7 @@ impl Traps {
                 random: s.random_seed.is_some(),
                 cpus: s.num_cpus.is_some(),
                 dirs: s.deterministic_dirs || policy.proc_view,
+                time: s.time_start.is_some(),
                 proc: policy.proc_view,
             },
         }
@@ -112,6 +117,7 @@ impl Traps {
             || self.cpus
             || self.dirs
             || self.proc
+            || self.time
     }
 
     /// Datagram sockets are open, so sends that can name a destination are trapped.
@@ -308,6 +314,68 @@ fn for_syscall(nr: u32, body: Block) -> Block {
         .mark("skip")
 }
 
+/// `--time-start`'s notifications: wall-clock `clock_gettime`, `gettimeofday`, `time`,
+/// absolute wall-clock `clock_nanosleep`, absolute `timerfd_settime`, `arch_prctl`.
+fn time_rules() -> Vec<Block> {
+    use crate::handlers::time::WALL_CLOCKS;
+    let notify = SECCOMP_RET_USER_NOTIF;
+    let allow = SECCOMP_RET_ALLOW;
+    // A wall clock id: high half 0 (dynamic clocks are negative), low half listed.
+    let wall_clock = |b: Block| -> Block {
+        let b = b
+            .load(arg_high(0))
+            .jump(BPF_JEQ, 0, Label::Next, Label::At("allow"))
+            .load(arg_low(0));
+        WALL_CLOCKS
+            .iter()
+            .fold(b, |b, &c| b.if_eq(c, "wall"))
+            .ret(allow)
+            .mark("wall")
+    };
+    let mut out = Vec::new();
+    out.push(for_syscall(
+        nr("clock_gettime"),
+        wall_clock(Block::new())
+            .ret(notify)
+            .mark("allow")
+            .ret(allow),
+    ));
+    out.push(for_syscall(
+        nr("clock_nanosleep"),
+        wall_clock(Block::new())
+            .load(arg_low(1))
+            .jump(
+                BPF_JSET,
+                libc::TIMER_ABSTIME as u32,
+                Label::Next,
+                Label::At("allow"),
+            )
+            .ret(notify)
+            .mark("allow")
+            .ret(allow),
+    ));
+    out.push(for_syscall(
+        nr("timerfd_settime"),
+        Block::new()
+            .load(arg_low(1))
+            .jump(
+                BPF_JSET,
+                libc::TFD_TIMER_ABSTIME as u32,
+                Label::Next,
+                Label::At("allow"),
+            )
+            .ret(notify)
+            .mark("allow")
+            .ret(allow),
+    ));
+    out.extend(
+        ["gettimeofday", "time", "arch_prctl"]
+            .into_iter()
+            .filter_map(notify_one),
+    );
+    out
+}
+
 /// Builds the filter refusing every syscall in `deny` (numbers of the build target), the
 /// fixed argument filters, and the notifications `traps` asks for.
 pub fn program(deny: &[u32], traps: Traps) -> Result<Vec<SockFilter>, AsmError> {
@@ -436,6 +504,9 @@ pub fn program(deny: &[u32], traps: Traps) -> Result<Vec<SockFilter>, AsmError> 
                 .into_iter()
                 .filter_map(notify_one),
         );
+    }
+    if traps.time {
+        blocks.extend(time_rules());
     }
     if traps.proc {
         blocks.extend(

@@ -10,7 +10,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use log::{debug, warn};
 
 use crate::handlers::{
-    cpus, dirs, files, identity, memory, net, process, procview, random, Ctx, Decision, Handler,
+    cpus, dirs, files, identity, memory, net, process, procview, random, time, Ctx, Decision,
+    Handler,
 };
 use crate::seccomp::notif::{Notif, Response};
 use crate::seccomp::{names, Traps, MMAP};
@@ -64,6 +65,14 @@ impl Table {
             for &name in crate::seccomp::PROC_PATHAT_CALLS {
                 add(name, procview::STATAT, false);
             }
+        }
+        if traps.time {
+            add("clock_gettime", time::CLOCK_GETTIME, false);
+            add("gettimeofday", time::GETTIMEOFDAY, false);
+            add("time", time::TIME, false);
+            add("clock_nanosleep", time::CLOCK_NANOSLEEP, false);
+            add("timerfd_settime", time::TIMERFD_SETTIME, false);
+            add("arch_prctl", time::NEW_IMAGE, false);
         }
         if traps.random {
             add("getrandom", random::GETRANDOM, false);
@@ -139,6 +148,15 @@ pub fn answer(ctx: &Ctx, n: &Notif, decision: Decision) {
     let response = match decision {
         Decision::Respond(response) => response,
         Decision::Park => return,
+        Decision::Delay { until, response } => {
+            debug!(
+                "{name} by {}: {response:?} in {:?}",
+                n.pid,
+                until - std::time::Instant::now()
+            );
+            crate::state::lock(&ctx.delayed).push((until, n.id, response));
+            return;
+        }
         Decision::SendFd { fd, cloexec } => match ctx.listener.send_fd(n.id, fd.as_fd(), cloexec) {
             Ok(()) => {
                 debug!("{name} by {}: answered with a descriptor", n.pid);
@@ -175,6 +193,8 @@ mod tests {
             random: None,
             dirs: None,
             proc: None,
+            time_offset: None,
+            delayed: Default::default(),
             group: rustix::process::getpid(),
         }
     }

@@ -169,6 +169,11 @@ impl Supervisor {
             bind_ports: whole.bind_ports.clone(),
             name: policy.name.clone(),
             files: Files::for_policy(whole),
+            time_offset: policy.time_start.map(|start| {
+                let now = rustix::time::clock_gettime(rustix::time::ClockId::Realtime);
+                start - (now.tv_sec * 1_000_000_000 + now.tv_nsec)
+            }),
+            delayed: Mutex::new(Vec::new()),
             num_cpus: policy.num_cpus,
             random: policy.random_seed.map(RandomState::new),
             dirs: (policy.deterministic_dirs || whole.proc_view)
@@ -268,10 +273,11 @@ impl Supervisor {
             let switch = throttle
                 .as_ref()
                 .map(|t| t.next().saturating_duration_since(now));
-            let wait = match (wait, switch) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
+            let due = self
+                .supervised
+                .as_ref()
+                .and_then(|s| answer_due(&s.ctx, now));
+            let wait = [wait, switch, due].into_iter().flatten().min();
             let (mio_ready, listener) = self.wait(wait)?;
             if let Some(s) = self.supervised.as_mut() {
                 match listener {
@@ -439,6 +445,25 @@ fn dispatch_one(s: &Supervised, n: &Notif) {
             );
         }
     }
+}
+
+/// Sends the delayed answers due at `now`; how long until the next one.
+fn answer_due(ctx: &Ctx, now: Instant) -> Option<Duration> {
+    let due: Vec<(u64, Response)> = {
+        let mut delayed = lock(&ctx.delayed);
+        let (due, later): (Vec<_>, Vec<_>) = delayed.drain(..).partition(|d| d.0 <= now);
+        *delayed = later;
+        due.into_iter().map(|(_, id, r)| (id, r)).collect()
+    };
+    for (id, response) in due {
+        if let Err(e) = ctx.listener.send(id, response) {
+            warn!("answer notification {id}: {e}");
+        }
+    }
+    lock(&ctx.delayed)
+        .iter()
+        .map(|d| d.0.saturating_duration_since(now))
+        .min()
 }
 
 /// Answers the forks held while `hold_forks` was set, once it is cleared.

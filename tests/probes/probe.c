@@ -59,6 +59,8 @@
 #include <sys/sem.h>
 #include <sys/shm.h>
 #include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/timerfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -1390,6 +1392,54 @@ static void act_open_race(const char *a, const char *b, long n)
 	finish();
 }
 
+/*
+ * clocks: "ok RAW LIBC TIME TOD SLEEP_MS TIMERFD_MS": wall-clock seconds from the raw
+ * clock_gettime syscall, from libc's clock_gettime (the vDSO), time() and
+ * gettimeofday(); then how long (monotonic ms) an absolute CLOCK_REALTIME sleep to
+ * "now + 1 s" and an absolute CLOCK_REALTIME timerfd to "now + 1 s" took.
+ */
+static long ms_since(const struct timespec *a)
+{
+	struct timespec b;
+
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	return (b.tv_sec - a->tv_sec) * 1000 + (b.tv_nsec - a->tv_nsec) / 1000000;
+}
+
+static void act_clocks(void)
+{
+	struct timespec raw, lib, m, until;
+	struct timeval tv;
+	struct itimerspec its;
+	unsigned long long ticks;
+	long slept, fired;
+	int fd;
+
+	if (syscall(SYS_clock_gettime, CLOCK_REALTIME, &raw) || clock_gettime(CLOCK_REALTIME, &lib) ||
+	    gettimeofday(&tv, NULL))
+		report(-1);
+	until = lib;
+	until.tv_sec += 1;
+	clock_gettime(CLOCK_MONOTONIC, &m);
+	while (clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME, &until, NULL) == EINTR)
+		;
+	slept = ms_since(&m);
+	fd = timerfd_create(CLOCK_REALTIME, TFD_CLOEXEC);
+	if (fd < 0)
+		report(-1);
+	memset(&its, 0, sizeof(its));
+	clock_gettime(CLOCK_REALTIME, &its.it_value);
+	its.it_value.tv_sec += 1;
+	clock_gettime(CLOCK_MONOTONIC, &m);
+	if (timerfd_settime(fd, TFD_TIMER_ABSTIME, &its, NULL) ||
+	    read(fd, &ticks, sizeof(ticks)) != (ssize_t)sizeof(ticks))
+		report(-1);
+	fired = ms_since(&m);
+	outf("ok %ld %ld %ld %ld %ld %ld", (long)raw.tv_sec, (long)lib.tv_sec, (long)time(NULL),
+	     (long)tv.tv_sec, slept, fired);
+	finish();
+}
+
 /* spin_ready: print "ok ready PID" (flushed), then burn CPU until killed. */
 static void act_spin_ready(void)
 {
@@ -2235,6 +2285,7 @@ int main(int argc, char **argv)
 	if (IS("sleep")) { NARGS(1); act_sleep(argv[2]); }
 	if (IS("spin")) { NARGS(0); act_spin(); }
 	if (IS("spin_ready")) { NARGS(0); act_spin_ready(); }
+	if (IS("clocks")) { NARGS(0); act_clocks(); }
 	if (IS("open_race")) { NARGS(3); act_open_race(argv[2], argv[3], need_long(argv[4])); }
 	if (IS("stat")) {
 		struct stat st;

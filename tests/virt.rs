@@ -216,6 +216,12 @@ fn time_start_moves_the_wall_clock_everywhere() {
         for (what, ms) in ["clock_nanosleep", "timerfd"].iter().zip(&f[4..]) {
             assert!((800..3000).contains(ms), "{mode:?} {what}: {line}");
         }
+        // POSIX timers cannot be moved: an absolute wall-clock one is refused, not
+        // left to fire at the real instant; other clocks are untouched.
+        let flags = ["--time-start", "2000-01-01T00:00:00Z"];
+        assert_eq!(sandboxed(mode, &flags, &["posix_timer", "realtime"]), "err EINVAL");
+        assert_eq!(sandboxed(mode, &flags, &["posix_timer", "monotonic"]), "ok");
+        assert_eq!(sandboxed(mode, &[], &["posix_timer", "realtime"]), "ok", "control");
         // Control: without the flag the real time shows.
         let plain = sandboxed(mode, &[], &["clocks"]);
         let raw: i64 = plain.split(' ').nth(1).unwrap().parse().unwrap();

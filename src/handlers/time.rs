@@ -25,8 +25,11 @@
 //!   `TFD_TIMER_ABSTIME` on a wall-clock timerfd is made on the caller's behalf on a
 //!   duplicate of the timerfd, with the deadline moved back by the offset.
 //!
-//! Not covered: POSIX timers (`timer_settime` with `TIMER_ABSTIME` on a wall clock)
-//! fire at the real instant; file timestamps are real.
+//! * POSIX timers: `timer_settime` with `TIMER_ABSTIME` on a wall-clock timer is
+//!   refused with EINVAL (the timer lives in the caller, so it cannot be armed on its
+//!   behalf, and seccomp cannot change the caller's arguments).
+//!
+//! File timestamps stay real.
 
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
@@ -44,6 +47,7 @@ pub const TIME: Handler = time;
 pub const CLOCK_NANOSLEEP: Handler = clock_nanosleep;
 pub const TIMERFD_SETTIME: Handler = timerfd_settime;
 pub const NEW_IMAGE: Handler = new_image;
+pub const TIMER_SETTIME: Handler = timer_settime;
 
 /// The wall clocks, whose readings are moved: REALTIME, REALTIME_COARSE,
 /// REALTIME_ALARM, TAI.
@@ -230,6 +234,40 @@ fn timerfd_settime(ctx: &Ctx, n: &Notif) -> Decision {
     write_and_answer(ctx, n, writes, 0)
 }
 
+/// `timer_settime(id, TIMER_ABSTIME, ..)`: a POSIX timer lives in the caller and can
+/// neither be armed on its behalf nor have its arguments changed, so an absolute
+/// deadline on a wall-clock timer is refused (EINVAL) instead of firing at the real
+/// instant. Other clocks continue.
+fn timer_settime(_ctx: &Ctx, n: &Notif) -> Decision {
+    let tgid = crate::procfs::tgid_of(n.pid).unwrap_or(n.pid as i32);
+    let timers = std::fs::read_to_string(format!("/proc/{tgid}/timers")).unwrap_or_default();
+    match timer_clock(&timers, n.args[0] as i32) {
+        Some(clock) if WALL_CLOCKS.contains(&clock) => {
+            warn!(
+                "process {tgid}: timer_settime with an absolute wall-clock time is not \
+                 supported under --time-start; refused with EINVAL"
+            );
+            errno(libc::EINVAL)
+        }
+        _ => Decision::Respond(Response::Continue),
+    }
+}
+
+/// The clock of POSIX timer `id` in the text of /proc/PID/timers.
+fn timer_clock(timers: &str, id: i32) -> Option<u32> {
+    let mut current = None;
+    for line in timers.lines() {
+        if let Some(v) = line.strip_prefix("ID:") {
+            current = v.trim().parse::<i32>().ok();
+        } else if let Some(v) = line.strip_prefix("ClockID:") {
+            if current == Some(id) {
+                return v.trim().parse().ok();
+            }
+        }
+    }
+    None
+}
+
 /// The first `arch_prctl` of a new image: patch its vDSO, then let the call run.
 fn new_image(_ctx: &Ctx, n: &Notif) -> Decision {
     match vdso::patch(n.pid as i32) {
@@ -391,6 +429,14 @@ pub mod vdso {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn finds_a_timers_clock() {
+        let t = "ID: 1\nsignal: 0/0\nnotify: none/pid.5\nClockID: 1\nID: 0\nsignal: 0/0\nnotify: none/pid.5\nClockID: 0\n";
+        assert_eq!(timer_clock(t, 0), Some(0));
+        assert_eq!(timer_clock(t, 1), Some(1));
+        assert_eq!(timer_clock(t, 2), None);
+    }
 
     #[test]
     fn timespecs_round_trip() {

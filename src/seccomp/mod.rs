@@ -355,6 +355,20 @@ fn time_rules() -> Vec<Block> {
             .ret(allow),
     ));
     out.push(for_syscall(
+        nr("timer_settime"),
+        Block::new()
+            .load(arg_low(1))
+            .jump(
+                BPF_JSET,
+                libc::TIMER_ABSTIME as u32,
+                Label::Next,
+                Label::At("allow"),
+            )
+            .ret(notify)
+            .mark("allow")
+            .ret(allow),
+    ));
+    out.push(for_syscall(
         nr("timerfd_settime"),
         Block::new()
             .load(arg_low(1))

@@ -72,6 +72,7 @@ impl Table {
             add("time", time::TIME, false);
             add("clock_nanosleep", time::CLOCK_NANOSLEEP, false);
             add("timerfd_settime", time::TIMERFD_SETTIME, false);
+            add("timer_settime", time::TIMER_SETTIME, false);
             add("arch_prctl", time::NEW_IMAGE, false);
         }
         if traps.random {

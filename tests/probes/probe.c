@@ -1440,6 +1440,25 @@ static void act_clocks(void)
 	finish();
 }
 
+/* posix_timer realtime|monotonic: arm a POSIX timer of that clock at "now + 5 s"
+ * with TIMER_ABSTIME (SIGEV_NONE, so it never fires). */
+static void act_posix_timer(const char *clock)
+{
+	clockid_t id = strcmp(clock, "realtime") == 0 ? CLOCK_REALTIME : CLOCK_MONOTONIC;
+	struct sigevent ev;
+	struct itimerspec its;
+	timer_t t;
+
+	memset(&ev, 0, sizeof(ev));
+	memset(&its, 0, sizeof(its));
+	ev.sigev_notify = SIGEV_NONE;
+	if (timer_create(id, &ev, &t))
+		report(-1);
+	clock_gettime(id, &its.it_value);
+	its.it_value.tv_sec += 5;
+	report(timer_settime(t, TIMER_ABSTIME, &its, NULL));
+}
+
 /* spin_ready: print "ok ready PID" (flushed), then burn CPU until killed. */
 static void act_spin_ready(void)
 {
@@ -2286,6 +2305,7 @@ int main(int argc, char **argv)
 	if (IS("spin")) { NARGS(0); act_spin(); }
 	if (IS("spin_ready")) { NARGS(0); act_spin_ready(); }
 	if (IS("clocks")) { NARGS(0); act_clocks(); }
+	if (IS("posix_timer")) { NARGS(1); act_posix_timer(argv[2]); }
 	if (IS("open_race")) { NARGS(3); act_open_race(argv[2], argv[3], need_long(argv[4])); }
 	if (IS("stat")) {
 		struct stat st;

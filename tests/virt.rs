@@ -219,9 +219,16 @@ fn time_start_moves_the_wall_clock_everywhere() {
         // POSIX timers cannot be moved: an absolute wall-clock one is refused, not
         // left to fire at the real instant; other clocks are untouched.
         let flags = ["--time-start", "2000-01-01T00:00:00Z"];
-        assert_eq!(sandboxed(mode, &flags, &["posix_timer", "realtime"]), "err EINVAL");
+        assert_eq!(
+            sandboxed(mode, &flags, &["posix_timer", "realtime"]),
+            "err EINVAL"
+        );
         assert_eq!(sandboxed(mode, &flags, &["posix_timer", "monotonic"]), "ok");
-        assert_eq!(sandboxed(mode, &[], &["posix_timer", "realtime"]), "ok", "control");
+        assert_eq!(
+            sandboxed(mode, &[], &["posix_timer", "realtime"]),
+            "ok",
+            "control"
+        );
         // Control: without the flag the real time shows.
         let plain = sandboxed(mode, &[], &["clocks"]);
         let raw: i64 = plain.split(' ').nth(1).unwrap().parse().unwrap();

@@ -321,8 +321,8 @@ fn time_rules() -> Vec<Block> {
     let notify = SECCOMP_RET_USER_NOTIF;
     let allow = SECCOMP_RET_ALLOW;
     // A wall clock id: high half 0 (dynamic clocks are negative), low half listed.
-    let wall_clock = |b: Block| -> Block {
-        let b = b
+    let wall_clock = || -> Block {
+        let b = Block::new()
             .load(arg_high(0))
             .jump(BPF_JEQ, 0, Label::Next, Label::At("allow"))
             .load(arg_low(0));
@@ -332,56 +332,29 @@ fn time_rules() -> Vec<Block> {
             .ret(allow)
             .mark("wall")
     };
-    let mut out = Vec::new();
-    out.push(for_syscall(
-        nr("clock_gettime"),
-        wall_clock(Block::new())
+    // Notify when the flags in argument 1 have `bit`.
+    let flag = |b: Block, bit: i32| -> Block {
+        b.load(arg_low(1))
+            .jump(BPF_JSET, bit as u32, Label::Next, Label::At("allow"))
             .ret(notify)
             .mark("allow")
-            .ret(allow),
-    ));
-    out.push(for_syscall(
-        nr("clock_nanosleep"),
-        wall_clock(Block::new())
-            .load(arg_low(1))
-            .jump(
-                BPF_JSET,
-                libc::TIMER_ABSTIME as u32,
-                Label::Next,
-                Label::At("allow"),
-            )
-            .ret(notify)
-            .mark("allow")
-            .ret(allow),
-    ));
-    out.push(for_syscall(
-        nr("timer_settime"),
-        Block::new()
-            .load(arg_low(1))
-            .jump(
-                BPF_JSET,
-                libc::TIMER_ABSTIME as u32,
-                Label::Next,
-                Label::At("allow"),
-            )
-            .ret(notify)
-            .mark("allow")
-            .ret(allow),
-    ));
-    out.push(for_syscall(
-        nr("timerfd_settime"),
-        Block::new()
-            .load(arg_low(1))
-            .jump(
-                BPF_JSET,
-                libc::TFD_TIMER_ABSTIME as u32,
-                Label::Next,
-                Label::At("allow"),
-            )
-            .ret(notify)
-            .mark("allow")
-            .ret(allow),
-    ));
+            .ret(allow)
+    };
+    let mut out = vec![
+        for_syscall(
+            nr("clock_gettime"),
+            wall_clock().ret(notify).mark("allow").ret(allow),
+        ),
+        for_syscall(
+            nr("clock_nanosleep"),
+            flag(wall_clock(), libc::TIMER_ABSTIME),
+        ),
+        for_syscall(nr("timer_settime"), flag(Block::new(), libc::TIMER_ABSTIME)),
+        for_syscall(
+            nr("timerfd_settime"),
+            flag(Block::new(), libc::TFD_TIMER_ABSTIME),
+        ),
+    ];
     out.extend(
         ["gettimeofday", "time", "arch_prctl"]
             .into_iter()

@@ -114,6 +114,37 @@ impl SandboxBuilder {
         self.args.net_allow_bind.push(ports.to_owned());
         self
     }
+    /// Seed the command's randomness (`--random-seed`).
+    pub fn random_seed(mut self, seed: u64) -> Self {
+        self.args.random_seed = Some(seed.to_string());
+        self
+    }
+    /// Start the command's wall clock at `at`: RFC 3339 or seconds since 1970
+    /// (`--time-start`).
+    pub fn time_start(mut self, at: &str) -> Self {
+        self.args.time_start = Some(at.to_owned());
+        self
+    }
+    /// Show the command `n` CPUs (`--num-cpus`).
+    pub fn num_cpus(mut self, n: u32) -> Self {
+        self.args.num_cpus = Some(n.to_string());
+        self
+    }
+    /// Run the command on these CPUs only, e.g. `0,2` or `0-3` (`--cpu-cores`).
+    pub fn cpu_cores(mut self, list: &str) -> Self {
+        self.args.cpu_cores = Some(list.to_owned());
+        self
+    }
+    /// Limit the sandbox to `percent` of one CPU (`-c`).
+    pub fn cpu_percent(mut self, percent: u8) -> Self {
+        self.args.cpu = Some(percent.to_string());
+        self
+    }
+    /// List directories sorted by name (`--deterministic-dirs`).
+    pub fn deterministic_dirs(mut self) -> Self {
+        self.args.deterministic_dirs = true;
+        self
+    }
     /// Give the command its own port space (`--port-remap`).
     pub fn port_remap(mut self) -> Self {
         self.args.port_remap = true;

@@ -128,3 +128,35 @@ fn without_pause_the_same_script_runs_straight_through() {
     assert!(done.exists());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn virtualization_from_the_builder() {
+    // A seeded /dev/urandom read through `od` and the wall clock through `date`: the
+    // same output twice, and the year the builder asked for.
+    let run = |seed: u64| {
+        let dir = scratch(&format!("virt-{seed}"));
+        let out = dir.join("out");
+        let script = format!(
+            "head -c 16 /dev/urandom | od -An -tx1 > {0}; date -u +%Y >> {0}",
+            out.display()
+        );
+        let sandbox = system_reads(Sandbox::builder())
+            .fs_write(&dir)
+            .random_seed(seed)
+            .time_start("2000-06-01T00:00:00Z")
+            .num_cpus(1)
+            .deterministic_dirs()
+            .command(["/bin/sh", "-c", script.as_str()])
+            .build()
+            .unwrap();
+        let report = sandbox.spawn().unwrap().wait().unwrap();
+        assert_eq!(report.outcome, Outcome::Exited(0));
+        let text = std::fs::read_to_string(&out).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        text
+    };
+    let first = run(9);
+    assert!(first.ends_with("2000\n"), "{first}");
+    assert_eq!(first, run(9));
+    assert_ne!(first, run(10));
+}

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Benchmarks of sandlet, ending with a summary table in Markdown:
 #
-# 1. start-up: median wall time of `sandlet run -- /bin/true` against a bare `/bin/true`,
+# 1. start-up: median wall time of `sandlet run -- /bin/true` against a bare `/bin/true`
+#    (and with every virtualization flag: --random-seed, --time-start, --num-cpus,
+#    --deterministic-dirs, --name),
 #    RUNS runs of each (default 200). Each run is a posix_spawn + waitpid from one
 #    python3 process, timed with perf_counter_ns; the launcher's own cost is in both
 #    columns, so the difference is sandlet's overhead.
@@ -186,6 +188,10 @@ print(f"  sandbox reads: {' '.join(read_dirs)}")
 bare_argv = [cmd]
 sandlet_argv = [sandlet, "run", "--", cmd]
 nosup_argv = [sandlet, "run", "--no-supervisor", "--", cmd]
+# Every virtualization flag at once (issue 5 asks what they cost at start-up).
+VIRT_FLAGS = ["--random-seed", "1", "--time-start", "2000-01-01T00:00:00Z", "--num-cpus", "1",
+              "--deterministic-dirs", "--name", "box"]
+virt_argv = [sandlet, "run", *VIRT_FLAGS, "--", cmd]
 quiet = [(os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0)]
 
 
@@ -202,16 +208,18 @@ def once(argv):
 for _ in range(10):  # warm up caches and the page cache
     once(bare_argv)
     once(sandlet_argv)
-bare, boxed, nosup = [], [], []
+bare, boxed, nosup, virt = [], [], [], []
 for _ in range(runs):
     bare.append(once(bare_argv))
     boxed.append(once(sandlet_argv))
+    virt.append(once(virt_argv))
     if diag:
         nosup.append(once(nosup_argv))
 mb, ms = med(bare), med(boxed)
 print(f"\n1. start-up: {runs} interleaved runs each (wall time per run)")
 row(cmd, bare, 1000, digits=1)
 row(f"sandlet run -- {cmd}", boxed, 1000, digits=1)
+row(f"sandlet run {' '.join(VIRT_FLAGS)} -- {cmd}", virt, 1000, digits=1)
 if diag:
     row(f"sandlet run --no-supervisor -- {cmd}", nosup, 1000, digits=1)
 print(f"  ratio (median)               {ms / mb:9.2f} x")
@@ -219,6 +227,9 @@ print(f"  overhead (median difference) {us(ms - mb):9.1f} µs")
 summary.append((f"start-up: `{cmd}`, {runs} runs", f"{us(mb):.0f} µs", f"{us(ms):.0f} µs",
                 f"{us(ms - mb):+.0f} µs ({ms / mb:.2f}x)", "≤ +1500 µs",
                 verdict(ms - mb <= 1.5e6)))
+mv = med(virt)
+summary.append(("start-up with every virtualization flag", f"{us(mb):.0f} µs", f"{us(mv):.0f} µs",
+                f"{us(mv - mb):+.0f} µs ({mv / mb:.2f}x)", "", ""))
 if diag:
     mn = med(nosup)
     summary.append(("*diag:* start-up with `--no-supervisor`", f"{us(mb):.0f} µs", f"{us(mn):.0f} µs",

@@ -114,6 +114,41 @@ impl SandboxBuilder {
         self.args.net_allow_bind.push(ports.to_owned());
         self
     }
+    /// Allow connections/datagrams matching `spec` (`--net-allow`).
+    pub fn net_allow(mut self, spec: &str) -> Self {
+        self.args.net_allow.push(spec.to_owned());
+        self
+    }
+    /// Allow TCP and UDP except to what `spec` matches (`--net-deny`).
+    pub fn net_deny(mut self, spec: &str) -> Self {
+        self.args.net_deny.push(spec.to_owned());
+        self
+    }
+    /// TCP ports the command may not bind (`--net-deny-bind`).
+    pub fn net_deny_bind(mut self, ports: &str) -> Self {
+        self.args.net_deny_bind.push(ports.to_owned());
+        self
+    }
+    /// The sandbox's name, its hostname inside (`--name`).
+    pub fn name(mut self, name: &str) -> Self {
+        self.args.name = Some(name.to_owned());
+        self
+    }
+    /// RLIMIT_CORE = 0 (`--no-coredump`).
+    pub fn no_coredump(mut self) -> Self {
+        self.args.no_coredump = true;
+        self
+    }
+    /// Disable address-space randomization (`--no-randomize-memory`).
+    pub fn no_randomize_memory(mut self) -> Self {
+        self.args.no_randomize_memory = true;
+        self
+    }
+    /// Disable transparent huge pages (`--no-huge-pages`).
+    pub fn no_huge_pages(mut self) -> Self {
+        self.args.no_huge_pages = true;
+        self
+    }
     /// Seed the command's randomness (`--random-seed`).
     pub fn random_seed(mut self, seed: u64) -> Self {
         self.args.random_seed = Some(seed.to_string());

@@ -145,13 +145,14 @@ pub fn decide(ctx: &Ctx, route: &Route, n: &Notif) -> Decision {
 
 /// Sends the decision's response (parked notifications are answered later).
 pub fn answer(ctx: &Ctx, n: &Notif, decision: Decision) {
-    let name = names::name(n.nr as u32).unwrap_or("?");
+    let name = || names::name(n.nr as u32).unwrap_or("?");
     let response = match decision {
         Decision::Respond(response) => response,
         Decision::Park => return,
         Decision::Delay { until, response } => {
             debug!(
-                "{name} by {}: {response:?} in {:?}",
+                "{} by {}: {response:?} in {:?}",
+                name(),
                 n.pid,
                 until - std::time::Instant::now()
             );
@@ -160,14 +161,14 @@ pub fn answer(ctx: &Ctx, n: &Notif, decision: Decision) {
         }
         Decision::SendFd { fd, cloexec } => match ctx.listener.send_fd(n.id, fd.as_fd(), cloexec) {
             Ok(()) => {
-                debug!("{name} by {}: answered with a descriptor", n.pid);
+                debug!("{} by {}: answered with a descriptor", name(), n.pid);
                 return;
             }
             // E.g. EMFILE: the caller's table is full; the notification is still pending.
             Err(e) => Response::Errno(e.raw_os_error().unwrap_or(libc::EIO)),
         },
     };
-    debug!("{name} by {}: {response:?}", n.pid);
+    debug!("{} by {}: {response:?}", name(), n.pid);
     if let Err(e) = ctx.listener.send(n.id, response) {
         warn!("answer notification {}: {e}", n.id);
     }

@@ -451,6 +451,9 @@ fn dispatch_one(s: &Supervised, n: &Notif) {
 fn answer_due(ctx: &Ctx, now: Instant) -> Option<Duration> {
     let due: Vec<(u64, Response)> = {
         let mut delayed = lock(&ctx.delayed);
+        if delayed.is_empty() {
+            return None;
+        }
         let (due, later): (Vec<_>, Vec<_>) = delayed.drain(..).partition(|d| d.0 <= now);
         *delayed = later;
         due.into_iter().map(|(_, id, r)| (id, r)).collect()

@@ -393,7 +393,9 @@ pub fn parse_time_start(s: &str) -> Result<i64, ParseError> {
     if secs < 0 {
         return Err(ParseError(format!("'{s}' is before 1970")));
     }
-    Ok(secs * 1_000_000_000 + nanos)
+    secs.checked_mul(1_000_000_000)
+        .and_then(|ns| ns.checked_add(nanos))
+        .ok_or_else(|| ParseError(format!("'{s}' is after 2262 (the clock's limit)")))
 }
 
 /// Highest CPU number a CPU list may name (`CPU_SETSIZE` - 1).
@@ -469,6 +471,10 @@ mod tests {
             Ok(ns(946_684_800))
         );
         assert_eq!(
+            parse_time_start("2262-04-11T23:47:16.854775807Z"),
+            Ok(i64::MAX)
+        );
+        assert_eq!(
             parse_time_start("2000-01-01T00:00:00.25Z"),
             Ok(ns(946_684_800) + 250_000_000)
         );
@@ -485,6 +491,8 @@ mod tests {
             "1969-12-31T23:59:59Z",
             "2000-01-01T00:00:00Zjunk",
             "2000-01-01X00:00:00Z",
+            "2262-04-11T23:47:16.854775808Z",
+            "9999-12-31T23:59:59Z",
             "９９",
             "12345678901234567890",
         ] {

@@ -126,6 +126,15 @@ pub struct RunArgs {
     #[argh(option)]
     pub time_start: Option<String>,
 
+    /// run PROGRAM outside the sandbox and ask it about each network event: one JSON
+    /// line per event on its stdin, one verdict line back (allow, deny, deny ERRNO, audit)
+    #[argh(option)]
+    pub policy_exec: Option<String>,
+
+    /// milliseconds to wait for a --policy-exec verdict before denying (default 5000)
+    #[argh(option)]
+    pub policy_timeout: Option<String>,
+
     /// the command sees N CPUs: sched_getaffinity, /sys/devices/system/cpu/online and
     /// /proc/cpuinfo show N
     #[argh(option)]
@@ -193,6 +202,8 @@ const VALUE_FLAGS: &[(Option<char>, &str)] = &[
     (None, "--net-allow"),
     (None, "--net-deny"),
     (None, "--random-seed"),
+    (None, "--policy-exec"),
+    (None, "--policy-timeout"),
     (None, "--time-start"),
     (None, "--num-cpus"),
     (None, "--cpu-cores"),

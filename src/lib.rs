@@ -11,6 +11,7 @@
 pub mod check;
 pub mod child;
 pub mod cli;
+pub mod dynamic;
 pub mod error;
 pub mod handlers;
 pub mod landlock;

@@ -43,6 +43,7 @@ pub struct Sandbox {
 pub struct SandboxBuilder {
     args: RunArgs,
     command: Vec<OsString>,
+    policy_fn: Option<crate::dynamic::PolicyFn>,
 }
 
 fn path_string(p: impl AsRef<Path>) -> String {
@@ -149,6 +150,23 @@ impl SandboxBuilder {
         self.args.no_huge_pages = true;
         self
     }
+    /// Decide each network event (connect, datagram send, bind) that the static rules
+    /// allow, at run time; see [`crate::dynamic`].
+    pub fn policy_fn(
+        mut self,
+        f: impl Fn(&crate::dynamic::Event, &mut crate::dynamic::PolicyCtx) -> crate::dynamic::Verdict
+            + Send
+            + Sync
+            + 'static,
+    ) -> Self {
+        self.policy_fn = Some(crate::dynamic::PolicyFn::new(f));
+        self
+    }
+    /// Ask PROGRAM about each network event (`--policy-exec`).
+    pub fn policy_exec(mut self, program: &str) -> Self {
+        self.args.policy_exec = Some(program.to_owned());
+        self
+    }
     /// Seed the command's randomness (`--random-seed`).
     pub fn random_seed(mut self, seed: u64) -> Self {
         self.args.random_seed = Some(seed.to_string());
@@ -217,9 +235,12 @@ impl SandboxBuilder {
     }
     /// Validates the settings.
     pub fn build(self) -> Result<Sandbox, PolicyError> {
-        Ok(Sandbox {
-            policy: Policy::new(&self.args, self.command)?,
-        })
+        let policy = Policy::new(&self.args, self.command)?;
+        let policy = match self.policy_fn {
+            Some(f) => policy.with_policy_fn(f)?,
+            None => policy,
+        };
+        Ok(Sandbox { policy })
     }
 }
 

@@ -160,3 +160,55 @@ fn virtualization_from_the_builder() {
     assert_eq!(first, run(9));
     assert_ne!(first, run(10));
 }
+
+#[test]
+fn policy_fn_sees_events_and_restricts_the_network() {
+    use sandlet::dynamic::{EventKind, Verdict};
+    use std::sync::{Arc, Mutex};
+    let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = server.local_addr().unwrap().port();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&seen);
+    let dir = scratch("policy-fn");
+    let out = dir.join("out");
+    // Two connects to the same allowed address: the callback lets the first through
+    // and narrows the network to another address, so the second is refused.
+    let script = format!(
+        "for i in 1 2; do if (exec 3<>/dev/tcp/127.0.0.1/{port}) 2>>{0}.err; then echo ok; \
+         else echo no; fi; done > {0}",
+        out.display()
+    );
+    let sandbox = system_reads(Sandbox::builder())
+        .fs_write(&dir)
+        .net_allow("tcp://127.0.0.1")
+        .policy_fn(move |event, ctx| {
+            log.lock().unwrap().push(event.clone());
+            ctx.restrict_network(&["127.0.0.2".parse().unwrap()]);
+            Verdict::Allow
+        })
+        .command(["/bin/bash", "-c", script.as_str()])
+        .build()
+        .unwrap();
+    let report = sandbox.spawn().unwrap().wait().unwrap();
+    assert_eq!(report.outcome, Outcome::Exited(0));
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "ok\nno\n");
+    let _ = std::fs::remove_dir_all(&dir);
+    let seen = seen.lock().unwrap();
+    assert_eq!(
+        seen.len(),
+        1,
+        "the refused connect never reached the callback: {seen:?}"
+    );
+    assert_eq!(seen[0].syscall, "connect");
+    match &seen[0].kind {
+        EventKind::Network { to, .. } => assert_eq!(to.port(), port),
+        other => panic!("{other:?}"),
+    }
+    // A dynamic policy needs the supervisor.
+    let err = Sandbox::builder()
+        .command(["/bin/true"])
+        .no_supervisor()
+        .policy_fn(|_, _| Verdict::Allow)
+        .build();
+    assert!(err.is_err());
+}

@@ -43,6 +43,8 @@ pub struct Ctx {
     pub dirs: Option<Mutex<dirs::DirState>>,
     /// The /proc view (when the command may read /proc).
     pub proc: Option<procview::ProcView>,
+    /// The dynamic policy, when there is one.
+    pub dynamic: Option<Dynamic>,
     /// `--time-start`: nanoseconds added to the wall clocks.
     pub time_offset: Option<i64>,
     /// Answers due later (absolute sleeps): (when, notification id, response).
@@ -51,6 +53,19 @@ pub struct Ctx {
     pub files: files::Files,
     /// The sandbox's process group (for `--memory-kill`).
     pub group: Pid,
+}
+
+/// Who decides network events at run time, and the restrictions it made so far.
+#[derive(Debug)]
+pub struct Dynamic {
+    pub decider: Decider,
+    pub limits: Mutex<crate::dynamic::NetLimits>,
+}
+
+#[derive(Debug)]
+pub enum Decider {
+    Callback(crate::dynamic::PolicyFn),
+    Program(crate::dynamic::ProgramPolicy),
 }
 
 /// What to do with a notification.

@@ -17,10 +17,11 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsFd, OwnedFd};
 
-use log::debug;
+use log::{debug, warn};
 use rustix::net::{sockopt, AddressFamily, SocketType};
 
-use super::{caller_fd, Ctx, Decision, Handler};
+use super::{caller_fd, Ctx, Decider, Decision, Handler};
+use crate::dynamic::{Action, Category, Event, EventKind, PolicyCtx, Verdict};
 use crate::policy::net::Proto;
 use crate::procfs;
 use crate::seccomp::notif::{Notif, Response};
@@ -167,6 +168,66 @@ fn permitted(ctx: &Ctx, n: &Notif, proto: Proto, addr: &SocketAddr) -> bool {
     ok
 }
 
+/// The dynamic policy's word on a call the static rules allow: `None` to go ahead,
+/// or the refusal (`refusal` when a run-time restriction excludes the address).
+fn ask(
+    ctx: &Ctx,
+    n: &Notif,
+    syscall: &'static str,
+    kind: EventKind,
+    refusal: Decision,
+) -> Option<Decision> {
+    let dynamic = ctx.dynamic.as_ref()?;
+    let pid = procfs::tgid_of(n.pid).unwrap_or(n.pid as i32);
+    if let EventKind::Network { to, .. } = &kind {
+        if !lock(&dynamic.limits).allows(pid, to.ip()) {
+            debug!("{syscall} by {pid} to {to}: refused by a run-time restriction");
+            return Some(refusal);
+        }
+    }
+    let event = Event {
+        pid,
+        parent_pid: procfs::parent_of(pid).unwrap_or(0),
+        syscall,
+        category: Category::Network,
+        kind,
+    };
+    let mut policy_ctx = PolicyCtx::default();
+    let verdict = match &dynamic.decider {
+        Decider::Callback(f) => f.call(&event, &mut policy_ctx),
+        Decider::Program(p) => p.decide(&event),
+    };
+    for action in policy_ctx.into_actions() {
+        debug!("dynamic policy: {action:?}");
+        match action {
+            Action::RestrictMaxMemory(bytes) => {
+                if let Some(m) = &ctx.memory {
+                    let mut m = lock(m);
+                    m.limit = m.limit.min(bytes);
+                }
+            }
+            Action::RestrictMaxProcesses(max) => {
+                let mut p = lock(&ctx.processes);
+                p.max = p.max.min(max);
+            }
+            net => lock(&dynamic.limits).apply(&net),
+        }
+    }
+    let what = match &event.kind {
+        EventKind::Network { proto, to } => format!("{} {to}", proto.name()),
+        EventKind::Bind { proto, port } => format!("{} port {port}", proto.name()),
+    };
+    match verdict {
+        Verdict::Allow => None,
+        Verdict::Audit => {
+            warn!("audit: {syscall} by process {pid}: {what}");
+            None
+        }
+        Verdict::Deny => Some(errno(libc::EPERM)),
+        Verdict::DenyWith(e) => Some(errno(e)),
+    }
+}
+
 /// The errno a refused call gets: ECONNREFUSED for a TCP connect, EACCES otherwise.
 fn refused(proto: Proto, connecting: bool) -> Decision {
     errno(if connecting && proto == Proto::Tcp {
@@ -203,10 +264,19 @@ fn connect(ctx: &Ctx, n: &Notif) -> Decision {
     match addr {
         None => done(rustix::net::connect_unspec(&sock.fd)),
         Some(addr) if !permitted(ctx, n, sock.proto, &addr) => refused(sock.proto, true),
-        Some(addr) => match real_destination(ctx, sock.proto, addr) {
-            SocketAddr::V4(a) => done(rustix::net::connect(&sock.fd, &a)),
-            SocketAddr::V6(a) => done(rustix::net::connect(&sock.fd, &a)),
-        },
+        Some(addr) => {
+            let kind = EventKind::Network {
+                proto: sock.proto,
+                to: addr,
+            };
+            if let Some(d) = ask(ctx, n, "connect", kind, refused(sock.proto, true)) {
+                return d;
+            }
+            match real_destination(ctx, sock.proto, addr) {
+                SocketAddr::V4(a) => done(rustix::net::connect(&sock.fd, &a)),
+                SocketAddr::V6(a) => done(rustix::net::connect(&sock.fd, &a)),
+            }
+        }
     }
 }
 
@@ -271,6 +341,13 @@ fn bind(ctx: &Ctx, n: &Notif) -> Decision {
     {
         debug!("bind by {} to {addr} refused", n.pid);
         return errno(libc::EACCES);
+    }
+    let kind = EventKind::Bind {
+        proto: sock.proto,
+        port,
+    };
+    if let Some(d) = ask(ctx, n, "bind", kind, errno(libc::EACCES)) {
+        return d;
     }
     let Some(ports) = &ctx.ports else {
         return done(bind_to(&sock, &addr));
@@ -353,7 +430,14 @@ struct Datagram {
 
 /// Checks and sends `d` on `sock` with `flags`; the byte count or the refusal. A TCP
 /// socket ignores the address, so none is passed.
-fn send(ctx: &Ctx, n: &Notif, sock: &Socket, d: &Datagram, flags: u64) -> Decision {
+fn send(
+    ctx: &Ctx,
+    n: &Notif,
+    syscall: &'static str,
+    sock: &Socket,
+    d: &Datagram,
+    flags: u64,
+) -> Decision {
     if !ctx.listener.id_valid(n.id) {
         return errno(libc::EINTR);
     }
@@ -366,6 +450,13 @@ fn send(ctx: &Ctx, n: &Notif, sock: &Socket, d: &Datagram, flags: u64) -> Decisi
     if let Some(to) = &d.to {
         if !permitted(ctx, n, sock.proto, to) {
             return refused(sock.proto, false);
+        }
+        let kind = EventKind::Network {
+            proto: sock.proto,
+            to: *to,
+        };
+        if let Some(refusal) = ask(ctx, n, syscall, kind, refused(sock.proto, false)) {
+            return refusal;
         }
     }
     let name =
@@ -410,7 +501,7 @@ fn sendto(ctx: &Ctx, n: &Notif) -> Decision {
         data,
         control: Vec::new(),
     };
-    send(ctx, n, &sock, &d, n.args[3])
+    send(ctx, n, "sendto", &sock, &d, n.args[3])
 }
 
 /// Reads the message described by the `struct msghdr` at `at` (for a stream socket:
@@ -466,7 +557,7 @@ fn sendmsg(ctx: &Ctx, n: &Notif) -> Decision {
         Err(d) => return d,
     };
     match read_msghdr(n, n.args[1], sock.proto == Proto::Tcp) {
-        Ok(d) => send(ctx, n, &sock, &d, n.args[2]),
+        Ok(d) => send(ctx, n, "sendmsg", &sock, &d, n.args[2]),
         Err(d) => d,
     }
 }
@@ -486,7 +577,7 @@ fn sendmmsg(ctx: &Ctx, n: &Notif) -> Decision {
         Ok(d) => d,
         Err(d) => return d,
     };
-    match send(ctx, n, &sock, &d, n.args[3]) {
+    match send(ctx, n, "sendmmsg", &sock, &d, n.args[3]) {
         Decision::Respond(Response::Value(sent)) => {
             // struct mmsghdr { struct msghdr msg_hdr; unsigned int msg_len; }
             let len_at = n.args[1] + std::mem::size_of::<libc::msghdr>() as u64;

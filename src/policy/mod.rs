@@ -162,6 +162,18 @@ pub struct FsRule {
     pub access: FsAccess,
 }
 
+/// Who decides network events at run time.
+#[derive(Debug, Clone)]
+pub enum DynamicPolicy {
+    /// A library callback (`SandboxBuilder::policy_fn`).
+    Callback(crate::dynamic::PolicyFn),
+    /// `--policy-exec PROGRAM`, with `--policy-timeout`.
+    Program { program: String, timeout: Duration },
+}
+
+/// `--policy-timeout` when not given.
+pub const DEFAULT_POLICY_TIMEOUT: Duration = Duration::from_millis(5000);
+
 /// A validated, immutable sandbox policy.
 #[derive(Debug, Clone)]
 pub struct Policy {
@@ -192,6 +204,8 @@ pub struct Policy {
     pub proc_view: bool,
     /// `None` with `--no-supervisor`.
     pub supervisor: Option<SupervisorPolicy>,
+    /// A dynamic policy deciding each network event (needs the supervisor).
+    pub dynamic: Option<DynamicPolicy>,
     /// The command and its arguments; never empty.
     pub command: Vec<OsString>,
 }
@@ -372,6 +386,7 @@ impl Policy {
 
         let proc_view =
             supervisor.is_some() && fs.iter().any(|r| Path::new(PROC).starts_with(&r.path));
+        let dynamic = dynamic_policy(args, supervisor.is_some())?;
         Ok(Policy {
             fs,
             cwd,
@@ -389,6 +404,7 @@ impl Policy {
             cpu_cores,
             cpu_percent,
             proc_view,
+            dynamic,
             supervisor,
             command,
         })
@@ -396,6 +412,24 @@ impl Policy {
 }
 
 impl Policy {
+    /// This policy with `f` deciding network events (the library's `policy_fn`).
+    pub fn with_policy_fn(mut self, f: crate::dynamic::PolicyFn) -> Result<Policy, PolicyError> {
+        if self.supervisor.is_none() {
+            return Err(PolicyError::Requires {
+                flag: "a dynamic policy",
+                needs: "the supervisor (drop --no-supervisor)",
+            });
+        }
+        if self.dynamic.is_some() {
+            return Err(PolicyError::Conflict {
+                flag: "policy_fn",
+                other: "--policy-exec",
+            });
+        }
+        self.dynamic = Some(DynamicPolicy::Callback(f));
+        Ok(self)
+    }
+
     /// Whether a rule covers `path` (so the command could open it itself).
     pub fn reads(&self, path: &str) -> bool {
         self.fs.iter().any(|r| Path::new(path).starts_with(&r.path))
@@ -596,6 +630,47 @@ fn net_policy(args: &RunArgs, deny_bind: PortSet, hosts: &str) -> Result<NetPoli
         pinned,
         remap: args.port_remap,
     })
+}
+
+/// `--policy-exec` / `--policy-timeout`.
+fn dynamic_policy(args: &RunArgs, supervised: bool) -> Result<Option<DynamicPolicy>, PolicyError> {
+    let requires = |flag: &'static str, needs: &'static str| PolicyError::Requires { flag, needs };
+    let Some(program) = &args.policy_exec else {
+        if args.policy_timeout.is_some() {
+            return Err(requires("--policy-timeout", "--policy-exec"));
+        }
+        return Ok(None);
+    };
+    if !supervised {
+        return Err(requires(
+            "--policy-exec",
+            "the supervisor (drop --no-supervisor)",
+        ));
+    }
+    if program.is_empty() {
+        return Err(PolicyError::BadValue {
+            flag: "--policy-exec",
+            value: program.clone(),
+            source: parse::ParseError("the program name is empty".into()),
+        });
+    }
+    let timeout = match &args.policy_timeout {
+        Some(raw) => match parse::parse_count(raw).map_err(bad_value("--policy-timeout", raw))? {
+            ms @ 1..=3_600_000 => Duration::from_millis(ms),
+            _ => {
+                return Err(PolicyError::BadValue {
+                    flag: "--policy-timeout",
+                    value: raw.clone(),
+                    source: parse::ParseError("must be between 1 and 3600000 ms".into()),
+                })
+            }
+        },
+        None => DEFAULT_POLICY_TIMEOUT,
+    };
+    Ok(Some(DynamicPolicy::Program {
+        program: program.clone(),
+        timeout,
+    }))
 }
 
 /// The supervisor's settings, with the "X requires Y" rules between its flags.

@@ -197,6 +197,7 @@ mod tests {
             proc: None,
             time_offset: None,
             delayed: Default::default(),
+            dynamic: None,
             group: rustix::process::getpid(),
         }
     }

@@ -24,12 +24,14 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 use rustix::process::{Pid, Signal, WaitIdOptions};
 
+use crate::dynamic::ProgramPolicy;
 use crate::error::SupervisorError;
 use crate::handlers::dirs::DirState;
 use crate::handlers::files::Files;
 use crate::handlers::procview::ProcView;
 use crate::handlers::random::RandomState;
-use crate::handlers::{process, Ctx};
+use crate::handlers::{process, Ctx, Decider, Dynamic};
+use crate::policy::DynamicPolicy;
 use crate::policy::Policy;
 use crate::seccomp::notif::{Listener, Notif, Response};
 use crate::seccomp::Traps;
@@ -174,6 +176,18 @@ impl Supervisor {
                 start - (now.tv_sec * 1_000_000_000 + now.tv_nsec)
             }),
             delayed: Mutex::new(Vec::new()),
+            dynamic: match &whole.dynamic {
+                None => None,
+                Some(DynamicPolicy::Callback(f)) => Some(Decider::Callback(f.clone())),
+                Some(DynamicPolicy::Program { program, timeout }) => Some(Decider::Program(
+                    ProgramPolicy::start(program, *timeout)
+                        .map_err(op("start the --policy-exec program"))?,
+                )),
+            }
+            .map(|decider| Dynamic {
+                decider,
+                limits: Mutex::new(Default::default()),
+            }),
             num_cpus: policy.num_cpus,
             random: policy.random_seed.map(RandomState::new),
             dirs: (policy.deterministic_dirs || whole.proc_view)

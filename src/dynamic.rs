@@ -426,11 +426,11 @@ impl Program {
             let mut buf = [0u8; 512];
             match rustix::io::read(self.stdout.as_fd(), &mut buf) {
                 Ok(0) => {
-                    let status = self.child.try_wait().ok().flatten();
-                    return Err(match status {
-                        Some(s) => format!("it exited ({s})"),
-                        None => "it closed its output".into(),
-                    });
+                    let status = match self.child.try_wait() {
+                        Ok(Some(s)) => format!("; {s}"),
+                        _ => String::new(),
+                    };
+                    return Err(format!("it stopped answering: output closed{status}"));
                 }
                 Ok(n) => self.pending.extend_from_slice(&buf[..n]),
                 Err(rustix::io::Errno::INTR) => {}

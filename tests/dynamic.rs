@@ -120,7 +120,7 @@ fn a_failing_policy_program_means_deny() {
         let dir = TempDir::new("policy-fail");
         for (name, body, says) in [
             // Dies without answering.
-            ("crash.sh", "read -r line; exit 3", "exited"),
+            ("crash.sh", "read -r line; exit 3", "stopped answering"),
             // Answers garbage, then would allow: still denied.
             (
                 "garbage.sh",

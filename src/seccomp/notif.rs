@@ -123,26 +123,15 @@ impl Listener {
     /// Sends `response` for notification `id`. A target that died meanwhile (ENOENT) is
     /// not an error.
     pub fn send(&self, id: u64, response: Response) -> io::Result<()> {
-        let mut resp = response.encode(id);
-        loop {
-            // SAFETY: `resp` is a live, initialized seccomp_notif_resp.
-            let ret = unsafe {
-                libc::ioctl(
-                    self.fd.as_raw_fd(),
-                    libc::SECCOMP_IOCTL_NOTIF_SEND as _,
-                    &mut resp as *mut libc::seccomp_notif_resp,
-                )
-            };
-            if ret == 0 {
-                return Ok(());
-            }
-            let err = io::Error::last_os_error();
-            match err.raw_os_error() {
-                Some(libc::EINTR) => continue,
-                Some(libc::ENOENT) => return Ok(()),
-                _ => return Err(err),
-            }
-        }
+        let resp = response.encode(id);
+        // SAFETY: SEND reads one live, initialized seccomp_notif_resp through the pointer.
+        self.answer(|fd| unsafe {
+            libc::ioctl(
+                fd,
+                libc::SECCOMP_IOCTL_NOTIF_SEND as _,
+                &resp as *const libc::seccomp_notif_resp,
+            )
+        })
     }
 
     /// Answers notification `id` with a new descriptor in its target: a duplicate of
@@ -158,17 +147,22 @@ impl Listener {
             newfd: 0,
             newfd_flags: if cloexec { libc::O_CLOEXEC as u32 } else { 0 },
         };
+        // SAFETY: ADDFD reads one live, initialized seccomp_notif_addfd through the
+        // pointer; `srcfd` is a descriptor we hold open for the duration of the call.
+        self.answer(|listener| unsafe {
+            libc::ioctl(
+                listener,
+                libc::SECCOMP_IOCTL_NOTIF_ADDFD as _,
+                &addfd as *const libc::seccomp_notif_addfd,
+            )
+        })
+    }
+
+    /// Runs an answering ioctl on the listener until it is not interrupted; a target
+    /// that died meanwhile (ENOENT) is not an error.
+    fn answer(&self, ioctl: impl Fn(std::os::fd::RawFd) -> libc::c_int) -> io::Result<()> {
         loop {
-            // SAFETY: ADDFD reads one live, initialized seccomp_notif_addfd through the
-            // pointer; `srcfd` is a descriptor we hold open for the duration of the call.
-            let ret = unsafe {
-                libc::ioctl(
-                    self.fd.as_raw_fd(),
-                    libc::SECCOMP_IOCTL_NOTIF_ADDFD as _,
-                    &addfd as *const libc::seccomp_notif_addfd,
-                )
-            };
-            if ret >= 0 {
+            if ioctl(self.fd.as_raw_fd()) >= 0 {
                 return Ok(());
             }
             let err = io::Error::last_os_error();

@@ -85,11 +85,55 @@ pub fn probe() -> Report {
         needs: "Linux 5.3".into(),
         required: true,
     });
+    rows.push(Row {
+        name: "NOTIF_ADDFD + SEND",
+        available: version >= (5, 14),
+        needs: "Linux 5.14 (by version); served files, /proc view, --random-seed".into(),
+        required: false,
+    });
+    rows.push(Row {
+        name: "openat2",
+        available: rustix::fs::openat2(
+            rustix::fs::CWD,
+            ".",
+            rustix::fs::OFlags::PATH | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+            rustix::fs::ResolveFlags::BENEATH,
+        )
+        .is_ok(),
+        needs: "Linux 5.6; the /proc view".into(),
+        required: false,
+    });
+    rows.push(Row {
+        name: "vDSO patch (/proc/PID/mem)",
+        available: cfg!(target_arch = "x86_64") && vdso_writable(),
+        needs: "x86_64, writable /proc/PID/mem; --time-start".into(),
+        required: false,
+    });
     Report {
         kernel,
         landlock_abi: abi,
         rows,
     }
+}
+
+/// Whether a read-only page of this process can be written through /proc/self/mem
+/// (what the --time-start vDSO patch does to the command): the kernel's
+/// `proc_mem.force_override` policy decides. Writes one read-only byte back unchanged
+/// (the page becomes a private copy).
+fn vdso_writable() -> bool {
+    use std::os::unix::fs::FileExt;
+    static READ_ONLY: [u8; 1] = [0x5a];
+    let addr = READ_ONLY.as_ptr() as u64;
+    let Ok(mem) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/proc/self/mem")
+    else {
+        return false;
+    };
+    let mut byte = [0u8];
+    mem.read_exact_at(&mut byte, addr).is_ok() && mem.write_all_at(&byte, addr).is_ok()
 }
 
 impl fmt::Display for Report {

@@ -126,6 +126,11 @@ pub struct RunArgs {
     #[argh(option)]
     pub time_start: Option<String>,
 
+    /// refuse (EPERM) an exec whose argv[0] or path matches this glob: a name like curl
+    /// matches the last path component, a pattern with / the whole path (repeatable)
+    #[argh(option)]
+    pub deny_exec: Vec<String>,
+
     /// run PROGRAM outside the sandbox and ask it about each network event: one JSON
     /// line per event on its stdin, one verdict line back (allow, deny, deny ERRNO, audit)
     #[argh(option)]
@@ -203,6 +208,7 @@ const VALUE_FLAGS: &[(Option<char>, &str)] = &[
     (None, "--net-deny"),
     (None, "--random-seed"),
     (None, "--policy-exec"),
+    (None, "--deny-exec"),
     (None, "--policy-timeout"),
     (None, "--time-start"),
     (None, "--num-cpus"),

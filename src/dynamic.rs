@@ -30,12 +30,14 @@ use crate::state::lock;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Category {
     Network,
+    Process,
 }
 
 impl Category {
     pub fn name(self) -> &'static str {
         match self {
             Category::Network => "network",
+            Category::Process => "process",
         }
     }
 }
@@ -47,6 +49,20 @@ pub enum EventKind {
     Network { proto: Proto, to: SocketAddr },
     /// `bind` to `port`.
     Bind { proto: Proto, port: u16 },
+    /// `execve`/`execveat` of `path` (absolute; as given, before symlinks) with `argv`
+    /// (as the kernel will copy it: the caller's address space is frozen while it is
+    /// read).
+    Exec { path: String, argv: Vec<String> },
+}
+
+impl fmt::Display for EventKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EventKind::Network { proto, to } => write!(f, "{} {to}", proto.name()),
+            EventKind::Bind { proto, port } => write!(f, "{} port {port}", proto.name()),
+            EventKind::Exec { path, argv } => write!(f, "{path} {argv:?}"),
+        }
+    }
 }
 
 /// One syscall a dynamic policy decides.
@@ -89,6 +105,16 @@ impl Event {
                     json_string(proto.name())
                 );
             }
+            EventKind::Exec { path, argv } => {
+                let _ = write!(s, ",\"path\":{},\"argv\":[", json_string(path));
+                for (i, a) in argv.iter().enumerate() {
+                    if i > 0 {
+                        s.push(',');
+                    }
+                    s.push_str(&json_string(a));
+                }
+                s.push(']');
+            }
         }
         s.push('}');
         s
@@ -114,6 +140,60 @@ pub fn json_string(s: &str) -> String {
     }
     out.push('"');
     out
+}
+
+/// Whether `text` matches the glob `pattern`: `*` is any run of characters, `?` any one
+/// character, everything else itself.
+pub fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
+    let (mut p, mut t) = (0, 0);
+    // Where the last `*` was, and the text position it is trying to cover up to.
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        match pattern.get(p) {
+            Some(b'*') => {
+                star = Some((p, t));
+                p += 1;
+            }
+            Some(&c) if c == b'?' || c == text[t] => {
+                p += 1;
+                t += 1;
+            }
+            _ => match star {
+                Some((sp, st)) => {
+                    p = sp + 1;
+                    t = st + 1;
+                    star = Some((sp, st + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    pattern[p..].iter().all(|&c| c == b'*')
+}
+
+/// The `--deny-exec` rule that refuses an exec of `path` (and `resolved`, its target)
+/// with `argv0`: a rule without `/` is matched against the last component of each, a
+/// rule with `/` against each whole.
+pub fn deny_exec_rule<'a>(
+    rules: &'a [String],
+    argv0: &str,
+    path: &str,
+    resolved: &str,
+) -> Option<&'a str> {
+    let base = |s: &str| s.rsplit('/').next().unwrap_or(s).to_owned();
+    rules
+        .iter()
+        .find(|rule| {
+            [argv0, path, resolved].iter().any(|cand| {
+                let cand = if rule.contains('/') {
+                    (*cand).to_owned()
+                } else {
+                    base(cand)
+                };
+                glob_match(rule.as_bytes(), cand.as_bytes())
+            })
+        })
+        .map(String::as_str)
 }
 
 /// A dynamic policy's answer.
@@ -497,6 +577,25 @@ mod tests {
             r#"{"id":3,"syscall":"connect","category":"network","pid":7,"parent_pid":1,"protocol":"tcp","ip":"::1","port":80}"#
         );
         assert_eq!(json_string("a\"b\\\n\u{1}"), r#""a\"b\\\n\u0001""#);
+    }
+
+    #[test]
+    fn globs() {
+        let m = |p: &str, t: &str| glob_match(p.as_bytes(), t.as_bytes());
+        assert!(m("curl", "curl") && !m("curl", "curl2") && !m("curl", "xcurl"));
+        assert!(m("*/wget", "/usr/bin/wget") && !m("*/wget", "wget"));
+        assert!(m("/usr/bin/nc*", "/usr/bin/nc.openbsd") && m("/usr/bin/nc*", "/usr/bin/nc"));
+        assert!(m("a?c", "abc") && !m("a?c", "ac"));
+        assert!(m("*", "") && m("**", "x") && m("*a*b*", "xxaYYbZ") && !m("*a*b", "ba"));
+        let rules = vec!["curl".to_owned(), "*/wget".to_owned()];
+        let rule = |a: &str, p: &str, r: &str| deny_exec_rule(&rules, a, p, r);
+        assert_eq!(rule("curl", "/usr/bin/curl", "/usr/bin/curl"), Some("curl"));
+        assert_eq!(rule("x", "/tmp/x", "/usr/bin/curl"), Some("curl"));
+        assert_eq!(
+            rule("wget", "/usr/bin/wget", "/usr/bin/wget"),
+            Some("*/wget")
+        );
+        assert_eq!(rule("ls", "/bin/ls", "/usr/bin/ls"), None);
     }
 
     #[test]

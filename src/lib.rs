@@ -188,6 +188,13 @@ fn start(
             }
         }
     }
+    // The exec itself may be trapped (exec decisions): answer notifications until the
+    // child reports or its exec closes the socket.
+    if traps.exec {
+        sandbox
+            .serve_until_readable(ours.as_fd())
+            .map_err(RunError::from)?;
+    }
     match read_report(ours) {
         Ok(None) => {}
         Ok(Some(child::Report::Failed(step, err))) => {

@@ -92,6 +92,17 @@ pub fn sandbox_pids(root: Option<i32>) -> Vec<i32> {
     pids
 }
 
+/// The threads of process `pid` (none when it is gone).
+pub fn threads(pid: i32) -> Vec<i32> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    tasks
+        .flatten()
+        .filter_map(|t| t.file_name().to_str().and_then(|n| n.parse().ok()))
+        .collect()
+}
+
 /// Inodes of the sockets process `pid` has open (`socket:[N]` links in /proc/PID/fd).
 pub fn socket_inodes(pid: i32, into: &mut std::collections::HashSet<u64>) {
     let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {

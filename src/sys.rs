@@ -573,3 +573,74 @@ pub fn sendmsg_raw(
         }
     }
 }
+
+/// `PTRACE_SEIZE` of thread `tid` with `options` (`PTRACE_O_*`): the calling thread
+/// becomes its tracer, without stopping it. Tracees are detached by the kernel when
+/// the tracing thread exits.
+pub fn ptrace_seize(tid: i32, options: u32) -> io::Result<()> {
+    // SAFETY: SEIZE takes no pointers (addr is unused, data is the options integer).
+    let ret = unsafe {
+        libc::ptrace(
+            libc::PTRACE_SEIZE,
+            tid,
+            std::ptr::null_mut::<libc::c_void>(),
+            options as usize as *mut libc::c_void,
+        )
+    };
+    cvt(ret).map(drop)
+}
+
+/// `PTRACE_INTERRUPT`: a seized thread stops at its next return to user space (or
+/// now, if it is in user space or an interruptible sleep).
+pub fn ptrace_interrupt(tid: i32) -> io::Result<()> {
+    // SAFETY: INTERRUPT takes no pointers.
+    let ret = unsafe {
+        libc::ptrace(
+            libc::PTRACE_INTERRUPT,
+            tid,
+            std::ptr::null_mut::<libc::c_void>(),
+            std::ptr::null_mut::<libc::c_void>(),
+        )
+    };
+    cvt(ret).map(drop)
+}
+
+/// What `waitid` reported for one thread: `si_code` (`CLD_*`) and `si_status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Waited {
+    pub code: i32,
+    pub status: i32,
+}
+
+/// `waitid(P_PID, tid, flags | __WALL)`; `Ok(None)` when nothing is reported (WNOHANG).
+pub fn waitid_thread(tid: i32, flags: c_int) -> io::Result<Option<Waited>> {
+    // SAFETY: all-zero is a valid siginfo_t; waitid fills it.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `info` is a live, writable siginfo_t.
+    let ret = unsafe {
+        libc::waitid(
+            libc::P_PID,
+            tid as libc::id_t,
+            &mut info,
+            flags | libc::__WALL,
+        )
+    };
+    cvt_int(ret)?;
+    // SAFETY: waitid filled `info` for a child state change (si_pid 0: none reported).
+    let (pid, status) = unsafe { (info.si_pid(), info.si_status()) };
+    if pid == 0 {
+        return Ok(None);
+    }
+    Ok(Some(Waited {
+        code: info.si_code,
+        status,
+    }))
+}
+
+/// Whether processes `a` and `b` share one address space (`kcmp(KCMP_VM)`).
+pub fn same_vm(a: i32, b: i32) -> io::Result<bool> {
+    const KCMP_VM: c_int = 1;
+    // SAFETY: integer arguments only.
+    let ret = unsafe { libc::syscall(libc::SYS_kcmp, a, b, KCMP_VM, 0usize, 0usize) };
+    Ok(cvt(ret)? == 0)
+}

@@ -50,7 +50,8 @@ fn verdicts_from_a_policy_program() {
         let dir = TempDir::new("policy");
         let log = dir.join("events");
         let body = format!(
-            "while read -r line; do\n  echo \"$line\" >> {log}\n  case \"$line\" in\n    \
+            "while read -r line; do\n  case \"$line\" in *process*) echo allow; continue;; esac\n  \
+             echo \"$line\" >> {log}\n  case \"$line\" in\n    \
              *'\"syscall\":\"bind\"'*) echo 'deny EADDRINUSE';;\n    *':{a}}}') echo allow;;\n    \
              *':{b}}}') echo 'deny EACCES';;\n    *':{c}}}') echo audit;;\n    *) echo deny;;\n  \
              esac\ndone"
@@ -87,8 +88,8 @@ fn verdicts_from_a_policy_program() {
         let events = std::fs::read_to_string(&log).unwrap();
         let first = events.lines().next().unwrap();
         assert!(
-            first
-                .starts_with("{\"id\":1,\"syscall\":\"connect\",\"category\":\"network\",\"pid\":"),
+            first.starts_with("{\"id\":")
+                && first.contains(",\"syscall\":\"connect\",\"category\":\"network\",\"pid\":"),
             "{first}"
         );
         assert!(
@@ -119,26 +120,41 @@ fn a_failing_policy_program_means_deny() {
     for mode in Mode::ALL {
         let dir = TempDir::new("policy-fail");
         for (name, body, says) in [
-            // Dies without answering.
-            ("crash.sh", "read -r line; exit 3", "stopped answering"),
-            // Answers garbage, then would allow: still denied.
+            // Dies without answering (execs are allowed; the first connect kills it).
+            (
+                "crash.sh",
+                "while read -r l; do case \"$l\" in *process*) echo allow;; *) exit 3;; esac; done",
+                "stopped answering",
+            ),
+            // Answers garbage for a connect; the next connect would be allowed: still
+            // denied.
             (
                 "garbage.sh",
-                "read -r l; echo maybe; read -r l; echo allow",
+                "n=0; while read -r l; do case \"$l\" in *process*) echo allow;; \
+                 *) n=$((n+1)); [ $n = 1 ] && echo maybe || echo allow;; esac; done",
                 "not a verdict",
             ),
         ] {
             let program = script(&dir, name, body);
             let flags = ["--net-allow", "tcp://127.0.0.1", "--policy-exec", &program];
+            // The second probe's exec is a later event too: refused.
             let (lines, err) = probes(mode, &flags, &[connect, connect]);
-            assert_eq!(lines, ["err EPERM", "err EPERM"], "{mode:?} {name}: {err}");
+            assert_eq!(lines, ["err EPERM"], "{mode:?} {name}: {err}");
+            assert!(
+                err.contains("Operation not permitted"),
+                "{mode:?} {name}: {err}"
+            );
             assert!(
                 err.contains("policy program failed") && err.contains(says),
                 "{mode:?} {name}: {err}"
             );
         }
         // Hangs: each event waits --policy-timeout, then is denied.
-        let program = script(&dir, "hang.sh", "while read -r l; do sleep 100; done");
+        let program = script(
+            &dir,
+            "hang.sh",
+            "while read -r l; do case \"$l\" in *process*) echo allow;; *) sleep 100;; esac; done",
+        );
         let flags = [
             "--net-allow",
             "tcp://127.0.0.1",

@@ -182,8 +182,10 @@ fn policy_fn_sees_events_and_restricts_the_network() {
         .fs_write(&dir)
         .net_allow("tcp://127.0.0.1")
         .policy_fn(move |event, ctx| {
-            log.lock().unwrap().push(event.clone());
-            ctx.restrict_network(&["127.0.0.2".parse().unwrap()]);
+            if matches!(event.kind, EventKind::Network { .. }) {
+                log.lock().unwrap().push(event.clone());
+                ctx.restrict_network(&["127.0.0.2".parse().unwrap()]);
+            }
             Verdict::Allow
         })
         .command(["/bin/bash", "-c", script.as_str()])
@@ -211,4 +213,54 @@ fn policy_fn_sees_events_and_restricts_the_network() {
         .policy_fn(|_, _| Verdict::Allow)
         .build();
     assert!(err.is_err());
+}
+
+#[test]
+fn exec_events_and_restricting_the_network_after_the_first_exec() {
+    use sandlet::dynamic::{EventKind, Verdict};
+    use std::sync::{Arc, Mutex};
+    let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = server.local_addr().unwrap().port();
+    let execs = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&execs);
+    let dir = scratch("exec-events");
+    let out = dir.join("out");
+    // bash execs /bin/true (seen by the callback, which then cuts the network off);
+    // the connect after it is refused.
+    let script = format!(
+        "/bin/true first; if (exec 3<>/dev/tcp/127.0.0.1/{port}) 2>>{0}.err; then echo ok; \
+         else echo no; fi > {0}",
+        out.display()
+    );
+    let sandbox = system_reads(Sandbox::builder())
+        .fs_write(&dir)
+        .net_allow("tcp://127.0.0.1")
+        .policy_fn(move |event, ctx| {
+            if let EventKind::Exec { path, argv } = &event.kind {
+                log.lock().unwrap().push((path.clone(), argv.clone()));
+                if argv.get(1).map(String::as_str) == Some("first") {
+                    ctx.restrict_network(&[]);
+                }
+            }
+            Verdict::Allow
+        })
+        .command(["/bin/bash", "-c", script.as_str()])
+        .build()
+        .unwrap();
+    let report = sandbox.spawn().unwrap().wait().unwrap();
+    assert_eq!(report.outcome, Outcome::Exited(0));
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "no\n");
+    let _ = std::fs::remove_dir_all(&dir);
+    let execs = execs.lock().unwrap();
+    assert_eq!(
+        execs[0].0, "/bin/bash",
+        "the command's own exec is an event: {execs:?}"
+    );
+    assert!(
+        execs.contains(&(
+            "/bin/true".to_owned(),
+            vec!["/bin/true".to_owned(), "first".to_owned()]
+        )),
+        "{execs:?}"
+    );
 }

@@ -4,6 +4,7 @@
 
 pub mod cpus;
 pub mod dirs;
+pub mod exec;
 pub mod files;
 pub mod identity;
 pub mod memory;
@@ -45,6 +46,10 @@ pub struct Ctx {
     pub proc: Option<procview::ProcView>,
     /// The dynamic policy, when there is one.
     pub dynamic: Option<Dynamic>,
+    /// `--deny-exec` globs.
+    pub deny_exec: Vec<String>,
+    /// The exec gate, when execs are decided (see [`exec`]).
+    pub gate: Option<Gate>,
     /// `--time-start`: nanoseconds added to the wall clocks.
     pub time_offset: Option<i64>,
     /// Answers due later (absolute sleeps): (when, notification id, response).
@@ -53,6 +58,97 @@ pub struct Ctx {
     pub files: files::Files,
     /// The sandbox's process group (for `--memory-kill`).
     pub group: Pid,
+}
+
+/// What lets an exec decision freeze the sandbox: while the gate is held exclusively no
+/// other handler runs; the poll thread defers what it receives meanwhile. `waiting`
+/// holds the threads blocked in a notification we received and have not answered (they
+/// cannot run, so a freeze need not stop them).
+#[derive(Debug)]
+pub struct Gate {
+    lock: std::sync::RwLock<()>,
+    waiting: Mutex<std::collections::HashSet<u32>>,
+    deferred: Mutex<Vec<Notif>>,
+    waker: Option<std::sync::Arc<mio::Waker>>,
+}
+
+/// An exclusive hold of the gate; dropping it wakes the poll thread to run what it
+/// deferred.
+pub struct Frozen<'a> {
+    guard: Option<std::sync::RwLockWriteGuard<'a, ()>>,
+    gate: &'a Gate,
+}
+
+impl Drop for Frozen<'_> {
+    fn drop(&mut self) {
+        // Release first: the poll thread may run the deferred notifications as soon as
+        // it is woken, and would defer them again while the gate is still held.
+        drop(self.guard.take());
+        if let Some(w) = &self.gate.waker {
+            let _ = w.wake();
+        }
+    }
+}
+
+impl Gate {
+    pub fn new(waker: Option<std::sync::Arc<mio::Waker>>) -> Gate {
+        Gate {
+            lock: std::sync::RwLock::new(()),
+            waiting: Mutex::new(Default::default()),
+            deferred: Mutex::new(Vec::new()),
+            waker,
+        }
+    }
+
+    /// Holds the gate exclusively (waits for running handlers to finish).
+    pub fn freeze(&self) -> Frozen<'_> {
+        Frozen {
+            guard: Some(self.lock.write().unwrap_or_else(|p| p.into_inner())),
+            gate: self,
+        }
+    }
+
+    /// Runs `f` unless a freeze holds the gate (`None`: the caller defers).
+    pub fn try_run<T>(&self, f: impl FnOnce() -> T) -> Option<T> {
+        match self.lock.try_read() {
+            Ok(_g) => Some(f()),
+            Err(std::sync::TryLockError::Poisoned(p)) => {
+                let _g = p.into_inner();
+                Some(f())
+            }
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
+    }
+
+    /// Runs `f` once no freeze holds the gate (workers).
+    pub fn run<T>(&self, f: impl FnOnce() -> T) -> T {
+        let _g = self.lock.read().unwrap_or_else(|p| p.into_inner());
+        f()
+    }
+
+    pub fn defer(&self, n: Notif) {
+        log::debug!(
+            "notification of {} deferred until the exec freeze ends",
+            n.pid
+        );
+        crate::state::lock(&self.deferred).push(n);
+    }
+
+    pub fn take_deferred(&self) -> Vec<Notif> {
+        std::mem::take(&mut *crate::state::lock(&self.deferred))
+    }
+
+    pub fn received(&self, tid: u32) {
+        crate::state::lock(&self.waiting).insert(tid);
+    }
+
+    pub fn answered(&self, tid: u32) {
+        crate::state::lock(&self.waiting).remove(&tid);
+    }
+
+    pub fn is_waiting(&self, tid: u32) -> bool {
+        crate::state::lock(&self.waiting).contains(&tid)
+    }
 }
 
 /// Who decides network events at run time, and the restrictions it made so far.
@@ -138,6 +234,57 @@ pub fn caller_fd(n: &Notif, fd: u64) -> Result<OwnedFd, Decision> {
             log::warn!("cannot take fd {fd} of process {}: {e}; refusing", n.pid);
             Err(fail(libc::EPERM))
         }
+    }
+}
+
+/// Asks the dynamic policy about `kind` (a call by process `pid` that the static rules
+/// allow), applies what it changed, and returns `None` to go ahead or the refusal.
+pub fn ask_dynamic(
+    ctx: &Ctx,
+    dynamic: &Dynamic,
+    pid: i32,
+    syscall: &'static str,
+    category: crate::dynamic::Category,
+    kind: crate::dynamic::EventKind,
+) -> Option<Decision> {
+    use crate::dynamic::{Action, Event, PolicyCtx, Verdict};
+    use crate::state::lock;
+    let event = Event {
+        pid,
+        parent_pid: crate::procfs::parent_of(pid).unwrap_or(0),
+        syscall,
+        category,
+        kind,
+    };
+    let mut policy_ctx = PolicyCtx::default();
+    let verdict = match &dynamic.decider {
+        Decider::Callback(f) => f.call(&event, &mut policy_ctx),
+        Decider::Program(p) => p.decide(&event),
+    };
+    for action in policy_ctx.into_actions() {
+        log::debug!("dynamic policy: {action:?}");
+        match action {
+            Action::RestrictMaxMemory(bytes) => {
+                if let Some(m) = &ctx.memory {
+                    let mut m = lock(m);
+                    m.limit = m.limit.min(bytes);
+                }
+            }
+            Action::RestrictMaxProcesses(max) => {
+                let mut p = lock(&ctx.processes);
+                p.max = p.max.min(max);
+            }
+            net => lock(&dynamic.limits).apply(&net),
+        }
+    }
+    match verdict {
+        Verdict::Allow => None,
+        Verdict::Audit => {
+            log::warn!("audit: {syscall} by process {pid}: {}", event.kind);
+            None
+        }
+        Verdict::Deny => Some(Decision::Respond(Response::Errno(libc::EPERM))),
+        Verdict::DenyWith(e) => Some(Decision::Respond(Response::Errno(e))),
     }
 }
 

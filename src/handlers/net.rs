@@ -17,11 +17,11 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsFd, OwnedFd};
 
-use log::{debug, warn};
+use log::debug;
 use rustix::net::{sockopt, AddressFamily, SocketType};
 
-use super::{caller_fd, Ctx, Decider, Decision, Handler};
-use crate::dynamic::{Action, Category, Event, EventKind, PolicyCtx, Verdict};
+use super::{caller_fd, Ctx, Decision, Handler};
+use crate::dynamic::{Category, EventKind};
 use crate::policy::net::Proto;
 use crate::procfs;
 use crate::seccomp::notif::{Notif, Response};
@@ -185,47 +185,7 @@ fn ask(
             return Some(refusal);
         }
     }
-    let event = Event {
-        pid,
-        parent_pid: procfs::parent_of(pid).unwrap_or(0),
-        syscall,
-        category: Category::Network,
-        kind,
-    };
-    let mut policy_ctx = PolicyCtx::default();
-    let verdict = match &dynamic.decider {
-        Decider::Callback(f) => f.call(&event, &mut policy_ctx),
-        Decider::Program(p) => p.decide(&event),
-    };
-    for action in policy_ctx.into_actions() {
-        debug!("dynamic policy: {action:?}");
-        match action {
-            Action::RestrictMaxMemory(bytes) => {
-                if let Some(m) = &ctx.memory {
-                    let mut m = lock(m);
-                    m.limit = m.limit.min(bytes);
-                }
-            }
-            Action::RestrictMaxProcesses(max) => {
-                let mut p = lock(&ctx.processes);
-                p.max = p.max.min(max);
-            }
-            net => lock(&dynamic.limits).apply(&net),
-        }
-    }
-    let what = match &event.kind {
-        EventKind::Network { proto, to } => format!("{} {to}", proto.name()),
-        EventKind::Bind { proto, port } => format!("{} port {port}", proto.name()),
-    };
-    match verdict {
-        Verdict::Allow => None,
-        Verdict::Audit => {
-            warn!("audit: {syscall} by process {pid}: {what}");
-            None
-        }
-        Verdict::Deny => Some(errno(libc::EPERM)),
-        Verdict::DenyWith(e) => Some(errno(e)),
-    }
+    super::ask_dynamic(ctx, dynamic, pid, syscall, Category::Network, kind)
 }
 
 /// The errno a refused call gets: ECONNREFUSED for a TCP connect, EACCES otherwise.

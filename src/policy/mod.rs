@@ -204,8 +204,10 @@ pub struct Policy {
     pub proc_view: bool,
     /// `None` with `--no-supervisor`.
     pub supervisor: Option<SupervisorPolicy>,
-    /// A dynamic policy deciding each network event (needs the supervisor).
+    /// A dynamic policy deciding each network and exec event (needs the supervisor).
     pub dynamic: Option<DynamicPolicy>,
+    /// `--deny-exec` globs.
+    pub deny_exec: Vec<String>,
     /// The command and its arguments; never empty.
     pub command: Vec<OsString>,
 }
@@ -387,6 +389,21 @@ impl Policy {
         let proc_view =
             supervisor.is_some() && fs.iter().any(|r| Path::new(PROC).starts_with(&r.path));
         let dynamic = dynamic_policy(args, supervisor.is_some())?;
+        for rule in &args.deny_exec {
+            if supervisor.is_none() {
+                return Err(PolicyError::Requires {
+                    flag: "--deny-exec",
+                    needs: "the supervisor (drop --no-supervisor)",
+                });
+            }
+            if rule.is_empty() {
+                return Err(PolicyError::BadValue {
+                    flag: "--deny-exec",
+                    value: rule.clone(),
+                    source: parse::ParseError("the pattern is empty".into()),
+                });
+            }
+        }
         Ok(Policy {
             fs,
             cwd,
@@ -405,6 +422,7 @@ impl Policy {
             cpu_percent,
             proc_view,
             dynamic,
+            deny_exec: args.deny_exec.clone(),
             supervisor,
             command,
         })

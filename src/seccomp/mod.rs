@@ -53,6 +53,9 @@ pub struct Traps {
     /// `--time-start`: wall-clock reads, absolute wall-clock sleeps and timerfds, and
     /// `arch_prctl` (x86_64) to patch each new image's vDSO.
     pub time: bool,
+    /// `execve`, `execveat` (`--deny-exec`, a dynamic policy); Linux AIO is refused then
+    /// (its completions write memory while the sandbox is frozen).
+    pub exec: bool,
     /// The /proc view: path syscalls that can name a foreign process (`stat` and
     /// friends, `access`, `readlink`, `chdir`); opens go with `open`.
     pub proc: bool,
@@ -75,6 +78,7 @@ impl Traps {
         cpus: true,
         dirs: true,
         time: true,
+        exec: true,
         proc: true,
     };
 
@@ -97,6 +101,7 @@ impl Traps {
                 cpus: s.num_cpus.is_some(),
                 dirs: s.deterministic_dirs || policy.proc_view,
                 time: s.time_start.is_some(),
+                exec: policy.dynamic.is_some() || !policy.deny_exec.is_empty(),
                 proc: policy.proc_view,
             },
         }
@@ -118,6 +123,7 @@ impl Traps {
             || self.dirs
             || self.proc
             || self.time
+            || self.exec
     }
 
     /// Datagram sockets are open, so sends that can name a destination are trapped.
@@ -494,6 +500,14 @@ pub fn program(deny: &[u32], traps: Traps) -> Result<Vec<SockFilter>, AsmError> 
     }
     if traps.time {
         blocks.extend(time_rules());
+    }
+    if traps.exec {
+        blocks.extend(["execve", "execveat"].into_iter().filter_map(notify_one));
+        for name in ["io_setup", "io_submit"] {
+            if let Some(n) = names::number(name) {
+                blocks.push(deny_one(n, eperm));
+            }
+        }
     }
     if traps.proc {
         blocks.extend(

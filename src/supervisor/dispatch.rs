@@ -10,7 +10,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use log::{debug, warn};
 
 use crate::handlers::{
-    cpus, dirs, files, identity, memory, net, process, procview, random, time, Ctx, Decision,
+    cpus, dirs, exec, files, identity, memory, net, process, procview, random, time, Ctx, Decision,
     Handler,
 };
 use crate::seccomp::notif::{Notif, Response};
@@ -75,6 +75,10 @@ impl Table {
             add("timer_settime", time::TIMER_SETTIME, false);
             add("arch_prctl", time::NEW_IMAGE, false);
         }
+        if traps.exec {
+            add("execve", exec::EXECVE, true);
+            add("execveat", exec::EXECVEAT, true);
+        }
         if traps.random {
             add("getrandom", random::GETRANDOM, false);
         }
@@ -129,6 +133,13 @@ impl Table {
     }
 }
 
+impl Route {
+    /// An exec decision: it takes the gate exclusively itself.
+    pub fn freezes(&self) -> bool {
+        matches!(self.name, "execve" | "execveat")
+    }
+}
+
 /// Runs `route`'s handler; a panic becomes EPERM.
 pub fn decide(ctx: &Ctx, route: &Route, n: &Notif) -> Decision {
     match catch_unwind(AssertUnwindSafe(|| (route.handler)(ctx, n))) {
@@ -162,6 +173,9 @@ pub fn answer(ctx: &Ctx, n: &Notif, decision: Decision) {
         Decision::SendFd { fd, cloexec } => match ctx.listener.send_fd(n.id, fd.as_fd(), cloexec) {
             Ok(()) => {
                 debug!("{} by {}: answered with a descriptor", name(), n.pid);
+                if let Some(g) = &ctx.gate {
+                    g.answered(n.pid);
+                }
                 return;
             }
             // E.g. EMFILE: the caller's table is full; the notification is still pending.
@@ -171,6 +185,9 @@ pub fn answer(ctx: &Ctx, n: &Notif, decision: Decision) {
     debug!("{} by {}: {response:?}", name(), n.pid);
     if let Err(e) = ctx.listener.send(n.id, response) {
         warn!("answer notification {}: {e}", n.id);
+    }
+    if let Some(g) = &ctx.gate {
+        g.answered(n.pid);
     }
 }
 
@@ -198,6 +215,8 @@ mod tests {
             time_offset: None,
             delayed: Default::default(),
             dynamic: None,
+            deny_exec: Vec::new(),
+            gate: None,
             group: rustix::process::getpid(),
         }
     }

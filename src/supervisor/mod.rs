@@ -15,7 +15,7 @@ mod throttle;
 pub mod workers;
 
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -30,7 +30,7 @@ use crate::handlers::dirs::DirState;
 use crate::handlers::files::Files;
 use crate::handlers::procview::ProcView;
 use crate::handlers::random::RandomState;
-use crate::handlers::{process, Ctx, Decider, Dynamic};
+use crate::handlers::{process, Ctx, Decider, Dynamic, Gate};
 use crate::policy::DynamicPolicy;
 use crate::policy::Policy;
 use crate::seccomp::notif::{Listener, Notif, Response};
@@ -176,6 +176,8 @@ impl Supervisor {
                 start - (now.tv_sec * 1_000_000_000 + now.tv_nsec)
             }),
             delayed: Mutex::new(Vec::new()),
+            deny_exec: whole.deny_exec.clone(),
+            gate: traps.exec.then(|| Gate::new(Some(Arc::clone(&self.waker)))),
             dynamic: match &whole.dynamic {
                 None => None,
                 Some(DynamicPolicy::Callback(f)) => Some(Decider::Callback(f.clone())),
@@ -242,6 +244,34 @@ impl Supervisor {
                 self.pid.as_raw_nonzero()
             ),
             Err(e) => debug!("signal {sig:?} to process group: {e}"),
+        }
+    }
+
+    /// Answers notifications until `fd` is readable (or hangs up): the child's exec of
+    /// the command can itself be trapped before `supervise` runs.
+    pub fn serve_until_readable(&self, fd: BorrowedFd<'_>) -> Result<(), SupervisorError> {
+        use rustix::event::{PollFd, PollFlags};
+        let Some(s) = &self.supervised else {
+            return Ok(());
+        };
+        loop {
+            let mut fds = [
+                PollFd::from_borrowed_fd(fd, PollFlags::IN),
+                PollFd::from_borrowed_fd(s.ctx.listener.as_fd(), PollFlags::IN),
+            ];
+            match rustix::event::poll(&mut fds, None) {
+                Ok(_) => {}
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(e) => return Err(op("poll")(e.into())),
+            }
+            if !fds[0].revents().is_empty() {
+                return Ok(());
+            }
+            if fds[1].revents().contains(PollFlags::IN) {
+                receive_one(s);
+            } else if !fds[1].revents().is_empty() {
+                return Ok(());
+            }
         }
     }
 
@@ -331,6 +361,11 @@ impl Supervisor {
                     WAKER => {
                         if let Some(s) = &self.supervised {
                             release_parked(&s.ctx);
+                            if let Some(g) = &s.ctx.gate {
+                                for n in g.take_deferred() {
+                                    dispatch_one(s, &n);
+                                }
+                            }
                         }
                     }
                     _ => {}
@@ -444,9 +479,23 @@ fn receive_one(s: &Supervised) {
 }
 
 fn dispatch_one(s: &Supervised, n: &Notif) {
+    if let Some(g) = &s.ctx.gate {
+        g.received(n.pid);
+    }
     match (s.table.get(n.nr), &s.pool) {
         (Some(route), Some(pool)) if route.blocking => pool.submit(*n, *route),
-        (Some(route), _) => dispatch::answer(&s.ctx, n, dispatch::decide(&s.ctx, route, n)),
+        (Some(route), _) => {
+            let run = || dispatch::answer(&s.ctx, n, dispatch::decide(&s.ctx, route, n));
+            match &s.ctx.gate {
+                // A freeze holds the gate: run it once the freeze is over.
+                Some(g) => {
+                    if g.try_run(run).is_none() {
+                        g.defer(*n);
+                    }
+                }
+                None => run(),
+            }
+        }
         (None, _) => {
             warn!(
                 "notification for unexpected syscall {}; answering EPERM",

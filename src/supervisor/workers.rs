@@ -56,8 +56,14 @@ fn work(ctx: &Ctx, rx: &Mutex<Receiver<Job>>) {
     loop {
         let job = lock(rx).recv();
         let Ok(job) = job else { return };
-        let decision = dispatch::decide(ctx, &job.route, &job.notif);
-        dispatch::answer(ctx, &job.notif, decision);
+        let handle = || {
+            let decision = dispatch::decide(ctx, &job.route, &job.notif);
+            dispatch::answer(ctx, &job.notif, decision);
+        };
+        match &ctx.gate {
+            Some(gate) if !job.route.freezes() => gate.run(handle),
+            _ => handle(),
+        }
     }
 }
 

@@ -1459,6 +1459,54 @@ static void act_posix_timer(const char *clock)
 	report(timer_settime(t, TIMER_ABSTIME, &its, NULL));
 }
 
+/*
+ * argv_race N: N times, fork a child in which one thread keeps rewriting argv[1] of an
+ * execve("/bin/echo", ["echo", "safe"]) between "safe" and "evil" while the main
+ * thread makes the call; the parent waits for each child.  The children's echo output
+ * goes to stdout; the probe itself prints nothing more (its exit status is 0).
+ */
+static char race_arg[8] = "safe";
+static volatile int race_go;
+
+static void *race_argv(void *arg)
+{
+	volatile char *a = race_arg;
+
+	(void)arg;
+	race_go = 1;
+	for (;;) {
+		a[0] = 'e'; a[1] = 'v'; a[2] = 'i'; a[3] = 'l';
+		a[0] = 's'; a[1] = 'a'; a[2] = 'f'; a[3] = 'e';
+	}
+	return NULL;
+}
+
+static void act_argv_race(long n)
+{
+	long i;
+
+	fflush(stdout);
+	for (i = 0; i < n; i++) {
+		pid_t pid = fork();
+
+		if (pid < 0)
+			report(-1);
+		if (pid == 0) {
+			char *argv[] = { "echo", race_arg, NULL };
+			pthread_t t;
+
+			if (pthread_create(&t, NULL, race_argv, NULL))
+				_exit(3);
+			while (!race_go)
+				;
+			execve("/bin/echo", argv, environ);
+			_exit(4);
+		}
+		waitpid(pid, NULL, 0);
+	}
+	exit(0);
+}
+
 /* spin_ready: print "ok ready PID" (flushed), then burn CPU until killed. */
 static void act_spin_ready(void)
 {
@@ -2305,6 +2353,7 @@ int main(int argc, char **argv)
 	if (IS("spin")) { NARGS(0); act_spin(); }
 	if (IS("spin_ready")) { NARGS(0); act_spin_ready(); }
 	if (IS("clocks")) { NARGS(0); act_clocks(); }
+	if (IS("argv_race")) { NARGS(1); act_argv_race(need_long(argv[2])); }
 	if (IS("posix_timer")) { NARGS(1); act_posix_timer(argv[2]); }
 	if (IS("open_race")) { NARGS(3); act_open_race(argv[2], argv[3], need_long(argv[4])); }
 	if (IS("stat")) {

@@ -1,0 +1,414 @@
+//! Exec decisions (`--deny-exec`, a dynamic policy) with an argv that cannot change
+//! between the check and the exec.
+//!
+//! The kernel copies argv from the caller's memory only after the supervisor answers
+//! CONTINUE, so whatever can write that memory is stopped first and kept stopped until
+//! the copy is done:
+//!
+//! 1. The exec gate: while it is held, no other handler runs (the poll thread defers
+//!    new notifications, workers wait), so nothing of ours writes a sandbox process's
+//!    memory; handlers already running finish first.
+//! 2. A tracer thread, started for this exec alone, seizes (`PTRACE_SEIZE` +
+//!    `PTRACE_INTERRUPT`) every other thread sharing the caller's address space: its own
+//!    threads and those of any process sharing the mm (`kcmp(KCMP_VM)`, e.g. the parent
+//!    of a `vfork` child), and waits until each is stopped, or is blocked in one of our
+//!    notifications (it cannot run until answered), or is the vfork parent waiting for
+//!    the caller. This is repeated until no new thread shows up. Other processes have
+//!    their own memory; argv in a shared mapping is refused outright.
+//! 3. The path and argv are read and decided on.
+//! 4. Refused: the caller gets the errno. Allowed: the caller is seized too (with
+//!    `PTRACE_O_TRACEEXEC`), told to CONTINUE and interrupted; its first stop (the exec
+//!    event, or the stop after a failed exec) comes after the kernel copied argv. Its
+//!    sibling threads, killed by the exec, are reaped on the way (the exec waits for
+//!    them).
+//! 5. The tracer thread exits; the kernel detaches every tracee, whatever its state.
+//!
+//! If the freeze cannot be set up (ptrace refused, a thread that will not stop), the
+//! exec fails with EPERM and the reason is logged.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use log::{debug, warn};
+
+use super::{Ctx, Decision, Handler};
+use crate::dynamic::{Category, EventKind};
+use crate::procfs;
+use crate::seccomp::notif::{Notif, Response};
+use crate::state::lock;
+use crate::sys;
+
+pub const EXECVE: Handler = execve;
+pub const EXECVEAT: Handler = execveat;
+
+/// Longest argv we read (the kernel's `MAX_ARG_STRINGS` is far larger, but execs with
+/// more arguments than this are refused rather than half-checked).
+const ARGV_MAX: usize = 65_536;
+/// Longest single argument (`MAX_ARG_STRLEN`).
+const ARG_MAX_LEN: usize = 128 * 1024;
+/// How long threads get to stop, and the exec to take argv.
+const FREEZE_LIMIT: Duration = Duration::from_secs(5);
+
+fn errno(e: i32) -> Decision {
+    Decision::Respond(Response::Errno(e))
+}
+
+/// `execve(path, argv, envp)`.
+fn execve(ctx: &Ctx, n: &Notif) -> Decision {
+    decide(ctx, n, libc::AT_FDCWD as u64, n.args[0], n.args[1], 0)
+}
+
+/// `execveat(dirfd, path, argv, envp, flags)`.
+fn execveat(ctx: &Ctx, n: &Notif) -> Decision {
+    decide(ctx, n, n.args[0], n.args[1], n.args[2], n.args[4])
+}
+
+/// Holds the gate, freezes on a tracer thread of its own, and answers from there.
+fn decide(ctx: &Ctx, n: &Notif, dirfd: u64, path_at: u64, argv_at: u64, flags: u64) -> Decision {
+    let Some(gate) = &ctx.gate else {
+        return Decision::Respond(Response::Continue);
+    };
+    let _frozen = gate.freeze();
+    let outcome = std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .name("sandlet-tracer".into())
+            .spawn_scoped(s, || frozen_exec(ctx, n, dirfd, path_at, argv_at, flags))
+            .map(|t| t.join())
+    });
+    match outcome {
+        Ok(Ok(decision)) => decision,
+        Ok(Err(_)) => errno(libc::EPERM),
+        Err(e) => {
+            warn!(
+                "exec by {}: cannot start the tracer thread ({e}); refused",
+                n.pid
+            );
+            errno(libc::EPERM)
+        }
+    }
+}
+
+/// Runs on the tracer thread: everything ptrace does for this exec.
+fn frozen_exec(
+    ctx: &Ctx,
+    n: &Notif,
+    dirfd: u64,
+    path_at: u64,
+    argv_at: u64,
+    flags: u64,
+) -> Decision {
+    let tid = n.pid as i32;
+    let Some(tgid) = procfs::tgid_of(n.pid) else {
+        return errno(libc::ESRCH);
+    };
+    if let Err(why) = freeze(ctx, tgid, tid) {
+        warn!("exec by {tid}: cannot freeze the sandbox ({why}); refused");
+        return errno(libc::EPERM);
+    }
+    let (path, argv) = match read_exec(n, tgid, dirfd, path_at, argv_at, flags) {
+        Ok(x) => x,
+        Err(e) => return errno(e),
+    };
+    if !ctx.listener.id_valid(n.id) {
+        return errno(libc::EINTR);
+    }
+    // A missing file is the kernel's ENOENT, answered here: nothing runs, and neither
+    // the rules nor the policy see every miss of a PATH search.
+    if let Err(e) = std::fs::metadata(&path) {
+        if let Some(code @ (libc::ENOENT | libc::ENOTDIR)) = e.raw_os_error() {
+            return errno(code);
+        }
+    }
+    let resolved = std::fs::canonicalize(&path)
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| path.clone());
+    let argv0 = argv.first().cloned().unwrap_or_default();
+    if let Some(rule) = crate::dynamic::deny_exec_rule(&ctx.deny_exec, &argv0, &path, &resolved) {
+        warn!("exec of {path} by process {tgid} denied by --deny-exec {rule}");
+        return errno(libc::EPERM);
+    }
+    if let Some(dynamic) = &ctx.dynamic {
+        let syscall = if n.nr == crate::seccomp::names::number("execveat").unwrap_or(0) as i32 {
+            "execveat"
+        } else {
+            "execve"
+        };
+        let kind = EventKind::Exec {
+            path: path.clone(),
+            argv,
+        };
+        if let Some(refusal) =
+            super::ask_dynamic(ctx, dynamic, tgid, syscall, Category::Process, kind)
+        {
+            return refusal;
+        }
+    }
+    run_exec(ctx, n, tgid);
+    Decision::Park
+}
+
+/// Lets the exec go on and waits until the kernel has taken argv (see the module doc).
+fn run_exec(ctx: &Ctx, n: &Notif, tgid: i32) {
+    let tid = n.pid as i32;
+    let traced = sys::ptrace_seize(tid, libc::PTRACE_O_TRACEEXEC as u32).is_ok();
+    if let Err(e) = ctx.listener.send(n.id, Response::Continue) {
+        warn!("answer exec of {tid}: {e}");
+    }
+    if let Some(g) = &ctx.gate {
+        g.answered(n.pid);
+    }
+    if !traced || sys::ptrace_interrupt(tid).is_err() {
+        // Not traceable any more (it died): nothing to wait for.
+        return;
+    }
+    let start = Instant::now();
+    while start.elapsed() < FREEZE_LIMIT {
+        if let Ok(Some(_)) = sys::waitid_thread(tid, libc::WSTOPPED | libc::WNOHANG) {
+            return;
+        }
+        if let Ok(Some(_)) = sys::waitid_thread(tid, libc::WEXITED | libc::WNOHANG | libc::WNOWAIT)
+        {
+            return;
+        }
+        // The exec kills the caller's other threads and waits until they are gone:
+        // reap the ones we trace.
+        for t in procfs::threads(tgid) {
+            if t != tid && t != tgid {
+                let _ = sys::waitid_thread(t, libc::WEXITED | libc::WNOHANG);
+            }
+        }
+        std::thread::sleep(Duration::from_micros(50));
+    }
+    warn!("exec by {tid}: no stop after {FREEZE_LIMIT:?}; letting the sandbox run on");
+}
+
+/// Stops every other thread that can write the caller's memory (module doc, step 2).
+fn freeze(ctx: &Ctx, tgid: i32, caller: i32) -> Result<(), String> {
+    let mut seized: HashSet<i32> = HashSet::new();
+    let mut settled: HashSet<i32> = HashSet::new();
+    let start = Instant::now();
+    loop {
+        let sharers = sharers(ctx, tgid);
+        let fresh: Vec<i32> = sharers
+            .iter()
+            .copied()
+            .filter(|t| *t != caller && !seized.contains(t))
+            .collect();
+        for &t in &fresh {
+            match sys::ptrace_seize(t, 0) {
+                Ok(()) => {}
+                Err(e) if e.raw_os_error() == Some(libc::ESRCH) => continue,
+                Err(e) => return Err(format!("PTRACE_SEIZE of thread {t}: {e}")),
+            }
+            seized.insert(t);
+            if let Err(e) = sys::ptrace_interrupt(t) {
+                if e.raw_os_error() != Some(libc::ESRCH) {
+                    return Err(format!("PTRACE_INTERRUPT of thread {t}: {e}"));
+                }
+            }
+        }
+        // Wait for each seized thread to be harmless.
+        loop {
+            let mut all = true;
+            for &t in &seized {
+                if settled.contains(&t) {
+                    continue;
+                }
+                let stopped = matches!(
+                    sys::waitid_thread(t, libc::WSTOPPED | libc::WNOHANG),
+                    Ok(Some(_))
+                );
+                let gone = !matches!(
+                    sys::waitid_thread(t, libc::WEXITED | libc::WNOHANG | libc::WNOWAIT),
+                    Ok(None)
+                );
+                let blocked = ctx.gate.as_ref().is_some_and(|g| g.is_waiting(t as u32));
+                if stopped || gone || blocked || vfork_parent_of(t, caller) {
+                    settled.insert(t);
+                } else {
+                    all = false;
+                }
+            }
+            if all {
+                break;
+            }
+            if start.elapsed() > FREEZE_LIMIT {
+                return Err(format!("threads still running after {FREEZE_LIMIT:?}"));
+            }
+            std::thread::sleep(Duration::from_micros(50));
+        }
+        if fresh.is_empty() {
+            debug!("froze {} thread(s) for an exec by {caller}", seized.len());
+            return Ok(());
+        }
+    }
+}
+
+/// Every thread of every sandbox process sharing `tgid`'s address space.
+fn sharers(ctx: &Ctx, tgid: i32) -> Vec<i32> {
+    let mut out = procfs::threads(tgid);
+    let root = lock(&ctx.processes).root;
+    for pid in procfs::sandbox_pids(root) {
+        // A process that is gone shares nothing; one we cannot compare is assumed to.
+        let shares = match sys::same_vm(tgid, pid) {
+            Ok(same) => same,
+            Err(e) => e.raw_os_error() != Some(libc::ESRCH),
+        };
+        if pid != tgid && shares {
+            out.extend(procfs::threads(pid));
+        }
+    }
+    out
+}
+
+/// Whether thread `t` is waiting in `vfork` for `caller` (its vfork child) to exec.
+fn vfork_parent_of(t: i32, caller: i32) -> bool {
+    let Some(child_tgid) = procfs::tgid_of(caller as u32) else {
+        return false;
+    };
+    let parent = procfs::parent_of(child_tgid);
+    let t_tgid = procfs::tgid_of(t as u32);
+    if parent.is_none() || parent != t_tgid {
+        return false;
+    }
+    let forking = ["vfork", "clone", "clone3"]
+        .iter()
+        .filter_map(|n| crate::seccomp::names::number(n))
+        .map(i64::from)
+        .collect::<Vec<_>>();
+    matches!(procfs::task_syscall(t as u32), Some(procfs::SyscallState::In(nr)) if forking.contains(&nr))
+}
+
+/// The exec's path (absolute) and argv, read from the caller.
+fn read_exec(
+    n: &Notif,
+    tgid: i32,
+    dirfd: u64,
+    path_at: u64,
+    argv_at: u64,
+    flags: u64,
+) -> Result<(String, Vec<String>), i32> {
+    let maps = std::fs::read_to_string(format!("/proc/{tgid}/maps")).map_err(|_| libc::ESRCH)?;
+    let private = |at: u64, len: u64| private_range(&maps, at, len);
+    let raw_path = super::files::read_path(n, path_at).ok_or(libc::EFAULT)?;
+    if !private(path_at, raw_path.len() as u64 + 1) {
+        return Err(shared_refusal(tgid));
+    }
+    let path = if raw_path.is_empty() && flags & libc::AT_EMPTY_PATH as u64 != 0 {
+        std::fs::read_link(format!("/proc/{}/fd/{}", n.pid, dirfd as i32))
+            .map(|p| p.as_os_str().as_encoded_bytes().to_vec())
+            .map_err(|_| libc::EBADF)?
+    } else {
+        super::procview::absolute(n, dirfd, &raw_path).ok_or(libc::ENOENT)?
+    };
+    let mut argv = Vec::new();
+    let mut at = argv_at;
+    // A NULL argv is an empty one (Linux accepts it).
+    while at != 0 {
+        if argv.len() >= ARGV_MAX {
+            return Err(libc::E2BIG);
+        }
+        let mut ptr = [0u8; 8];
+        match sys::process_vm_read(n.pid as i32, at, &mut ptr) {
+            Ok(8) => {}
+            _ => return Err(libc::EFAULT),
+        }
+        if !private(at, 8) {
+            return Err(shared_refusal(tgid));
+        }
+        let arg_at = u64::from_ne_bytes(ptr);
+        if arg_at == 0 {
+            break;
+        }
+        let arg = read_arg(n, arg_at)?;
+        if !private(arg_at, arg.len() as u64 + 1) {
+            return Err(shared_refusal(tgid));
+        }
+        argv.push(String::from_utf8_lossy(&arg).into_owned());
+        at += 8;
+    }
+    Ok((String::from_utf8_lossy(&path).into_owned(), argv))
+}
+
+fn shared_refusal(tgid: i32) -> i32 {
+    warn!("exec by process {tgid}: its path or argv is in shared memory (it could change after the check); refused");
+    libc::EPERM
+}
+
+/// One NUL-terminated argument (at most `ARG_MAX_LEN` bytes).
+fn read_arg(n: &Notif, at: u64) -> Result<Vec<u8>, i32> {
+    let mut out = Vec::new();
+    let mut addr = at;
+    while out.len() <= ARG_MAX_LEN {
+        let chunk = (4096 - addr % 4096) as usize;
+        let mut buf = vec![0u8; chunk];
+        let got = sys::process_vm_read(n.pid as i32, addr, &mut buf).map_err(|_| libc::EFAULT)?;
+        if got == 0 {
+            return Err(libc::EFAULT);
+        }
+        if let Some(end) = buf[..got].iter().position(|&b| b == 0) {
+            out.extend_from_slice(&buf[..end]);
+            return Ok(out);
+        }
+        out.extend_from_slice(&buf[..got]);
+        addr += got as u64;
+    }
+    Err(libc::E2BIG)
+}
+
+/// Whether `[at, at+len)` lies in private mappings of the process whose
+/// `/proc/PID/maps` text is `maps` (a shared mapping could be written by another
+/// process while the sandbox is frozen).
+fn private_range(maps: &str, at: u64, len: u64) -> bool {
+    let end = at.saturating_add(len.max(1));
+    let mut covered = at;
+    let mut regions: Vec<(u64, u64, bool)> = maps
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split_ascii_whitespace();
+            let (lo, hi) = f.next()?.split_once('-')?;
+            let perms = f.next()?;
+            Some((
+                u64::from_str_radix(lo, 16).ok()?,
+                u64::from_str_radix(hi, 16).ok()?,
+                perms.as_bytes().get(3) == Some(&b'p'),
+            ))
+        })
+        .collect();
+    regions.sort_unstable();
+    for (lo, hi, private) in regions {
+        if hi <= covered || lo > covered {
+            continue;
+        }
+        if !private {
+            return false;
+        }
+        covered = hi;
+        if covered >= end {
+            return true;
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn argv_must_lie_in_private_memory() {
+        let maps = "1000-3000 rw-p 00000000 00:00 0 [heap]\n\
+                    3000-4000 rw-s 00000000 00:05 7 /dev/shm/x\n\
+                    4000-5000 rw-p 00000000 00:00 0\n";
+        assert!(private_range(maps, 0x1000, 0x10));
+        assert!(private_range(maps, 0x2ff0, 0x10));
+        assert!(
+            !private_range(maps, 0x2ff0, 0x20),
+            "runs into the shared mapping"
+        );
+        assert!(!private_range(maps, 0x3100, 1));
+        assert!(private_range(maps, 0x4000, 0x1000));
+        assert!(!private_range(maps, 0x4ff0, 0x20), "runs off the end");
+        assert!(!private_range(maps, 0x100, 1), "unmapped");
+    }
+}

@@ -21,7 +21,7 @@ ro=(-r "$work" -r /bin -r /usr -r /lib)
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 measure() { # label args...
-    local label=$1; shift
+    shift # the label only names the row in the caller
     local runs=()
     for _ in $(seq "$reps"); do runs+=("$("$@")"); done
     printf '%s\n' "${runs[@]}" | median

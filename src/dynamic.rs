@@ -14,7 +14,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::{self, Write as _};
-use std::io::{self, Write};
+use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsFd;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
@@ -53,6 +53,9 @@ pub enum EventKind {
     /// (as the kernel will copy it: the caller's address space is frozen while it is
     /// read).
     Exec { path: String, argv: Vec<String> },
+    /// A new process `child`, created by `fork`, `vfork` or `clone` and stopped before
+    /// its first instruction (a `Deny` kills it there).
+    Fork { child: i32 },
 }
 
 impl fmt::Display for EventKind {
@@ -61,6 +64,7 @@ impl fmt::Display for EventKind {
             EventKind::Network { proto, to } => write!(f, "{} {to}", proto.name()),
             EventKind::Bind { proto, port } => write!(f, "{} port {port}", proto.name()),
             EventKind::Exec { path, argv } => write!(f, "{path} {argv:?}"),
+            EventKind::Fork { child } => write!(f, "child {child}"),
         }
     }
 }
@@ -114,6 +118,9 @@ impl Event {
                     s.push_str(&json_string(a));
                 }
                 s.push(']');
+            }
+            EventKind::Fork { child } => {
+                let _ = write!(s, ",\"child_pid\":{child}");
             }
         }
         s.push('}');
@@ -403,6 +410,12 @@ impl ProgramPolicy {
             let _ = child.wait();
             return Err(io::Error::from_raw_os_error(libc::EPIPE));
         };
+        // Writes must not block (see `Program::write_all`).
+        if let Err(e) = rustix::io::ioctl_fionbio(&stdin, true) {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(e.into());
+        }
         Ok(ProgramPolicy {
             inner: Mutex::new(Program {
                 child,
@@ -454,12 +467,9 @@ impl Program {
         id: u64,
         timeout: Duration,
     ) -> Result<Option<Verdict>, String> {
-        let line = event.to_json(id) + "\n";
-        self.stdin
-            .write_all(line.as_bytes())
-            .and_then(|()| self.stdin.flush())
-            .map_err(|e| format!("writing to it: {e}"))?;
         let deadline = Instant::now() + timeout;
+        let line = event.to_json(id) + "\n";
+        self.write_all(line.as_bytes(), deadline)?;
         loop {
             let Some(answer) = self.read_line(deadline)? else {
                 return Ok(None);
@@ -473,6 +483,37 @@ impl Program {
                 .map(Some)
                 .ok_or_else(|| format!("it answered {:?}, not a verdict", text.trim_end()));
         }
+    }
+
+    /// Writes `data` to the program's input (non-blocking) by `deadline`: a program that
+    /// does not read its input is a failed one, not a reason to hang.
+    fn write_all(&mut self, mut data: &[u8], deadline: Instant) -> Result<(), String> {
+        while !data.is_empty() {
+            match rustix::io::write(self.stdin.as_fd(), data) {
+                Ok(n) => data = &data[n..],
+                Err(rustix::io::Errno::INTR) => {}
+                Err(rustix::io::Errno::AGAIN) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Err("it does not read its input".into());
+                    }
+                    let mut fds = [rustix::event::PollFd::new(
+                        &self.stdin,
+                        rustix::event::PollFlags::OUT,
+                    )];
+                    let wait = rustix::time::Timespec {
+                        tv_sec: left.as_secs() as i64,
+                        tv_nsec: i64::from(left.subsec_nanos()),
+                    };
+                    match rustix::event::poll(&mut fds, Some(&wait)) {
+                        Ok(_) | Err(rustix::io::Errno::INTR) => {}
+                        Err(e) => return Err(format!("waiting to write to it: {e}")),
+                    }
+                }
+                Err(e) => return Err(format!("writing to it: {e}")),
+            }
+        }
+        Ok(())
     }
 
     /// The next line (without its newline) by `deadline`; `Ok(None)` on timeout.

@@ -644,3 +644,35 @@ pub fn same_vm(a: i32, b: i32) -> io::Result<bool> {
     let ret = unsafe { libc::syscall(libc::SYS_kcmp, a, b, KCMP_VM, 0usize, 0usize) };
     Ok(cvt(ret)? == 0)
 }
+
+/// `PTRACE_GETEVENTMSG` of a tracee in an event stop (the new pid of a fork event).
+// c_ulong is u64 here but u32 on armv7.
+#[allow(clippy::useless_conversion)]
+pub fn ptrace_event_msg(tid: i32) -> io::Result<u64> {
+    let mut msg: libc::c_ulong = 0;
+    // SAFETY: GETEVENTMSG writes one unsigned long through `data`, which points at `msg`.
+    let ret = unsafe {
+        libc::ptrace(
+            libc::PTRACE_GETEVENTMSG,
+            tid,
+            std::ptr::null_mut::<libc::c_void>(),
+            &mut msg as *mut libc::c_ulong,
+        )
+    };
+    cvt(ret)?;
+    Ok(u64::from(msg))
+}
+
+/// `PTRACE_DETACH` of a tracee in a ptrace stop, resuming it (no signal injected).
+pub fn ptrace_detach(tid: i32) -> io::Result<()> {
+    // SAFETY: DETACH takes no pointers (data 0: no signal).
+    let ret = unsafe {
+        libc::ptrace(
+            libc::PTRACE_DETACH,
+            tid,
+            std::ptr::null_mut::<libc::c_void>(),
+            std::ptr::null_mut::<libc::c_void>(),
+        )
+    };
+    cvt(ret).map(drop)
+}

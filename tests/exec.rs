@@ -158,3 +158,67 @@ fn argv_cannot_change_after_the_decision() {
         assert!(printed.len() > 100, "{mode:?}: most execs are allowed");
     }
 }
+
+#[test]
+fn a_new_process_is_registered_before_it_runs() {
+    for mode in Mode::ALL {
+        let dir = TempDir::new("fork-events");
+        let marker = dir.join("marker");
+        let log = dir.join("events");
+        // The policy looks for the file the child creates first thing: finding it
+        // would mean the child ran before the policy heard of it.
+        let body = format!(
+            "while read -r line; do\n  case \"$line\" in\n    *'\"child_pid\"'*)\n      \
+             if [ -e {marker} ]; then echo late >> {log}; else echo early >> {log}; fi\n      \
+             case \"$line\" in *'\"syscall\":\"clone\"'*|*'\"syscall\":\"fork\"'*) ;; esac\n      \
+             echo allow;;\n    *) echo allow;;\n  esac\ndone"
+        );
+        let program = script(&dir, "policy.sh", &body);
+        let write = ["-w", util::s(dir.path())];
+        let mut args = vec!["run", "--policy-exec", &program, write[0], write[1]];
+        args.extend_from_slice(&[
+            "-r",
+            util::probe_dir(),
+            "--",
+            util::probe(),
+            "fork_marker",
+            &marker,
+            "200",
+        ]);
+        let out = run(mode.sandlet(&args));
+        assert_eq!(out.probe_line(), "ok 200 0", "{mode:?}: {}", out.err());
+        let events = std::fs::read_to_string(&log).unwrap();
+        assert_eq!(
+            events.lines().filter(|l| *l == "early").count(),
+            200,
+            "{mode:?}"
+        );
+        assert!(
+            !events.contains("late"),
+            "{mode:?}: a child ran before its fork event"
+        );
+
+        // A refused fork event: the child is killed before its first instruction.
+        let deny = script(
+            &dir,
+            "deny.sh",
+            "while read -r l; do case \"$l\" in *child_pid*) echo deny;; *) echo allow;; esac; done",
+        );
+        let mut args = vec!["run", "--policy-exec", &deny, write[0], write[1]];
+        args.extend_from_slice(&[
+            "-r",
+            util::probe_dir(),
+            "--",
+            util::probe(),
+            "fork_marker",
+            &marker,
+            "3",
+        ]);
+        let out = run(mode.sandlet(&args));
+        assert_eq!(out.probe_line(), "ok 0 3", "{mode:?}: {}", out.err());
+        assert!(
+            !std::path::Path::new(&marker).exists(),
+            "{mode:?}: a refused child ran"
+        );
+    }
+}

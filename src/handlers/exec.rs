@@ -41,6 +41,9 @@ use crate::sys;
 pub const EXECVE: Handler = execve;
 pub const EXECVEAT: Handler = execveat;
 
+/// `PTRACE_EVENT_FORK`, `_VFORK`, `_CLONE`.
+const CREATION_EVENTS: [i32; 3] = [1, 2, 3];
+
 /// Longest argv we read (the kernel's `MAX_ARG_STRINGS` is far larger, but execs with
 /// more arguments than this are refused rather than half-checked).
 const ARGV_MAX: usize = 65_536;
@@ -145,6 +148,135 @@ fn frozen_exec(
     }
     run_exec(ctx, n, tgid);
     Decision::Park
+}
+
+/// An admitted fork, clone or vfork under a dynamic policy: the caller is traced for
+/// exactly its creation event, so the child is stopped (auto-attached) before its first
+/// instruction while the policy hears of it; a refused child is killed there. Runs on a
+/// tracer thread of its own, which detaches both by exiting. If tracing fails, the fork
+/// is refused with EPERM: no child runs unseen.
+pub fn traced_fork(ctx: &Ctx, n: &Notif) -> Decision {
+    let outcome = std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .name("sandlet-tracer".into())
+            .spawn_scoped(s, || fork_on_tracer(ctx, n))
+            .map(|t| t.join())
+    });
+    match outcome {
+        Ok(Ok(decision)) => decision,
+        Ok(Err(_)) => errno(libc::EPERM),
+        Err(e) => {
+            warn!(
+                "fork by {}: cannot start the tracer thread ({e}); refused",
+                n.pid
+            );
+            errno(libc::EPERM)
+        }
+    }
+}
+
+fn fork_on_tracer(ctx: &Ctx, n: &Notif) -> Decision {
+    let tid = n.pid as i32;
+    let options = libc::PTRACE_O_TRACEFORK | libc::PTRACE_O_TRACEVFORK | libc::PTRACE_O_TRACECLONE;
+    if let Err(e) = sys::ptrace_seize(tid, options as u32) {
+        warn!("fork by {tid}: cannot trace it ({e}); refused");
+        return errno(libc::EPERM);
+    }
+    if let Err(e) = ctx.listener.send(n.id, Response::Continue) {
+        warn!("answer fork of {tid}: {e}");
+    }
+    if let Some(g) = &ctx.gate {
+        g.answered(n.pid);
+    }
+    // The creation event comes before the call returns. No PTRACE_INTERRUPT here: a
+    // pending interrupt makes the kernel restart the fork (ERESTARTNOINTR), trapping it
+    // again. A failed fork just returns: seen as the thread leaving the call.
+    let forking: Vec<i64> = ["clone", "fork", "vfork", "clone3"]
+        .iter()
+        .filter_map(|name| crate::seccomp::names::number(name))
+        .map(i64::from)
+        .collect();
+    let left_the_call = || match procfs::task_syscall(n.pid) {
+        Some(procfs::SyscallState::In(nr)) => !forking.contains(&nr),
+        Some(procfs::SyscallState::NotInSyscall) | None => true,
+        Some(procfs::SyscallState::Running) => false,
+    };
+    let child = wait_for(tid, left_the_call, |w| {
+        let event = (w.status >> 8) & 0xff;
+        CREATION_EVENTS
+            .contains(&event)
+            .then(|| sys::ptrace_event_msg(tid).ok().map(|c| c as i32))
+            .flatten()
+    });
+    let Some(child) = child else {
+        return Decision::Park;
+    };
+    // The child starts in a stop of its own (it is traced from birth).
+    if wait_for(child, || false, |_| Some(())).is_none() {
+        warn!("fork by {tid}: child {child} did not stop; killing it");
+        let _ = kill(child);
+        return Decision::Park;
+    }
+    debug!("fork by {tid}: child {child} registered before it ran");
+    let parent = procfs::tgid_of(n.pid).unwrap_or(tid);
+    if let Some(dynamic) = &ctx.dynamic {
+        let kind = EventKind::Fork { child };
+        let syscall = crate::seccomp::names::name(n.nr as u32).unwrap_or("clone");
+        if let Some(refusal) =
+            super::ask_dynamic(ctx, dynamic, parent, syscall, Category::Process, kind)
+        {
+            debug!("fork by {tid}: child {child} refused ({refusal:?}); killed before it ran");
+            let _ = kill(child);
+        }
+    }
+    // Both are in ptrace stops we saw: let them go now rather than at thread exit.
+    let _ = sys::ptrace_detach(child);
+    let _ = sys::ptrace_detach(tid);
+    Decision::Park
+}
+
+fn kill(pid: i32) -> rustix::io::Result<()> {
+    let pid = rustix::process::Pid::from_raw(pid).ok_or(rustix::io::Errno::SRCH)?;
+    rustix::process::kill_process(pid, rustix::process::Signal::KILL)
+}
+
+/// Waits (up to `FREEZE_LIMIT`) for the next stop of tracee `tid` and maps it with
+/// `on_stop`; `None` when it exits, never stops, or `gave_up` said (before the last
+/// look for a stop) that no stop will come.
+fn wait_for<T>(
+    tid: i32,
+    gave_up: impl Fn() -> bool,
+    on_stop: impl Fn(sys::Waited) -> Option<T>,
+) -> Option<T> {
+    let start = Instant::now();
+    while start.elapsed() < FREEZE_LIMIT {
+        let giving_up = gave_up();
+        match sys::waitid_thread(tid, libc::WSTOPPED | libc::WNOHANG) {
+            Ok(Some(w)) => return on_stop(w),
+            Ok(None) => {}
+            Err(e) => {
+                debug!("waiting for tracee {tid}: {e}");
+                return None;
+            }
+        }
+        // For a tracee this also reports a stop that came after the check above (the
+        // kernel reports tracee stops to any wait); only an exit ends the wait.
+        if let Ok(Some(w)) = sys::waitid_thread(tid, libc::WEXITED | libc::WNOHANG | libc::WNOWAIT)
+        {
+            if matches!(
+                w.code,
+                libc::CLD_EXITED | libc::CLD_KILLED | libc::CLD_DUMPED
+            ) {
+                return None;
+            }
+            continue;
+        }
+        if giving_up {
+            return None;
+        }
+        std::thread::sleep(Duration::from_micros(20));
+    }
+    None
 }
 
 /// Lets the exec go on and waits until the kernel has taken argv (see the module doc).

@@ -20,6 +20,23 @@ const SYS_CLONE: i64 = libc::SYS_clone as i64;
 
 /// Handler for the fork family.
 pub const FORK: Handler = fork;
+/// The same under a dynamic policy: an admitted fork is traced for its creation event
+/// (see `exec::traced_fork`).
+pub const FORK_TRACED: Handler = fork_traced;
+
+fn fork_traced(ctx: &Ctx, n: &Notif) -> Decision {
+    match fork(ctx, n) {
+        Decision::Respond(Response::Continue) if creates_process(n) => {
+            super::exec::traced_fork(ctx, n)
+        }
+        other => other,
+    }
+}
+
+/// Whether the call makes a new process (a `clone` may make a thread).
+fn creates_process(n: &Notif) -> bool {
+    i64::from(n.nr) != SYS_CLONE || n.args[0] & libc::CLONE_THREAD as u64 == 0
+}
 
 fn fork(ctx: &Ctx, n: &Notif) -> Decision {
     if i64::from(n.nr) == SYS_CLONE {

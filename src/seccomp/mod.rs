@@ -56,6 +56,8 @@ pub struct Traps {
     /// `execve`, `execveat` (`--deny-exec`, a dynamic policy); Linux AIO is refused then
     /// (its completions write memory while the sandbox is frozen).
     pub exec: bool,
+    /// Forks traced for their creation event (a dynamic policy's fork events).
+    pub fork_events: bool,
     /// The /proc view: path syscalls that can name a foreign process (`stat` and
     /// friends, `access`, `readlink`, `chdir`); opens go with `open`.
     pub proc: bool,
@@ -79,6 +81,7 @@ impl Traps {
         dirs: true,
         time: true,
         exec: true,
+        fork_events: true,
         proc: true,
     };
 
@@ -102,6 +105,7 @@ impl Traps {
                 dirs: s.deterministic_dirs || policy.proc_view,
                 time: s.time_start.is_some(),
                 exec: policy.dynamic.is_some() || !policy.deny_exec.is_empty(),
+                fork_events: policy.dynamic.is_some(),
                 proc: policy.proc_view,
             },
         }

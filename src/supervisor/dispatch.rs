@@ -47,8 +47,14 @@ impl Table {
             }
         };
         if traps.fork {
+            // Under a dynamic policy forks are traced, on a worker, for their creation
+            // event (the policy's fork events).
             for name in ["clone", "fork", "vfork"] {
-                add(name, process::FORK, false);
+                if traps.fork_events {
+                    add(name, process::FORK_TRACED, true);
+                } else {
+                    add(name, process::FORK, false);
+                }
             }
         }
         if traps.uname {
@@ -284,7 +290,14 @@ mod tests {
                 .unwrap()
                 .blocking
         );
-        assert!(!all.get(clone).unwrap().blocking);
+        assert!(
+            !fork.get(clone).unwrap().blocking,
+            "the process limit alone is inline"
+        );
+        assert!(
+            all.get(clone).unwrap().blocking,
+            "fork events are traced on a worker"
+        );
         assert!(all.get(names::number("read").unwrap() as i32).is_none());
     }
 }

@@ -360,7 +360,7 @@ impl Supervisor {
                     }
                     WAKER => {
                         if let Some(s) = &self.supervised {
-                            release_parked(&s.ctx);
+                            release_parked(s);
                             if let Some(g) = &s.ctx.gate {
                                 for n in g.take_deferred() {
                                     dispatch_one(s, &n);
@@ -533,7 +533,8 @@ fn answer_due(ctx: &Ctx, now: Instant) -> Option<Duration> {
 }
 
 /// Answers the forks held while `hold_forks` was set, once it is cleared.
-fn release_parked(ctx: &Ctx) {
+fn release_parked(s: &Supervised) {
+    let ctx = &s.ctx;
     let parked = {
         let mut p = lock(&ctx.processes);
         if p.hold_forks {
@@ -541,6 +542,13 @@ fn release_parked(ctx: &Ctx) {
         }
         std::mem::take(&mut p.parked)
     };
+    if ctx.dynamic.is_some() {
+        // Under a dynamic policy a fork goes through its traced route (fork events).
+        for n in parked {
+            dispatch_one(s, &n);
+        }
+        return;
+    }
     for n in parked {
         let response = process::admit(&mut lock(&ctx.processes), n.pid);
         dispatch::answer(ctx, &n, crate::handlers::Decision::Respond(response));

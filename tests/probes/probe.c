@@ -1507,6 +1507,43 @@ static void act_argv_race(long n)
 	exit(0);
 }
 
+/*
+ * fork_marker PATH N: N times, remove PATH, then fork with the raw syscall; the child's
+ * first act is to create PATH, then it exits 0.  Prints "ok EXITED KILLED": how many
+ * children exited normally and how many were killed by a signal.
+ */
+static void act_fork_marker(const char *path, long n)
+{
+	long i, exited = 0, killed = 0;
+
+	for (i = 0; i < n; i++) {
+		int status;
+		long pid;
+
+		unlink(path);
+#ifdef SYS_fork
+		pid = syscall(SYS_fork);
+#else
+		pid = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+#endif
+		if (pid < 0)
+			report(-1);
+		if (pid == 0) {
+			int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+
+			_exit(fd < 0 ? 1 : 0);
+		}
+		if (waitpid((pid_t)pid, &status, 0) < 0)
+			report(-1);
+		if (WIFSIGNALED(status))
+			killed++;
+		else
+			exited++;
+	}
+	outf("ok %ld %ld", exited, killed);
+	finish();
+}
+
 /* spin_ready: print "ok ready PID" (flushed), then burn CPU until killed. */
 static void act_spin_ready(void)
 {
@@ -2354,6 +2391,7 @@ int main(int argc, char **argv)
 	if (IS("spin_ready")) { NARGS(0); act_spin_ready(); }
 	if (IS("clocks")) { NARGS(0); act_clocks(); }
 	if (IS("argv_race")) { NARGS(1); act_argv_race(need_long(argv[2])); }
+	if (IS("fork_marker")) { NARGS(2); act_fork_marker(argv[2], need_long(argv[3])); }
 	if (IS("posix_timer")) { NARGS(1); act_posix_timer(argv[2]); }
 	if (IS("open_race")) { NARGS(3); act_open_race(argv[2], argv[3], need_long(argv[4])); }
 	if (IS("stat")) {

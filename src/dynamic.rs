@@ -410,6 +410,8 @@ impl ProgramPolicy {
             let _ = child.wait();
             return Err(io::Error::from_raw_os_error(libc::EPIPE));
         };
+        // Not part of the sandbox, though a child of sandlet.
+        crate::procfs::set_outsider(child.id() as i32, true);
         // Writes must not block (see `Program::write_all`).
         if let Err(e) = rustix::io::ioctl_fionbio(&stdin, true) {
             let _ = child.kill();
@@ -565,6 +567,7 @@ impl Drop for Program {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        crate::procfs::set_outsider(self.child.id() as i32, false);
     }
 }
 

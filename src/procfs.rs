@@ -6,6 +6,27 @@ use std::fs::File;
 use std::io::Read;
 use std::os::unix::fs::FileExt;
 
+/// sandlet's own children that are not part of any sandbox (a `--policy-exec`
+/// program): left out when the sandbox is "every child of sandlet".
+static OUTSIDERS: std::sync::Mutex<Vec<i32>> = std::sync::Mutex::new(Vec::new());
+
+/// Marks child `pid` of sandlet as outside the sandbox (or, `outside` false, forgets it).
+pub fn set_outsider(pid: i32, outside: bool) {
+    let mut o = crate::state::lock(&OUTSIDERS);
+    o.retain(|&p| p != pid);
+    if outside {
+        o.push(pid);
+    }
+}
+
+/// sandlet's children that belong to the sandbox.
+fn own_children() -> Vec<i32> {
+    let outsiders = crate::state::lock(&OUTSIDERS).clone();
+    let mut kids = children_of(None);
+    kids.retain(|p| !outsiders.contains(p));
+    kids
+}
+
 /// Direct children of every thread of `pid` (`None`: sandlet itself).
 pub fn children_of(pid: Option<i32>) -> Vec<i32> {
     let dir = match pid {
@@ -35,7 +56,7 @@ pub fn sandbox_process_count_at_least(root: Option<i32>) -> u32 {
     let mut stack = match root {
         Some(pid) if std::path::Path::new(&format!("/proc/{pid}")).exists() => vec![pid],
         Some(_) => Vec::new(),
-        None => children_of(None),
+        None => own_children(),
     };
     while let Some(pid) = stack.pop() {
         if seen.insert(pid) {
@@ -77,10 +98,15 @@ pub fn sandbox_pids(root: Option<i32>) -> Vec<i32> {
     let mut stack = match root {
         Some(pid) if parent_of(pid).is_some() => vec![pid],
         Some(_) => Vec::new(),
-        None => children
-            .get(&(std::process::id() as i32))
-            .cloned()
-            .unwrap_or_default(),
+        None => {
+            let outsiders = crate::state::lock(&OUTSIDERS).clone();
+            let mut kids = children
+                .get(&(std::process::id() as i32))
+                .cloned()
+                .unwrap_or_default();
+            kids.retain(|p| !outsiders.contains(p));
+            kids
+        }
     };
     let mut pids = Vec::new();
     while let Some(pid) = stack.pop() {

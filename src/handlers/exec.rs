@@ -104,14 +104,28 @@ fn frozen_exec(
     let Some(tgid) = procfs::tgid_of(n.pid) else {
         return errno(libc::ESRCH);
     };
-    if let Err(why) = freeze(ctx, tgid, tid) {
+    let mut frozen = Frozen::default();
+    if let Err(why) = frozen.freeze(ctx, tgid, tid, false) {
         warn!("exec by {tid}: cannot freeze the sandbox ({why}); refused");
         return errno(libc::EPERM);
     }
-    let (path, argv) = match read_exec(n, tgid, dirfd, path_at, argv_at, flags) {
+    let (mut path, mut argv, file_backed) = match read_exec(n, tgid, dirfd, path_at, argv_at, flags)
+    {
         Ok(x) => x,
         Err(e) => return errno(e),
     };
+    if file_backed {
+        // Part of it is in a file mapping, which a write to the file by any process
+        // changes: freeze the whole sandbox and read again.
+        if let Err(why) = frozen.freeze(ctx, tgid, tid, true) {
+            warn!("exec by {tid}: cannot freeze the sandbox ({why}); refused");
+            return errno(libc::EPERM);
+        }
+        (path, argv, _) = match read_exec(n, tgid, dirfd, path_at, argv_at, flags) {
+            Ok(x) => x,
+            Err(e) => return errno(e),
+        };
+    }
     if !ctx.listener.id_valid(n.id) {
         return errno(libc::EINTR);
     }
@@ -314,64 +328,84 @@ fn run_exec(ctx: &Ctx, n: &Notif, tgid: i32) {
     warn!("exec by {tid}: no stop after {FREEZE_LIMIT:?}; letting the sandbox run on");
 }
 
-/// Stops every other thread that can write the caller's memory (module doc, step 2).
-fn freeze(ctx: &Ctx, tgid: i32, caller: i32) -> Result<(), String> {
-    let mut seized: HashSet<i32> = HashSet::new();
-    let mut settled: HashSet<i32> = HashSet::new();
-    let start = Instant::now();
-    loop {
-        let sharers = sharers(ctx, tgid);
-        let fresh: Vec<i32> = sharers
-            .iter()
-            .copied()
-            .filter(|t| *t != caller && !seized.contains(t))
-            .collect();
-        for &t in &fresh {
-            match sys::ptrace_seize(t, 0) {
-                Ok(()) => {}
-                Err(e) if e.raw_os_error() == Some(libc::ESRCH) => continue,
-                Err(e) => return Err(format!("PTRACE_SEIZE of thread {t}: {e}")),
-            }
-            seized.insert(t);
-            if let Err(e) = sys::ptrace_interrupt(t) {
-                if e.raw_os_error() != Some(libc::ESRCH) {
-                    return Err(format!("PTRACE_INTERRUPT of thread {t}: {e}"));
-                }
-            }
-        }
-        // Wait for each seized thread to be harmless.
+/// The threads seized so far for one exec, and those known to be harmless.
+#[derive(Default)]
+struct Frozen {
+    seized: HashSet<i32>,
+    settled: HashSet<i32>,
+}
+
+impl Frozen {
+    /// Stops every other thread that can write the caller's memory (module doc, step
+    /// 2); with `everyone`, every thread of the sandbox.
+    fn freeze(&mut self, ctx: &Ctx, tgid: i32, caller: i32, everyone: bool) -> Result<(), String> {
+        let start = Instant::now();
         loop {
-            let mut all = true;
-            for &t in &seized {
-                if settled.contains(&t) {
-                    continue;
+            let candidates: Vec<i32> = if everyone {
+                let root = lock(&ctx.processes).root;
+                procfs::sandbox_pids(root)
+                    .into_iter()
+                    .flat_map(procfs::threads)
+                    .collect()
+            } else {
+                sharers(ctx, tgid)
+            };
+            let fresh: Vec<i32> = candidates
+                .into_iter()
+                .filter(|t| *t != caller && !self.seized.contains(t))
+                .collect();
+            for &t in &fresh {
+                match sys::ptrace_seize(t, 0) {
+                    Ok(()) => {}
+                    Err(e) if e.raw_os_error() == Some(libc::ESRCH) => continue,
+                    Err(e) => return Err(format!("PTRACE_SEIZE of thread {t}: {e}")),
                 }
-                let stopped = matches!(
-                    sys::waitid_thread(t, libc::WSTOPPED | libc::WNOHANG),
-                    Ok(Some(_))
-                );
-                let gone = !matches!(
-                    sys::waitid_thread(t, libc::WEXITED | libc::WNOHANG | libc::WNOWAIT),
-                    Ok(None)
-                );
-                let blocked = ctx.gate.as_ref().is_some_and(|g| g.is_waiting(t as u32));
-                if stopped || gone || blocked || vfork_parent_of(t, caller) {
-                    settled.insert(t);
-                } else {
-                    all = false;
+                self.seized.insert(t);
+                if let Err(e) = sys::ptrace_interrupt(t) {
+                    if e.raw_os_error() != Some(libc::ESRCH) {
+                        return Err(format!("PTRACE_INTERRUPT of thread {t}: {e}"));
+                    }
                 }
             }
-            if all {
-                break;
+            // Wait for each seized thread to be harmless.
+            loop {
+                let mut all = true;
+                for &t in &self.seized {
+                    if self.settled.contains(&t) {
+                        continue;
+                    }
+                    let stopped = matches!(
+                        sys::waitid_thread(t, libc::WSTOPPED | libc::WNOHANG),
+                        Ok(Some(_))
+                    );
+                    // (For a tracee this also reports a stop, which settles it too.)
+                    let gone = !matches!(
+                        sys::waitid_thread(t, libc::WEXITED | libc::WNOHANG | libc::WNOWAIT),
+                        Ok(None)
+                    );
+                    let blocked = ctx.gate.as_ref().is_some_and(|g| g.is_waiting(t as u32));
+                    if stopped || gone || blocked || vfork_parent_of(t, caller) {
+                        self.settled.insert(t);
+                    } else {
+                        all = false;
+                    }
+                }
+                if all {
+                    break;
+                }
+                if start.elapsed() > FREEZE_LIMIT {
+                    return Err(format!("threads still running after {FREEZE_LIMIT:?}"));
+                }
+                std::thread::sleep(Duration::from_micros(50));
             }
-            if start.elapsed() > FREEZE_LIMIT {
-                return Err(format!("threads still running after {FREEZE_LIMIT:?}"));
+            if fresh.is_empty() {
+                debug!(
+                    "froze {} thread(s) for an exec by {caller}{}",
+                    self.seized.len(),
+                    if everyone { " (whole sandbox)" } else { "" }
+                );
+                return Ok(());
             }
-            std::thread::sleep(Duration::from_micros(50));
-        }
-        if fresh.is_empty() {
-            debug!("froze {} thread(s) for an exec by {caller}", seized.len());
-            return Ok(());
         }
     }
 }
@@ -411,7 +445,8 @@ fn vfork_parent_of(t: i32, caller: i32) -> bool {
     matches!(procfs::task_syscall(t as u32), Some(procfs::SyscallState::In(nr)) if forking.contains(&nr))
 }
 
-/// The exec's path (absolute) and argv, read from the caller.
+/// The exec's path (absolute) and argv, read from the caller, and whether any of it
+/// (the strings or the pointer array) lies in a file mapping.
 fn read_exec(
     n: &Notif,
     tgid: i32,
@@ -419,9 +454,16 @@ fn read_exec(
     path_at: u64,
     argv_at: u64,
     flags: u64,
-) -> Result<(String, Vec<String>), i32> {
+) -> Result<(String, Vec<String>, bool), i32> {
     let maps = std::fs::read_to_string(format!("/proc/{tgid}/maps")).map_err(|_| libc::ESRCH)?;
-    let private = |at: u64, len: u64| private_range(&maps, at, len);
+    let file_backed = std::cell::Cell::new(false);
+    let private = |at: u64, len: u64| match range_kind(&maps, at, len) {
+        Some((private, file)) => {
+            file_backed.set(file_backed.get() || file);
+            private
+        }
+        None => false,
+    };
     let raw_path = super::files::read_path(n, path_at).ok_or(libc::EFAULT)?;
     if !private(path_at, raw_path.len() as u64 + 1) {
         return Err(shared_refusal(tgid));
@@ -459,7 +501,11 @@ fn read_exec(
         argv.push(String::from_utf8_lossy(&arg).into_owned());
         at += 8;
     }
-    Ok((String::from_utf8_lossy(&path).into_owned(), argv))
+    Ok((
+        String::from_utf8_lossy(&path).into_owned(),
+        argv,
+        file_backed.get(),
+    ))
 }
 
 fn shared_refusal(tgid: i32) -> i32 {
@@ -488,39 +534,43 @@ fn read_arg(n: &Notif, at: u64) -> Result<Vec<u8>, i32> {
     Err(libc::E2BIG)
 }
 
-/// Whether `[at, at+len)` lies in private mappings of the process whose
-/// `/proc/PID/maps` text is `maps` (a shared mapping could be written by another
-/// process while the sandbox is frozen).
-fn private_range(maps: &str, at: u64, len: u64) -> bool {
+/// For `[at, at+len)` in the process whose `/proc/PID/maps` text is `maps`: whether it
+/// lies wholly in private mappings (a shared one could be written by another process
+/// while the caller's threads are frozen), and whether any part is file-backed (a
+/// private file page not yet copied changes when the file is written). `None` when part
+/// of it is unmapped.
+fn range_kind(maps: &str, at: u64, len: u64) -> Option<(bool, bool)> {
     let end = at.saturating_add(len.max(1));
     let mut covered = at;
-    let mut regions: Vec<(u64, u64, bool)> = maps
+    let mut regions: Vec<(u64, u64, bool, bool)> = maps
         .lines()
         .filter_map(|l| {
             let mut f = l.split_ascii_whitespace();
             let (lo, hi) = f.next()?.split_once('-')?;
             let perms = f.next()?;
+            let inode = f.nth(2)?;
             Some((
                 u64::from_str_radix(lo, 16).ok()?,
                 u64::from_str_radix(hi, 16).ok()?,
                 perms.as_bytes().get(3) == Some(&b'p'),
+                inode != "0",
             ))
         })
         .collect();
     regions.sort_unstable();
-    for (lo, hi, private) in regions {
+    let (mut private, mut file) = (true, false);
+    for (lo, hi, p, f) in regions {
         if hi <= covered || lo > covered {
             continue;
         }
-        if !private {
-            return false;
-        }
+        private &= p;
+        file |= f;
         covered = hi;
         if covered >= end {
-            return true;
+            return Some((private, file));
         }
     }
-    false
+    None
 }
 
 #[cfg(test)]
@@ -531,16 +581,23 @@ mod tests {
     fn argv_must_lie_in_private_memory() {
         let maps = "1000-3000 rw-p 00000000 00:00 0 [heap]\n\
                     3000-4000 rw-s 00000000 00:05 7 /dev/shm/x\n\
-                    4000-5000 rw-p 00000000 00:00 0\n";
-        assert!(private_range(maps, 0x1000, 0x10));
-        assert!(private_range(maps, 0x2ff0, 0x10));
-        assert!(
-            !private_range(maps, 0x2ff0, 0x20),
-            "runs into the shared mapping"
+                    4000-5000 rw-p 00000000 00:00 0\n\
+                    5000-6000 r--p 00001000 08:01 1234 /usr/bin/x\n";
+        assert_eq!(range_kind(maps, 0x1000, 0x10), Some((true, false)));
+        assert_eq!(range_kind(maps, 0x2ff0, 0x10), Some((true, false)));
+        assert_eq!(
+            range_kind(maps, 0x2ff0, 0x20),
+            Some((false, true)),
+            "into the shared one"
         );
-        assert!(!private_range(maps, 0x3100, 1));
-        assert!(private_range(maps, 0x4000, 0x1000));
-        assert!(!private_range(maps, 0x4ff0, 0x20), "runs off the end");
-        assert!(!private_range(maps, 0x100, 1), "unmapped");
+        assert_eq!(range_kind(maps, 0x3100, 1), Some((false, true)));
+        assert_eq!(range_kind(maps, 0x4000, 0x1000), Some((true, false)));
+        assert_eq!(
+            range_kind(maps, 0x4ff0, 0x20),
+            Some((true, true)),
+            "into the file"
+        );
+        assert_eq!(range_kind(maps, 0x5ff0, 0x20), None, "runs off the end");
+        assert_eq!(range_kind(maps, 0x100, 1), None, "unmapped");
     }
 }

@@ -257,7 +257,7 @@ fn kill(pid: i32) -> rustix::io::Result<()> {
 /// Waits (up to `FREEZE_LIMIT`) for the next stop of tracee `tid` and maps it with
 /// `on_stop`; `None` when it exits, never stops, or `gave_up` said (before the last
 /// look for a stop) that no stop will come.
-fn wait_for<T>(
+pub(super) fn wait_for<T>(
     tid: i32,
     gave_up: impl Fn() -> bool,
     on_stop: impl Fn(sys::Waited) -> Option<T>,

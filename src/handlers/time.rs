@@ -25,9 +25,9 @@
 //!   `TFD_TIMER_ABSTIME` on a wall-clock timerfd is made on the caller's behalf on a
 //!   duplicate of the timerfd, with the deadline moved back by the offset.
 //!
-//! * POSIX timers: `timer_settime` with `TIMER_ABSTIME` on a wall-clock timer is
-//!   refused with EINVAL (the timer lives in the caller, so it cannot be armed on its
-//!   behalf, and seccomp cannot change the caller's arguments).
+//! * POSIX timers: `timer_settime` with `TIMER_ABSTIME` on a wall-clock timer: the
+//!   caller is traced for the call, its deadline moved in place and restored once the
+//!   kernel has read it (see [`timer_settime`]).
 //!
 //! File timestamps stay real.
 
@@ -234,23 +234,79 @@ fn timerfd_settime(ctx: &Ctx, n: &Notif) -> Decision {
     write_and_answer(ctx, n, writes, 0)
 }
 
-/// `timer_settime(id, TIMER_ABSTIME, ..)`: a POSIX timer lives in the caller and can
-/// neither be armed on its behalf nor have its arguments changed, so an absolute
-/// deadline on a wall-clock timer is refused (EINVAL) instead of firing at the real
-/// instant. Other clocks continue.
-fn timer_settime(_ctx: &Ctx, n: &Notif) -> Decision {
+/// `timer_settime(id, TIMER_ABSTIME, new, old)` on a wall-clock POSIX timer. The timer
+/// lives in the caller, so the call must be the caller's own: on a tracer thread the
+/// caller is seized, the deadline in its `new` struct is moved back to real time, the
+/// call continues, and at the caller's next stop (PTRACE_INTERRUPT, on its way back to
+/// user space) the struct gets its original bytes again. Another thread of the caller
+/// reading that struct meanwhile would see the real deadline. If any step fails the
+/// call is refused with EINVAL rather than arming the timer at the wrong instant.
+fn timer_settime(ctx: &Ctx, n: &Notif) -> Decision {
     let tgid = crate::procfs::tgid_of(n.pid).unwrap_or(n.pid as i32);
     let timers = std::fs::read_to_string(format!("/proc/{tgid}/timers")).unwrap_or_default();
     match timer_clock(&timers, n.args[0] as i32) {
-        Some(clock) if WALL_CLOCKS.contains(&clock) => {
+        Some(clock) if WALL_CLOCKS.contains(&clock) => {}
+        _ => return Decision::Respond(Response::Continue),
+    }
+    let outcome = std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .name("sandlet-tracer".into())
+            .spawn_scoped(s, || timer_on_tracer(ctx, n))
+            .map(|t| t.join())
+    });
+    match outcome {
+        Ok(Ok(Ok(()))) => Decision::Park,
+        Ok(Ok(Err(why))) => {
             warn!(
-                "process {tgid}: timer_settime with an absolute wall-clock time is not \
-                 supported under --time-start; refused with EINVAL"
+                "process {tgid}: cannot move an absolute wall-clock timer for --time-start \
+                 ({why}); timer_settime refused with EINVAL"
             );
             errno(libc::EINVAL)
         }
-        _ => Decision::Respond(Response::Continue),
+        _ => errno(libc::EINVAL),
     }
+}
+
+/// The tracer's part of [`timer_settime`]: `Ok` once the call has been answered.
+fn timer_on_tracer(ctx: &Ctx, n: &Notif) -> Result<(), String> {
+    let pid = n.pid as i32;
+    let value_at = n.args[2] + 16;
+    let mut original = [0u8; 16];
+    match sys::process_vm_read(pid, value_at, &mut original) {
+        Ok(16) => {}
+        _ => return Err("cannot read its itimerspec".into()),
+    }
+    let value = timespec_ns(&original).ok_or("invalid it_value")?;
+    if value == 0 {
+        // Disarming: nothing to move.
+        if let Err(e) = ctx.listener.send(n.id, Response::Continue) {
+            warn!("answer timer_settime of {pid}: {e}");
+        }
+        return Ok(());
+    }
+    let moved = timespec_bytes(value.saturating_sub(offset(ctx)).max(1));
+    sys::ptrace_seize(pid, 0).map_err(|e| format!("PTRACE_SEIZE: {e}"))?;
+    match sys::process_vm_write(pid, value_at, &moved) {
+        Ok(16) => {}
+        _ => return Err("cannot write its itimerspec".into()),
+    }
+    if !ctx.listener.id_valid(n.id) {
+        let _ = sys::process_vm_write(pid, value_at, &original);
+        return Ok(());
+    }
+    // Interrupted before it is answered (its wait for the answer only ends for a fatal
+    // signal), so the stop comes right on its way back to user space, after the kernel
+    // copied the struct, and never in a later call. timer_settime does not sleep, so
+    // the pending interrupt cannot restart it.
+    let interrupted = sys::ptrace_interrupt(pid).is_ok();
+    if let Err(e) = ctx.listener.send(n.id, Response::Continue) {
+        warn!("answer timer_settime of {pid}: {e}");
+    }
+    if interrupted {
+        let _ = super::exec::wait_for(pid, || false, |_| Some(()));
+    }
+    let _ = sys::process_vm_write(pid, value_at, &original);
+    Ok(())
 }
 
 /// The clock of POSIX timer `id` in the text of /proc/PID/timers.

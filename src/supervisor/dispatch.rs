@@ -78,7 +78,7 @@ impl Table {
             add("time", time::TIME, false);
             add("clock_nanosleep", time::CLOCK_NANOSLEEP, false);
             add("timerfd_settime", time::TIMERFD_SETTIME, false);
-            add("timer_settime", time::TIMER_SETTIME, false);
+            add("timer_settime", time::TIMER_SETTIME, true);
             add("arch_prctl", time::NEW_IMAGE, false);
         }
         if traps.exec {

@@ -1440,23 +1440,40 @@ static void act_clocks(void)
 	finish();
 }
 
-/* posix_timer realtime|monotonic: arm a POSIX timer of that clock at "now + 5 s"
- * with TIMER_ABSTIME (SIGEV_NONE, so it never fires). */
+/*
+ * posix_timer realtime|monotonic: arm a POSIX timer of that clock at "now + 1 s" with
+ * TIMER_ABSTIME, signalling SIGALRM (blocked), and wait for it (5 s at most). Prints
+ * "ok MS SAME": the monotonic milliseconds until it fired and whether the itimerspec
+ * passed in still holds what the probe put there ("same" or "changed").
+ */
 static void act_posix_timer(const char *clock)
 {
 	clockid_t id = strcmp(clock, "realtime") == 0 ? CLOCK_REALTIME : CLOCK_MONOTONIC;
 	struct sigevent ev;
-	struct itimerspec its;
+	struct itimerspec its, copy;
+	struct timespec m, limit = { 5, 0 };
+	sigset_t set;
 	timer_t t;
 
+	sigemptyset(&set);
+	sigaddset(&set, SIGALRM);
+	sigprocmask(SIG_BLOCK, &set, NULL);
 	memset(&ev, 0, sizeof(ev));
 	memset(&its, 0, sizeof(its));
-	ev.sigev_notify = SIGEV_NONE;
+	ev.sigev_notify = SIGEV_SIGNAL;
+	ev.sigev_signo = SIGALRM;
 	if (timer_create(id, &ev, &t))
 		report(-1);
 	clock_gettime(id, &its.it_value);
-	its.it_value.tv_sec += 5;
-	report(timer_settime(t, TIMER_ABSTIME, &its, NULL));
+	its.it_value.tv_sec += 1;
+	copy = its;
+	clock_gettime(CLOCK_MONOTONIC, &m);
+	if (timer_settime(t, TIMER_ABSTIME, &its, NULL))
+		report(-1);
+	if (sigtimedwait(&set, NULL, &limit) != SIGALRM)
+		report(-1);
+	outf("ok %ld %s", ms_since(&m), memcmp(&its, &copy, sizeof(its)) ? "changed" : "same");
+	finish();
 }
 
 /*

@@ -222,3 +222,53 @@ fn a_new_process_is_registered_before_it_runs() {
         );
     }
 }
+
+#[test]
+fn children_born_around_exec_freezes_are_registered_first() {
+    // A fork storm in one process while another execs in a loop: every fork event
+    // reaches the policy before its child has run (the child's first act is to create
+    // the marker), freezes or not.
+    for mode in Mode::ALL {
+        let dir = TempDir::new("storm");
+        let marker = dir.join("marker");
+        let log = dir.join("events");
+        // Only the fork_marker process's children are checked (its pid comes from its
+        // exec event); the racing execs' forks are just allowed.
+        let body = format!(
+            "fm=none\nwhile read -r line; do\n  case \"$line\" in *'\"fork_marker\"'*)\n    \
+             fm=$(echo \"$line\" | sed 's/.*\"pid\":\\([0-9]*\\).*/\\1/');; esac\n  \
+             case \"$line\" in *\"\\\"pid\\\":$fm,\"*'\"child_pid\"'*)\n    \
+             if [ -e {marker} ]; then echo late >> {log}; else echo early >> {log}; fi;; esac\n  \
+             echo allow\ndone"
+        );
+        let program = script(&dir, "policy.sh", &body);
+        let probe = util::probe();
+        let line =
+            format!("{probe} fork_marker {marker} 150 & {probe} argv_race 150 >/dev/null; wait");
+        let out = shell(
+            mode,
+            &[
+                "--policy-exec",
+                &program,
+                "-w",
+                util::s(dir.path()),
+                "-r",
+                util::probe_dir(),
+            ],
+            &line,
+        );
+        assert_eq!(
+            out.expect_code(0).out(),
+            "ok 150 0",
+            "{mode:?}: {}",
+            out.err()
+        );
+        let events = std::fs::read_to_string(&log).unwrap();
+        assert!(
+            !events.contains("late"),
+            "{mode:?}: a child ran before its fork event"
+        );
+        let early = events.lines().filter(|l| *l == "early").count();
+        assert_eq!(early, 150, "{mode:?}: every fork_marker child checked");
+    }
+}

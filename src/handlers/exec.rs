@@ -72,23 +72,26 @@ fn decide(ctx: &Ctx, n: &Notif, dirfd: u64, path_at: u64, argv_at: u64, flags: u
         return Decision::Respond(Response::Continue);
     };
     let _frozen = gate.freeze();
-    let outcome = std::thread::scope(|s| {
-        std::thread::Builder::new()
+    on_tracer(|| frozen_exec(ctx, n, dirfd, path_at, argv_at, flags)).unwrap_or_else(|why| {
+        warn!("exec by {}: {why}; refused", n.pid);
+        errno(libc::EPERM)
+    })
+}
+
+/// Runs `f` on a tracer thread of its own and waits for it. Whatever that thread
+/// seized is detached by the kernel when it exits, whatever state it is in.
+pub(super) fn on_tracer<T: Send>(f: impl FnOnce() -> T + Send) -> Result<T, String> {
+    std::thread::scope(|s| {
+        match std::thread::Builder::new()
             .name("sandlet-tracer".into())
-            .spawn_scoped(s, || frozen_exec(ctx, n, dirfd, path_at, argv_at, flags))
-            .map(|t| t.join())
-    });
-    match outcome {
-        Ok(Ok(decision)) => decision,
-        Ok(Err(_)) => errno(libc::EPERM),
-        Err(e) => {
-            warn!(
-                "exec by {}: cannot start the tracer thread ({e}); refused",
-                n.pid
-            );
-            errno(libc::EPERM)
+            .spawn_scoped(s, f)
+        {
+            Ok(t) => t
+                .join()
+                .map_err(|_| "the tracer thread panicked".to_owned()),
+            Err(e) => Err(format!("cannot start a tracer thread ({e})")),
         }
-    }
+    })
 }
 
 /// Runs on the tracer thread: everything ptrace does for this exec.
@@ -170,23 +173,10 @@ fn frozen_exec(
 /// tracer thread of its own, which detaches both by exiting. If tracing fails, the fork
 /// is refused with EPERM: no child runs unseen.
 pub fn traced_fork(ctx: &Ctx, n: &Notif) -> Decision {
-    let outcome = std::thread::scope(|s| {
-        std::thread::Builder::new()
-            .name("sandlet-tracer".into())
-            .spawn_scoped(s, || fork_on_tracer(ctx, n))
-            .map(|t| t.join())
-    });
-    match outcome {
-        Ok(Ok(decision)) => decision,
-        Ok(Err(_)) => errno(libc::EPERM),
-        Err(e) => {
-            warn!(
-                "fork by {}: cannot start the tracer thread ({e}); refused",
-                n.pid
-            );
-            errno(libc::EPERM)
-        }
-    }
+    on_tracer(|| fork_on_tracer(ctx, n)).unwrap_or_else(|why| {
+        warn!("fork by {}: {why}; refused", n.pid);
+        errno(libc::EPERM)
+    })
 }
 
 fn fork_on_tracer(ctx: &Ctx, n: &Notif) -> Decision {

@@ -248,22 +248,15 @@ fn timer_settime(ctx: &Ctx, n: &Notif) -> Decision {
         Some(clock) if WALL_CLOCKS.contains(&clock) => {}
         _ => return Decision::Respond(Response::Continue),
     }
-    let outcome = std::thread::scope(|s| {
-        std::thread::Builder::new()
-            .name("sandlet-tracer".into())
-            .spawn_scoped(s, || timer_on_tracer(ctx, n))
-            .map(|t| t.join())
-    });
-    match outcome {
-        Ok(Ok(Ok(()))) => Decision::Park,
-        Ok(Ok(Err(why))) => {
+    match super::exec::on_tracer(|| timer_on_tracer(ctx, n)).and_then(|r| r) {
+        Ok(()) => Decision::Park,
+        Err(why) => {
             warn!(
                 "process {tgid}: cannot move an absolute wall-clock timer for --time-start \
                  ({why}); timer_settime refused with EINVAL"
             );
             errno(libc::EINVAL)
         }
-        _ => errno(libc::EINVAL),
     }
 }
 

@@ -111,8 +111,8 @@ pub struct RunArgs {
     #[argh(option)]
     pub allow_degraded: Vec<String>,
 
-    /// the sandbox's name, also the hostname `uname` reports inside it (default: the
-    /// real hostname)
+    /// the sandbox's name: the hostname `uname` and /etc/hostname show inside it
+    /// (default: the real hostname)
     #[argh(option)]
     pub name: Option<String>,
 
@@ -131,8 +131,9 @@ pub struct RunArgs {
     #[argh(option)]
     pub deny_exec: Vec<String>,
 
-    /// run PROGRAM outside the sandbox and ask it about each network event: one JSON
-    /// line per event on its stdin, one verdict line back (allow, deny, deny ERRNO, audit)
+    /// run PROGRAM outside the sandbox and ask it about each exec, new process and
+    /// network event: one JSON line per event on its stdin, one verdict line back
+    /// (allow, deny, deny ERRNO, audit)
     #[argh(option)]
     pub policy_exec: Option<String>,
 

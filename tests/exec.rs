@@ -176,18 +176,25 @@ fn a_new_process_is_registered_before_it_runs() {
              echo allow;;\n    *) echo allow;;\n  esac\ndone"
         );
         let program = script(&dir, "policy.sh", &body);
-        let write = ["-w", util::s(dir.path())];
-        let mut args = vec!["run", "--policy-exec", &program, write[0], write[1]];
-        args.extend_from_slice(&[
-            "-r",
-            util::probe_dir(),
-            "--",
-            util::probe(),
-            "fork_marker",
-            &marker,
-            "200",
-        ]);
-        let out = run(mode.sandlet(&args));
+        // `probe fork_marker MARKER n` under the policy program `policy`.
+        let forks = |policy: &str, n: &str| {
+            let writable = util::s(dir.path());
+            run(mode.sandlet(&[
+                "run",
+                "--policy-exec",
+                policy,
+                "-w",
+                writable,
+                "-r",
+                util::probe_dir(),
+                "--",
+                util::probe(),
+                "fork_marker",
+                &marker,
+                n,
+            ]))
+        };
+        let out = forks(&program, "200");
         assert_eq!(out.probe_line(), "ok 200 0", "{mode:?}: {}", out.err());
         let events = std::fs::read_to_string(&log).unwrap();
         assert_eq!(
@@ -206,17 +213,7 @@ fn a_new_process_is_registered_before_it_runs() {
             "deny.sh",
             "while read -r l; do case \"$l\" in *child_pid*) echo deny;; *) echo allow;; esac; done",
         );
-        let mut args = vec!["run", "--policy-exec", &deny, write[0], write[1]];
-        args.extend_from_slice(&[
-            "-r",
-            util::probe_dir(),
-            "--",
-            util::probe(),
-            "fork_marker",
-            &marker,
-            "3",
-        ]);
-        let out = run(mode.sandlet(&args));
+        let out = forks(&deny, "3");
         assert_eq!(out.probe_line(), "ok 0 3", "{mode:?}: {}", out.err());
         assert!(
             !std::path::Path::new(&marker).exists(),

@@ -75,12 +75,6 @@ pub(crate) fn launch(
             p.kernel()
         );
     }
-    if plan.traps.datagrams() {
-        warn!(
-            "UDP/ICMP rules are enforced for each send, but a multi-threaded command \
-             racing dup2 on a non-inet socket can get one past them (see README, Network)"
-        );
-    }
     let (ours, theirs) = rustix::net::socketpair(
         AddressFamily::UNIX,
         SocketType::SEQPACKET,

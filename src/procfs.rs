@@ -200,12 +200,33 @@ fn parse_syscall(text: &str) -> Option<SyscallState> {
     }
 }
 
+/// The scheduler state letter of thread `tid` (`R`, `S`, `D`, `t`, ...), from
+/// `/proc/TID/stat`.
+pub fn task_state(tid: u32) -> Option<char> {
+    let text = std::fs::read_to_string(format!("/proc/{tid}/stat")).ok()?;
+    parse_state(&text)
+}
+
+fn parse_state(stat: &str) -> Option<char> {
+    // The command name may hold anything, ')' included: the state follows the last one.
+    stat[stat.rfind(')')? + 1..].trim_start().chars().next()
+}
+
+/// The thread tracing thread `tid` (`None` when untraced or gone).
+pub fn tracer_of(tid: u32) -> Option<i32> {
+    status_field(tid, "TracerPid:").filter(|&t| t != 0)
+}
+
 /// The thread-group id of thread `tid`.
 pub fn tgid_of(tid: u32) -> Option<i32> {
+    status_field(tid, "Tgid:")
+}
+
+fn status_field(tid: u32, key: &str) -> Option<i32> {
     let status = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
     status
         .lines()
-        .find_map(|l| l.strip_prefix("Tgid:"))
+        .find_map(|l| l.strip_prefix(key))
         .and_then(|v| v.trim().parse().ok())
 }
 
@@ -320,6 +341,14 @@ mod tests {
             Some(SyscallState::In(61))
         );
         assert_eq!(parse_syscall(""), None);
+    }
+
+    #[test]
+    fn parses_the_state_after_the_last_parenthesis() {
+        assert_eq!(parse_state("12 (cat) S 1 12"), Some('S'));
+        assert_eq!(parse_state("12 (a) R (b)) D 1 12"), Some('D'));
+        assert_eq!(parse_state("12 (cat"), None);
+        assert_eq!(parse_state("12 (cat)"), None);
     }
 
     #[test]

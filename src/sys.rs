@@ -637,11 +637,19 @@ pub fn waitid_thread(tid: i32, flags: c_int) -> io::Result<Option<Waited>> {
     }))
 }
 
-/// Whether processes `a` and `b` share one address space (`kcmp(KCMP_VM)`).
+/// Whether tasks `a` and `b` share one address space (`kcmp(KCMP_VM)`).
 pub fn same_vm(a: i32, b: i32) -> io::Result<bool> {
-    const KCMP_VM: c_int = 1;
+    kcmp_same(a, b, 1)
+}
+
+/// Whether tasks `a` and `b` share one descriptor table (`kcmp(KCMP_FILES)`).
+pub fn same_files(a: i32, b: i32) -> io::Result<bool> {
+    kcmp_same(a, b, 2)
+}
+
+fn kcmp_same(a: i32, b: i32, kind: c_int) -> io::Result<bool> {
     // SAFETY: integer arguments only.
-    let ret = unsafe { libc::syscall(libc::SYS_kcmp, a, b, KCMP_VM, 0usize, 0usize) };
+    let ret = unsafe { libc::syscall(libc::SYS_kcmp, a, b, kind, 0usize, 0usize) };
     Ok(cvt(ret)? == 0)
 }
 

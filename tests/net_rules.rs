@@ -367,6 +367,85 @@ fn udp_by_rule_through_every_send_path() {
 }
 
 #[test]
+fn udp_bind_only_on_bind_ports() {
+    let (a, p) = udp_server();
+    let (b, q) = udp_server();
+    drop((a, b));
+    for mode in Mode::ALL {
+        let open = ["--net-allow", "udp://127.0.0.1:1"];
+        assert_eq!(bare(mode, &["udp_bind", "127.0.0.1", &p]), "ok", "control");
+        assert_eq!(
+            sandboxed(mode, &open, &["udp_bind", "127.0.0.1", &p]),
+            "err EACCES",
+            "{mode:?}"
+        );
+        // Port 0 is what the first send on an unbound socket picks anyway.
+        assert_eq!(
+            sandboxed(mode, &open, &["udp_bind", "127.0.0.1", "0"]),
+            "ok"
+        );
+        let listed = [&open[..], &["--net-allow-bind", &p]].concat();
+        assert_eq!(
+            sandboxed(mode, &listed, &["udp_bind", "127.0.0.1", &p]),
+            "ok"
+        );
+        let denied = [&open[..], &["--net-deny-bind", &p]].concat();
+        assert_eq!(
+            sandboxed(mode, &denied, &["udp_bind", "127.0.0.1", &p]),
+            "err EACCES"
+        );
+        assert_eq!(
+            sandboxed(mode, &denied, &["udp_bind", "127.0.0.1", &q]),
+            "ok"
+        );
+    }
+}
+
+#[test]
+fn a_udp_socket_swapped_onto_a_unix_send_gets_nothing_past_the_rules() {
+    // One thread sends to a denied port on a descriptor another thread keeps switching
+    // between a unix and a UDP socket with dup2.
+    let (denied, d) = udp_server();
+    let args = ["fd_swap_race", "127.0.0.1", d.as_str(), "1000"];
+    for mode in Mode::ALL {
+        // Control: unconfined, the swapped-in UDP socket sends (more tries: the bare
+        // sends are fast, and the window is small).
+        let out = bare(mode, &["fd_swap_race", "127.0.0.1", &d, "20000"]);
+        let sent: u32 = out.split(' ').nth(1).unwrap().parse().unwrap();
+        assert!(sent > 0, "control: {out}");
+        assert!(got_datagram(&denied));
+
+        let out = sandboxed(mode, &["--net-allow", "udp://127.0.0.1:1"], &args);
+        let f: Vec<&str> = out.split(' ').collect();
+        assert_eq!(f.len(), 3, "{out}");
+        assert_eq!(
+            (f[0], f[1]),
+            ("ok", "0"),
+            "{mode:?}: a send got past the rules"
+        );
+        // Both kinds of socket were met: some sends were refused, the rest went to the
+        // unix socket (and failed there).
+        let refused: u32 = f[2].parse().unwrap();
+        assert!(refused > 0 && refused < 1000, "{mode:?}: {out}");
+        assert!(!got_datagram(&denied), "{mode:?}: a datagram arrived");
+    }
+}
+
+#[test]
+fn a_unix_sender_blocked_on_its_sibling_reader_is_not_held_up() {
+    // With UDP open every sendmsg is trapped; the reader thread must run while the
+    // sender's continued call blocks on the full socket buffer.
+    for mode in Mode::ALL {
+        let out = sandboxed(
+            mode,
+            &["--net-allow", "udp://127.0.0.1:1"],
+            &["unix_threads", "8000000"],
+        );
+        assert_eq!(out, "ok 8000000", "{mode:?}");
+    }
+}
+
+#[test]
 fn tcp_sends_still_work_when_udp_is_open() {
     // With UDP open every sendmsg is trapped; a TCP sendmsg is then made on the
     // caller's behalf (no address) and must deliver every byte.

@@ -81,17 +81,49 @@ fn decide(ctx: &Ctx, n: &Notif, dirfd: u64, path_at: u64, argv_at: u64, flags: u
 /// Runs `f` on a tracer thread of its own and waits for it. Whatever that thread
 /// seized is detached by the kernel when it exits, whatever state it is in.
 pub(super) fn on_tracer<T: Send>(f: impl FnOnce() -> T + Send) -> Result<T, String> {
-    std::thread::scope(|s| {
+    let out = std::thread::scope(|s| {
         match std::thread::Builder::new()
             .name("sandlet-tracer".into())
-            .spawn_scoped(s, f)
+            .spawn_scoped(s, || (rustix::thread::gettid(), f()))
         {
             Ok(t) => t
                 .join()
                 .map_err(|_| "the tracer thread panicked".to_owned()),
             Err(e) => Err(format!("cannot start a tracer thread ({e})")),
         }
-    })
+    });
+    let (tracer, value) = out?;
+    // `join` returns before the exiting thread has detached its tracees; the next
+    // tracer could not seize them yet. Its task is released after that.
+    let task = format!("/proc/self/task/{}", tracer.as_raw_nonzero());
+    let start = Instant::now();
+    while std::path::Path::new(&task).exists() && start.elapsed() < FREEZE_LIMIT {
+        std::thread::sleep(Duration::from_micros(20));
+    }
+    Ok(value)
+}
+
+/// `PTRACE_SEIZE` of `tid`, waiting out an earlier tracer thread of ours that is
+/// still exiting (its tracees are detached only at the end of its exit).
+pub(super) fn seize(tid: i32, options: u32) -> std::io::Result<()> {
+    let start = Instant::now();
+    loop {
+        match sys::ptrace_seize(tid, options) {
+            Err(e) if e.raw_os_error() == Some(libc::EPERM) && start.elapsed() < FREEZE_LIMIT => {
+                let me = rustix::thread::gettid().as_raw_nonzero().get();
+                match procfs::tracer_of(tid as u32) {
+                    Some(t)
+                        if t != me
+                            && std::path::Path::new(&format!("/proc/self/task/{t}")).exists() =>
+                    {
+                        std::thread::sleep(Duration::from_micros(20));
+                    }
+                    _ => return Err(e),
+                }
+            }
+            r => return r,
+        }
+    }
 }
 
 /// Runs on the tracer thread: everything ptrace does for this exec.
@@ -108,7 +140,7 @@ fn frozen_exec(
         return errno(libc::ESRCH);
     };
     let mut frozen = Frozen::default();
-    if let Err(why) = frozen.freeze(ctx, tgid, tid, false) {
+    if let Err(why) = frozen.freeze(ctx, tgid, tid, Scope::Memory) {
         warn!("exec by {tid}: cannot freeze the sandbox ({why}); refused");
         return errno(libc::EPERM);
     }
@@ -120,7 +152,7 @@ fn frozen_exec(
     if file_backed {
         // Part of it is in a file mapping, which a write to the file by any process
         // changes: freeze the whole sandbox and read again.
-        if let Err(why) = frozen.freeze(ctx, tgid, tid, true) {
+        if let Err(why) = frozen.freeze(ctx, tgid, tid, Scope::Everyone) {
             warn!("exec by {tid}: cannot freeze the sandbox ({why}); refused");
             return errno(libc::EPERM);
         }
@@ -182,7 +214,7 @@ pub fn traced_fork(ctx: &Ctx, n: &Notif) -> Decision {
 fn fork_on_tracer(ctx: &Ctx, n: &Notif) -> Decision {
     let tid = n.pid as i32;
     let options = libc::PTRACE_O_TRACEFORK | libc::PTRACE_O_TRACEVFORK | libc::PTRACE_O_TRACECLONE;
-    if let Err(e) = sys::ptrace_seize(tid, options as u32) {
+    if let Err(e) = seize(tid, options as u32) {
         warn!("fork by {tid}: cannot trace it ({e}); refused");
         return errno(libc::EPERM);
     }
@@ -286,7 +318,7 @@ pub(super) fn wait_for<T>(
 /// Lets the exec go on and waits until the kernel has taken argv (see the module doc).
 fn run_exec(ctx: &Ctx, n: &Notif, tgid: i32) {
     let tid = n.pid as i32;
-    let traced = sys::ptrace_seize(tid, libc::PTRACE_O_TRACEEXEC as u32).is_ok();
+    let traced = seize(tid, libc::PTRACE_O_TRACEEXEC as u32).is_ok();
     if let Err(e) = ctx.listener.send(n.id, Response::Continue) {
         warn!("answer exec of {tid}: {e}");
     }
@@ -318,36 +350,66 @@ fn run_exec(ctx: &Ctx, n: &Notif, tgid: i32) {
     warn!("exec by {tid}: no stop after {FREEZE_LIMIT:?}; letting the sandbox run on");
 }
 
-/// The threads seized so far for one exec, and those known to be harmless.
+/// Which threads a freeze stops (besides the caller).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Scope {
+    /// Every thread that can write the caller's memory (module doc, step 2).
+    Memory,
+    /// Every thread of the sandbox.
+    Everyone,
+    /// Every thread sharing the caller's descriptor table (`fdguard`). They are traced
+    /// with their creations too, so a thread one of them starts is born stopped.
+    Files,
+}
+
+/// The threads seized so far for one freeze, and those known to be harmless.
 #[derive(Default)]
-struct Frozen {
+pub(super) struct Frozen {
     seized: HashSet<i32>,
     settled: HashSet<i32>,
 }
 
 impl Frozen {
-    /// Stops every other thread that can write the caller's memory (module doc, step
-    /// 2); with `everyone`, every thread of the sandbox.
-    fn freeze(&mut self, ctx: &Ctx, tgid: i32, caller: i32, everyone: bool) -> Result<(), String> {
+    /// Stops every other thread of `scope` and waits until each is harmless.
+    pub(super) fn freeze(
+        &mut self,
+        ctx: &Ctx,
+        tgid: i32,
+        caller: i32,
+        scope: Scope,
+    ) -> Result<(), String> {
         let start = Instant::now();
+        let options = match scope {
+            Scope::Files => {
+                libc::PTRACE_O_TRACECLONE | libc::PTRACE_O_TRACEFORK | libc::PTRACE_O_TRACEVFORK
+            }
+            _ => 0,
+        };
         loop {
-            let candidates: Vec<i32> = if everyone {
-                let root = lock(&ctx.processes).root;
-                procfs::sandbox_pids(root)
-                    .into_iter()
-                    .flat_map(procfs::threads)
-                    .collect()
-            } else {
-                sharers(ctx, tgid)
+            let candidates: Vec<i32> = match scope {
+                Scope::Everyone => {
+                    let root = lock(&ctx.processes).root;
+                    procfs::sandbox_pids(root)
+                        .into_iter()
+                        .flat_map(procfs::threads)
+                        .collect()
+                }
+                Scope::Memory => sharers(ctx, tgid, sys::same_vm),
+                Scope::Files => sharers(ctx, tgid, sys::same_files),
             };
             let fresh: Vec<i32> = candidates
                 .into_iter()
                 .filter(|t| *t != caller && !self.seized.contains(t))
                 .collect();
             for &t in &fresh {
-                match sys::ptrace_seize(t, 0) {
+                match seize(t, options as u32) {
                     Ok(()) => {}
                     Err(e) if e.raw_os_error() == Some(libc::ESRCH) => continue,
+                    // Born traced by us (a creation event of a thread we seized).
+                    Err(_) if ours(t) => {
+                        self.seized.insert(t);
+                        continue;
+                    }
                     Err(e) => return Err(format!("PTRACE_SEIZE of thread {t}: {e}")),
                 }
                 self.seized.insert(t);
@@ -373,8 +435,14 @@ impl Frozen {
                         sys::waitid_thread(t, libc::WEXITED | libc::WNOHANG | libc::WNOWAIT),
                         Ok(None)
                     );
-                    let blocked = ctx.gate.as_ref().is_some_and(|g| g.is_waiting(t as u32));
-                    if stopped || gone || blocked || vfork_parent_of(t, caller) {
+                    let harmless = match scope {
+                        Scope::Files => in_call_keeping_fds(t),
+                        _ => {
+                            ctx.gate.as_ref().is_some_and(|g| g.is_waiting(t as u32))
+                                || vfork_parent_of(t, caller)
+                        }
+                    };
+                    if stopped || gone || harmless {
                         self.settled.insert(t);
                     } else {
                         all = false;
@@ -390,9 +458,8 @@ impl Frozen {
             }
             if fresh.is_empty() {
                 debug!(
-                    "froze {} thread(s) for an exec by {caller}{}",
-                    self.seized.len(),
-                    if everyone { " (whole sandbox)" } else { "" }
+                    "froze {} thread(s) for {caller} ({scope:?})",
+                    self.seized.len()
                 );
                 return Ok(());
             }
@@ -400,13 +467,37 @@ impl Frozen {
     }
 }
 
-/// Every thread of every sandbox process sharing `tgid`'s address space.
-fn sharers(ctx: &Ctx, tgid: i32) -> Vec<i32> {
+/// Whether thread `t` is traced by this thread (`waitid` would also report the
+/// tracees of our other threads).
+fn ours(t: i32) -> bool {
+    procfs::tracer_of(t as u32) == Some(rustix::thread::gettid().as_raw_nonzero().get())
+}
+
+/// Whether thread `t` is blocked in a syscall that cannot change which file a
+/// descriptor number names. Once interrupted it stops when that call returns, so it
+/// cannot make another.
+fn in_call_keeping_fds(t: i32) -> bool {
+    let Some(procfs::SyscallState::In(nr)) = procfs::task_syscall(t as u32) else {
+        return false;
+    };
+    !["close", "dup2", "dup3", "close_range"]
+        .iter()
+        .filter_map(|n| crate::seccomp::names::number(n))
+        .any(|x| i64::from(x) == nr)
+}
+
+/// Every thread of `tgid` and of every sandbox process that `same` says shares with it
+/// (its address space, its descriptor table).
+pub(super) fn sharers(
+    ctx: &Ctx,
+    tgid: i32,
+    same: fn(i32, i32) -> std::io::Result<bool>,
+) -> Vec<i32> {
     let mut out = procfs::threads(tgid);
     let root = lock(&ctx.processes).root;
     for pid in procfs::sandbox_pids(root) {
         // A process that is gone shares nothing; one we cannot compare is assumed to.
-        let shares = match sys::same_vm(tgid, pid) {
+        let shares = match same(tgid, pid) {
             Ok(same) => same,
             Err(e) => e.raw_os_error() != Some(libc::ESRCH),
         };

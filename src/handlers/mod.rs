@@ -5,6 +5,7 @@
 pub mod cpus;
 pub mod dirs;
 pub mod exec;
+pub mod fdguard;
 pub mod files;
 pub mod identity;
 pub mod memory;
@@ -53,7 +54,7 @@ pub struct Ctx {
     /// `--time-start`: nanoseconds added to the wall clocks.
     pub time_offset: Option<i64>,
     /// Answers due later (absolute sleeps): (when, notification id, response).
-    pub delayed: Mutex<Vec<(std::time::Instant, u64, Response)>>,
+    pub delayed: Mutex<Vec<(std::time::Instant, Notif, Response)>>,
     /// Files served instead of the host's (`/etc/hosts`, `/etc/hostname`).
     pub files: files::Files,
     /// The sandbox's process group (for `--memory-kill`).

@@ -7,12 +7,11 @@
 //! (`pidfd_getfd`, the same open file description), makes the call itself with the
 //! copy it checked, and returns the result. The protocol comes from the socket
 //! (SO_DOMAIN, SO_TYPE), not from the address. Calls on other sockets (unix, netlink)
-//! continue: they cannot reach an IP, and Landlock still refuses any TCP connect or bind
-//! the child would make itself. TCP sends are made on the caller's behalf too (without
-//! an address, which a stream socket ignores; Fast Open is refused by the filter), so
-//! no inet send is ever answered CONTINUE. The one window left: a call on a non-inet
-//! socket continues, and another thread may swap a UDP socket onto that fd number
-//! before the kernel looks it up again (README, Network).
+//! continue: they cannot reach an IP, and `fdguard` makes sure no other thread swaps an
+//! inet socket onto that descriptor number before the kernel looks it up again. TCP
+//! sends are made on the caller's behalf too (without an address, which a stream socket
+//! ignores; Fast Open is refused by the filter), so no inet send is ever answered
+//! CONTINUE. Binds are checked against the bind ports for TCP and UDP alike.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsFd, OwnedFd};
@@ -211,7 +210,7 @@ fn done(r: rustix::io::Result<()>) -> Decision {
 fn connect(ctx: &Ctx, n: &Notif) -> Decision {
     let sock = match socket(n, n.args[0]) {
         Ok(Some(s)) => s,
-        Ok(None) => return carry_on(),
+        Ok(None) => return super::fdguard::non_inet(ctx, n, CONNECT),
         Err(d) => return d,
     };
     let addr = match read_sockaddr(n, n.args[1], n.args[2]) {
@@ -279,12 +278,9 @@ fn local_port(sock: &Socket) -> rustix::io::Result<u16> {
 }
 
 fn bind(ctx: &Ctx, n: &Notif) -> Decision {
-    let remap = ctx.ports.is_some();
     let sock = match socket(n, n.args[0]) {
-        Ok(Some(s)) if s.proto == Proto::Tcp || (remap && s.proto == Proto::Udp) => s,
-        // Bind rules are about TCP ports (as Landlock's); UDP continues unless ports
-        // are remapped, other sockets always.
-        Ok(_) => return carry_on(),
+        Ok(Some(s)) => s,
+        Ok(None) => return super::fdguard::non_inet(ctx, n, BIND),
         Err(d) => return d,
     };
     let addr = match read_sockaddr(n, n.args[1], n.args[2]) {
@@ -296,9 +292,15 @@ fn bind(ctx: &Ctx, n: &Notif) -> Decision {
         return errno(libc::EINTR);
     }
     let port = addr.port();
-    if sock.proto == Proto::Tcp
-        && (!ctx.bind_ports.contains(port) || ctx.net.deny_bind.contains(port))
-    {
+    let listed = ctx.bind_ports.contains(port) && !ctx.net.deny_bind.contains(port);
+    let refused = match sock.proto {
+        Proto::Tcp => !listed,
+        // Port 0 picks an ephemeral port, as the first send on an unbound socket does.
+        Proto::Udp => port != 0 && !listed,
+        // A ping socket's "port" is its echo identifier.
+        Proto::Icmp => false,
+    };
+    if refused {
         debug!("bind by {} to {addr} refused", n.pid);
         return errno(libc::EACCES);
     }
@@ -309,7 +311,7 @@ fn bind(ctx: &Ctx, n: &Notif) -> Decision {
     if let Some(d) = ask(ctx, n, "bind", kind, errno(libc::EACCES)) {
         return d;
     }
-    let Some(ports) = &ctx.ports else {
+    let Some(ports) = ctx.ports.as_ref().filter(|_| sock.proto != Proto::Icmp) else {
         return done(bind_to(&sock, &addr));
     };
     let real = match bind_to(&sock, &addr) {
@@ -437,7 +439,7 @@ fn send(
 fn sendto(ctx: &Ctx, n: &Notif) -> Decision {
     let sock = match socket(n, n.args[0]) {
         Ok(Some(s)) => s,
-        Ok(None) => return carry_on(),
+        Ok(None) => return super::fdguard::non_inet(ctx, n, SENDTO),
         Err(d) => return d,
     };
     let mut len = n.args[2] as usize;
@@ -513,7 +515,7 @@ fn read_msghdr(n: &Notif, at: u64, stream: bool) -> Result<Datagram, Decision> {
 fn sendmsg(ctx: &Ctx, n: &Notif) -> Decision {
     let sock = match socket(n, n.args[0]) {
         Ok(Some(s)) => s,
-        Ok(None) => return carry_on(),
+        Ok(None) => return super::fdguard::non_inet(ctx, n, SENDMSG),
         Err(d) => return d,
     };
     match read_msghdr(n, n.args[1], sock.proto == Proto::Tcp) {
@@ -527,7 +529,7 @@ fn sendmsg(ctx: &Ctx, n: &Notif) -> Decision {
 fn sendmmsg(ctx: &Ctx, n: &Notif) -> Decision {
     let sock = match socket(n, n.args[0]) {
         Ok(Some(s)) => s,
-        Ok(None) => return carry_on(),
+        Ok(None) => return super::fdguard::non_inet(ctx, n, SENDMMSG),
         Err(d) => return d,
     };
     if n.args[2] == 0 {

@@ -278,7 +278,7 @@ fn timer_on_tracer(ctx: &Ctx, n: &Notif) -> Result<(), String> {
         return Ok(());
     }
     let moved = timespec_bytes(value.saturating_sub(offset(ctx)).max(1));
-    sys::ptrace_seize(pid, 0).map_err(|e| format!("PTRACE_SEIZE: {e}"))?;
+    super::exec::seize(pid, 0).map_err(|e| format!("PTRACE_SEIZE: {e}"))?;
     match sys::process_vm_write(pid, value_at, &moved) {
         Ok(16) => {}
         _ => return Err("cannot write its itimerspec".into()),

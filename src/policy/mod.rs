@@ -119,9 +119,16 @@ impl NetPolicy {
         self.allow.iter().any(|r| r.matches(proto, ip, port))
     }
 
-    /// Whether binds must go through the supervisor (to refuse denied ports).
+    /// Whether binds must go through the supervisor: to refuse denied ports, to check
+    /// UDP ports, or to remap.
     pub fn trap_bind(&self) -> bool {
-        self.remap || self.deny_bind != PortSet::None
+        self.remap || self.deny_bind != PortSet::None || self.udp()
+    }
+
+    /// Whether a socket swapped onto a continued call's descriptor could get past the
+    /// rules (UDP or ICMP sockets exist, or only the trap refuses denied bind ports).
+    pub fn guards_fds(&self) -> bool {
+        self.udp() || self.icmp() || self.deny_bind != PortSet::None
     }
 
     /// The /etc/hosts the command sees when rules pinned host names: those names with

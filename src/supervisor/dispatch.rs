@@ -163,6 +163,12 @@ pub fn decide(ctx: &Ctx, route: &Route, n: &Notif) -> Decision {
 /// Sends the decision's response (parked notifications are answered later).
 pub fn answer(ctx: &Ctx, n: &Notif, decision: Decision) {
     let name = || names::name(n.nr as u32).unwrap_or("?");
+    // Before the answer: once answered, the caller may trap again at once, and that
+    // new notification must not be forgotten.
+    let now = matches!(decision, Decision::Respond(_) | Decision::SendFd { .. });
+    if let Some(g) = ctx.gate.as_ref().filter(|_| now) {
+        g.answered(n.pid);
+    }
     let response = match decision {
         Decision::Respond(response) => response,
         Decision::Park => return,
@@ -173,15 +179,12 @@ pub fn answer(ctx: &Ctx, n: &Notif, decision: Decision) {
                 n.pid,
                 until - std::time::Instant::now()
             );
-            crate::state::lock(&ctx.delayed).push((until, n.id, response));
+            crate::state::lock(&ctx.delayed).push((until, *n, response));
             return;
         }
         Decision::SendFd { fd, cloexec } => match ctx.listener.send_fd(n.id, fd.as_fd(), cloexec) {
             Ok(()) => {
                 debug!("{} by {}: answered with a descriptor", name(), n.pid);
-                if let Some(g) = &ctx.gate {
-                    g.answered(n.pid);
-                }
                 return;
             }
             // E.g. EMFILE: the caller's table is full; the notification is still pending.
@@ -191,9 +194,6 @@ pub fn answer(ctx: &Ctx, n: &Notif, decision: Decision) {
     debug!("{} by {}: {response:?}", name(), n.pid);
     if let Err(e) = ctx.listener.send(n.id, response) {
         warn!("answer notification {}: {e}", n.id);
-    }
-    if let Some(g) = &ctx.gate {
-        g.answered(n.pid);
     }
 }
 

@@ -177,7 +177,8 @@ impl Supervisor {
             }),
             delayed: Mutex::new(Vec::new()),
             deny_exec: whole.deny_exec.clone(),
-            gate: traps.exec.then(|| Gate::new(Some(Arc::clone(&self.waker)))),
+            gate: (traps.exec || traps.udp || traps.icmp || traps.bind)
+                .then(|| Gate::new(Some(Arc::clone(&self.waker)))),
             dynamic: match &whole.dynamic {
                 None => None,
                 Some(DynamicPolicy::Callback(f)) => Some(Decider::Callback(f.clone())),
@@ -512,19 +513,17 @@ fn dispatch_one(s: &Supervised, n: &Notif) {
 
 /// Sends the delayed answers due at `now`; how long until the next one.
 fn answer_due(ctx: &Ctx, now: Instant) -> Option<Duration> {
-    let due: Vec<(u64, Response)> = {
+    let due: Vec<(Notif, Response)> = {
         let mut delayed = lock(&ctx.delayed);
         if delayed.is_empty() {
             return None;
         }
         let (due, later): (Vec<_>, Vec<_>) = delayed.drain(..).partition(|d| d.0 <= now);
         *delayed = later;
-        due.into_iter().map(|(_, id, r)| (id, r)).collect()
+        due.into_iter().map(|(_, n, r)| (n, r)).collect()
     };
-    for (id, response) in due {
-        if let Err(e) = ctx.listener.send(id, response) {
-            warn!("answer notification {id}: {e}");
-        }
+    for (n, response) in due {
+        dispatch::answer(ctx, &n, crate::handlers::Decision::Respond(response));
     }
     lock(&ctx.delayed)
         .iter()

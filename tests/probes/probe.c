@@ -1130,6 +1130,123 @@ static void act_connect_race(const char *ip, const char *good, const char *bad,
 	finish();
 }
 
+struct swap {
+	int fd, udp, unx;
+	volatile int stop, started;
+};
+
+static void *swapper(void *arg)
+{
+	struct swap *w = arg;
+
+	while (!w->stop) {
+		dup2(w->udp, w->fd);
+		dup2(w->unx, w->fd);
+		w->started = 1;
+	}
+	return NULL;
+}
+
+/*
+ * fd_swap_race IP PORT N: N times, sendto "probe\n" to IP:PORT on a descriptor that
+ * another thread keeps switching (dup2) between a unix datagram socket and a UDP
+ * socket.  On the unix socket the send fails (EINVAL: not a unix address).
+ * "ok SENT REFUSED": how many sends succeeded and how many failed with EACCES.
+ */
+static void act_fd_swap_race(const char *ip, const char *port, long n)
+{
+	union anyaddr a;
+	socklen_t len = parse_addr(ip, port, &a);
+	int pair[2];
+	struct swap w;
+	pthread_t t;
+	long i, sent = 0, refused = 0;
+
+	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, pair))
+		report(-1);
+	w.udp = socket(a.sa.sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (w.udp < 0)
+		report(-1);
+	w.unx = pair[0];
+	w.fd = dup(pair[0]);
+	w.stop = 0;
+	w.started = 0;
+	if (w.fd < 0 || pthread_create(&t, NULL, swapper, &w))
+		report(-1);
+	while (!w.started)
+		sched_yield();
+	for (i = 0; i < n; i++) {
+		if (sendto(w.fd, "probe\n", 6, 0, &a.sa, len) == 6)
+			sent++;
+		else if (errno == EACCES)
+			refused++;
+	}
+	w.stop = 1;
+	pthread_join(t, NULL);
+	outf("ok %ld %ld", sent, refused);
+	finish();
+}
+
+struct drain {
+	int fd;
+	long want, got;
+};
+
+static void *drainer(void *arg)
+{
+	struct drain *d = arg;
+	char buf[65536];
+
+	while (d->got < d->want) {
+		ssize_t r = read(d->fd, buf, sizeof(buf));
+
+		if (r <= 0)
+			break;
+		d->got += r;
+	}
+	return NULL;
+}
+
+/*
+ * unix_threads BYTES: send BYTES bytes with sendmsg over a unix stream socketpair
+ * whose other end a second thread of this process reads (so the sender blocks on a
+ * full buffer until its sibling drains it).  "ok GOT" once the reader has them all.
+ */
+static void act_unix_threads(long bytes)
+{
+	char chunk[16384];
+	int pair[2];
+	struct drain d;
+	pthread_t t;
+	long left = bytes;
+
+	memset(chunk, 'x', sizeof(chunk));
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair))
+		report(-1);
+	d.fd = pair[1];
+	d.want = bytes;
+	d.got = 0;
+	if (pthread_create(&t, NULL, drainer, &d))
+		report(-1);
+	while (left > 0) {
+		struct iovec iov = { chunk, left < (long)sizeof(chunk) ?
+					    (size_t)left : sizeof(chunk) };
+		struct msghdr m = { 0 };
+		ssize_t r;
+
+		m.msg_iov = &iov;
+		m.msg_iovlen = 1;
+		r = sendmsg(pair[0], &m, 0);
+		if (r < 0 && errno != EINTR)
+			report(-1);
+		if (r > 0)
+			left -= r;
+	}
+	pthread_join(t, NULL);
+	outf("ok %ld", d.got);
+	finish();
+}
+
 /* ------------------------------------------------------------------ */
 /* introspection                                                       */
 /* ------------------------------------------------------------------ */
@@ -2310,6 +2427,18 @@ int main(int argc, char **argv)
 	if (IS("unix_connect")) {
 		NARGS(1);
 		act_unix_connect(argv[2]);
+	}
+	if (IS("udp_bind")) {
+		NARGS(2);
+		act_inet(argv[2], argv[3], SOCK_DGRAM, 1);
+	}
+	if (IS("fd_swap_race")) {
+		NARGS(3);
+		act_fd_swap_race(argv[2], argv[3], need_count(argv[4]));
+	}
+	if (IS("unix_threads")) {
+		NARGS(1);
+		act_unix_threads(need_count(argv[2]));
 	}
 	if (IS("connect_race")) {
 		NARGS(4);

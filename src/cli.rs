@@ -74,7 +74,8 @@ pub struct RunArgs {
     #[argh(switch)]
     pub no_huge_pages: bool,
 
-    /// TCP ports the command may bind: 8080,9000-9005 or * (default: none)
+    /// TCP ports (and UDP ports, when UDP is open) the command may bind: 8080,9000-9005
+    /// or * (default: none)
     #[argh(option)]
     pub net_allow_bind: Vec<String>,
 
@@ -112,7 +113,7 @@ pub struct RunArgs {
     pub allow_degraded: Vec<String>,
 
     /// the sandbox's name: the hostname `uname` and /etc/hostname show inside it
-    /// (default: the real hostname)
+    /// (default: sandlet-PID, with sandlet's pid)
     #[argh(option)]
     pub name: Option<String>,
 

@@ -1,5 +1,5 @@
-//! Files served instead of the host's: `/etc/hostname` under `--name`, `/etc/hosts` with
-//! the names `--net-allow` rules pinned.
+//! Files served instead of the host's: `/etc/hostname` with the sandbox's name, `/etc/hosts`
+//! with the names `--net-allow` rules pinned (or the host's with the sandbox's name).
 
 mod util;
 
@@ -18,10 +18,16 @@ fn hostname_file_shows_the_sandbox_name() {
     for mode in Mode::ALL {
         let named = cat(mode, &["--name", "box-9"], "/etc/hostname");
         assert_eq!(named.expect_code(0).out(), "box-9", "{mode:?}");
-        // Control: without --name the host's file shows.
+        // Without --name, the default name shows.
+        let plain = cat(mode, &[], "/etc/hostname");
+        assert!(
+            plain.expect_code(0).out().starts_with("sandlet-"),
+            "{mode:?}"
+        );
+        // Control: without the supervisor the host's file shows.
         if let Some(real) = &real {
-            let plain = cat(mode, &[], "/etc/hostname");
-            assert_eq!(plain.expect_code(0).out(), real.trim_end(), "{mode:?}");
+            let bare = cat(mode, &["--no-supervisor"], "/etc/hostname");
+            assert_eq!(bare.expect_code(0).out(), real.trim_end(), "{mode:?}");
         }
     }
 }
@@ -47,9 +53,19 @@ fn hosts_file_holds_only_the_pinned_names() {
                 "{l}"
             );
         }
-        // Control: a policy without host names leaves the host's file alone.
-        let plain = cat(mode, &["--net-allow", "127.0.0.1:9"], "/etc/hosts");
-        assert_eq!(plain.expect_code(0).out(), real.trim_end(), "{mode:?}");
+        // A policy without host names shows the host's table with the sandbox's name
+        // (the host's own name left out: identity.rs).
+        let plain = cat(
+            mode,
+            &["--net-allow", "127.0.0.1:9", "--name", "bx"],
+            "/etc/hosts",
+        );
+        let text = plain.expect_code(0).out();
+        assert!(text.ends_with("127.0.1.1\tbx"), "{mode:?}: {text}");
+        assert!(text.contains("localhost"), "{mode:?}: {text}");
+        // Control: without the supervisor the host's file shows.
+        let bare = cat(mode, &["--no-supervisor"], "/etc/hosts");
+        assert_eq!(bare.expect_code(0).out(), real.trim_end(), "{mode:?}");
     }
 }
 

@@ -61,16 +61,24 @@ impl Files {
         let Some(s) = &policy.supervisor else {
             return files;
         };
-        let name = s.name.as_deref();
+        let name = s.name.as_str();
         if let Some(text) = policy.net.hosts_file(name) {
             files.add("/etc/hosts", Content::Text(text.into_bytes()));
-        }
-        if let Some(name) = name {
+        } else if policy.reads("/etc/hosts") {
+            // The host's table, with the sandbox's name for its own address instead of
+            // the host's name, so the name `uname` gives resolves.
+            let host = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+            let real = rustix::system::uname();
+            let real = real.nodename().to_string_lossy();
             files.add(
-                "/etc/hostname",
-                Content::Text(format!("{name}\n").into_bytes()),
+                "/etc/hosts",
+                Content::Text(renamed_hosts(&host, &real, name).into_bytes()),
             );
         }
+        files.add(
+            "/etc/hostname",
+            Content::Text(format!("{name}\n").into_bytes()),
+        );
         if policy.net.remap && policy.reads("/proc/net/tcp") {
             files.add("/proc/net/tcp", Content::NetTcp { v6: false });
             files.add("/proc/net/tcp6", Content::NetTcp { v6: true });
@@ -179,6 +187,46 @@ pub fn memfd(name: &str, content: &[u8]) -> rustix::io::Result<OwnedFd> {
     Ok(fd)
 }
 
+/// `hosts` (an /etc/hosts text) without the names `real` (the host's name, also as
+/// the first label of a dotted name), and `127.0.1.1 NAME` for the sandbox's `name`.
+/// A line left with no name is dropped; comments and blank lines are kept.
+pub fn renamed_hosts(hosts: &str, real: &str, name: &str) -> String {
+    let short = real.split('.').next().unwrap_or(real);
+    let keep_all = short.is_empty() || short == "localhost";
+    let is_real = |h: &str| !keep_all && h.split('.').next() == Some(short);
+    let mut out = String::new();
+    for line in hosts.lines() {
+        let (entry, comment) = match line.find('#') {
+            Some(i) => line.split_at(i),
+            None => (line, ""),
+        };
+        let mut fields = entry.split_whitespace();
+        let Some(addr) = fields.next() else {
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        };
+        let names: Vec<&str> = fields.filter(|h| !is_real(h)).collect();
+        if names.is_empty() {
+            continue;
+        }
+        out.push_str(addr);
+        for h in names {
+            out.push('\t');
+            out.push_str(h);
+        }
+        if !comment.is_empty() {
+            out.push(' ');
+            out.push_str(comment);
+        }
+        out.push('\n');
+    }
+    out.push_str("127.0.1.1\t");
+    out.push_str(name);
+    out.push('\n');
+    out
+}
+
 /// Open flags that write, create or only name the file: such opens continue (the
 /// kernel and Landlock decide them against the real file).
 const NOT_A_READ: u64 = (libc::O_ACCMODE | libc::O_CREAT | libc::O_TRUNC | libc::O_PATH) as u64;
@@ -268,6 +316,25 @@ mod tests {
         assert_eq!(first_cpus(text, 1), "processor\t: 0\nx: a\n\n");
         assert_eq!(first_cpus(text, 2).matches("processor").count(), 2);
         assert_eq!(first_cpus(text, 9), text);
+    }
+
+    #[test]
+    fn hosts_get_the_sandbox_name_instead_of_the_hosts() {
+        let hosts =
+            "# static\n127.0.0.1\tlocalhost\n127.0.1.1\tbox.lan box # me\n\n10.0.0.2 db box\n";
+        assert_eq!(
+            renamed_hosts(hosts, "box", "sandlet-7"),
+            "# static\n127.0.0.1\tlocalhost\n\n10.0.0.2\tdb\n127.0.1.1\tsandlet-7\n"
+        );
+        // A dotted host name counts by its first label; localhost is never dropped.
+        assert_eq!(
+            renamed_hosts("127.0.1.1 box\n", "box.lan", "s"),
+            "127.0.1.1\ts\n"
+        );
+        assert_eq!(
+            renamed_hosts("127.0.0.1 localhost\n", "localhost", "s"),
+            "127.0.0.1\tlocalhost\n127.0.1.1\ts\n"
+        );
     }
 
     #[test]

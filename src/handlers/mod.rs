@@ -33,8 +33,8 @@ pub struct Ctx {
     pub net: crate::policy::NetPolicy,
     /// TCP ports that may be bound (before `net.deny_bind`).
     pub bind_ports: crate::policy::parse::PortSet,
-    /// The sandbox's name (its hostname for `uname`), when `--name` gave one.
-    pub name: Option<String>,
+    /// The sandbox's name (its hostname for `uname`).
+    pub name: String,
     /// `--port-remap`'s port map.
     pub ports: Option<Mutex<crate::state::PortMap>>,
     /// `--num-cpus`.

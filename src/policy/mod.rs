@@ -39,9 +39,9 @@ pub struct MemoryLimit {
 pub struct SupervisorPolicy {
     pub max_processes: u32,
     pub memory: Option<MemoryLimit>,
-    /// The hostname `uname` reports inside the sandbox (`--name`; `None`: the real one,
-    /// and `uname` is not trapped).
-    pub name: Option<String>,
+    /// The sandbox's name: its hostname for `uname` and `/etc/hostname` (`--name`,
+    /// by default `sandlet-PID` with sandlet's pid).
+    pub name: String,
     pub workers: usize,
     /// `shmget` is allowed (sysv_ipc) and so must be accounted.
     pub account_shm: bool,
@@ -134,7 +134,7 @@ impl NetPolicy {
     /// The /etc/hosts the command sees when rules pinned host names: those names with
     /// their pinned addresses (and `localhost`, unless a rule pinned it), so that
     /// re-resolving cannot reach another address. `None` when no rule names a host.
-    pub fn hosts_file(&self, name: Option<&str>) -> Option<String> {
+    pub fn hosts_file(&self, name: &str) -> Option<String> {
         use std::fmt::Write;
         if self.pinned.is_empty() {
             return None;
@@ -148,9 +148,7 @@ impl NetPolicy {
         if !self.pinned.iter().any(|(h, _)| h == "localhost") {
             text.push_str("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
         }
-        if let Some(name) = name {
-            let _ = writeln!(text, "127.0.1.1\t{name}");
-        }
+        let _ = writeln!(text, "127.0.1.1\t{name}");
         Some(text)
     }
 }
@@ -763,8 +761,8 @@ fn supervisor_policy(
     };
     let account_shm = seccomp::names::number("shmget").is_some_and(|nr| !deny.contains(&nr));
     let name = match &args.name {
-        Some(raw) => Some(parse::parse_name(raw).map_err(bad_value("--name", raw))?),
-        None => None,
+        Some(raw) => parse::parse_name(raw).map_err(bad_value("--name", raw))?,
+        None => format!("sandlet-{}", std::process::id()),
     };
     let random_seed = match &args.random_seed {
         Some(raw) => Some(parse::parse_count(raw).map_err(bad_value("--random-seed", raw))?),
@@ -922,7 +920,7 @@ mod tests {
                 vec!["10.0.0.7".parse().unwrap(), "10.0.0.8".parse().unwrap()]
             )]
         );
-        let text = net.hosts_file(Some("box")).unwrap();
+        let text = net.hosts_file("box").unwrap();
         let lines: Vec<&str> = text.lines().skip(1).collect();
         assert_eq!(
             lines,
@@ -941,7 +939,7 @@ mod tests {
         assert_eq!(
             net_policy(&by_ip, PortSet::None, hosts)
                 .unwrap()
-                .hosts_file(None),
+                .hosts_file("box"),
             None
         );
     }

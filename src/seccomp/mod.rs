@@ -38,7 +38,7 @@ pub struct Traps {
     pub udp: bool,
     /// ICMP ping sockets allowed (sends trapped as for UDP).
     pub icmp: bool,
-    /// `uname` (`--name` as the node name).
+    /// `uname` (the sandbox's name as the node name; always, when supervised).
     pub uname: bool,
     /// `open`, `openat`, `openat2` (files served instead of the host's).
     pub open: bool,
@@ -96,7 +96,7 @@ impl Traps {
                 bind: policy.net.trap_bind() || policy.dynamic.is_some(),
                 udp: policy.net.udp(),
                 icmp: policy.net.icmp(),
-                uname: s.name.is_some(),
+                uname: true,
                 open: policy.proc_view
                     || !crate::handlers::files::Files::for_policy(policy).is_empty(),
                 sockname: policy.net.remap,
@@ -532,11 +532,30 @@ pub fn program(deny: &[u32], traps: Traps) -> Result<Vec<SockFilter>, AsmError> 
         }
     }
     if traps.open {
-        blocks.extend(
-            ["open", "openat", "openat2"]
-                .into_iter()
-                .filter_map(notify_one),
-        );
+        // Served files are only read. Unless the /proc view (which also serves
+        // directories) is on, an open that writes, creates, only names the file
+        // (O_PATH) or wants a directory goes on without a notification: the kernel
+        // refuses a directory open of a served file by itself (ENOTDIR).
+        let not_served =
+            (libc::O_ACCMODE | libc::O_CREAT | libc::O_TRUNC | libc::O_PATH | libc::O_DIRECTORY)
+                as u32;
+        for (name, flags_arg) in [("open", 1), ("openat", 2)] {
+            let Some(nr) = names::number(name) else {
+                continue;
+            };
+            let body = if traps.proc {
+                Block::new().ret(SECCOMP_RET_USER_NOTIF)
+            } else {
+                Block::new()
+                    .load(arg_low(flags_arg))
+                    .jump(BPF_JSET, not_served, Label::At("pass"), Label::Next)
+                    .ret(SECCOMP_RET_USER_NOTIF)
+                    .mark("pass")
+                    .ret(allow)
+            };
+            blocks.push(for_syscall(nr, body));
+        }
+        blocks.extend(notify_one("openat2"));
     }
     // TCP Fast Open connects from sendto/sendmsg/sendmmsg: refused, so every TCP
     // connection goes through connect (Landlock or the supervisor). With UDP open,

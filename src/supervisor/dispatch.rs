@@ -211,7 +211,7 @@ mod tests {
             memory: None,
             net: Default::default(),
             bind_ports: Default::default(),
-            name: Some("test".into()),
+            name: "test".into(),
             files: Default::default(),
             ports: None,
             num_cpus: None,

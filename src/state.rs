@@ -42,6 +42,10 @@ pub struct ProcessState {
     /// Where to count from: the sandbox's first process, or (`None`) all of sandlet's
     /// children when sandlet is the sandbox's subreaper and has no other children.
     pub root: Option<i32>,
+    /// Whether a process was ever created sharing its parent's descriptor table
+    /// (`CLONE_FILES` without `CLONE_THREAD`); until then only a process's own threads
+    /// share one.
+    pub shared_files: bool,
 }
 
 impl ProcessState {
@@ -53,6 +57,7 @@ impl ProcessState {
             hold_forks: false,
             parked: Vec::new(),
             inflight: Vec::new(),
+            shared_files: false,
         }
     }
 }

@@ -403,31 +403,35 @@ fn udp_bind_only_on_bind_ports() {
 
 #[test]
 fn a_udp_socket_swapped_onto_a_unix_send_gets_nothing_past_the_rules() {
-    // One thread sends to a denied port on a descriptor another thread keeps switching
-    // between a unix and a UDP socket with dup2.
+    // One thread sends to a denied port on a descriptor that another thread, or a
+    // process sharing the descriptor table, keeps switching between a unix and a UDP
+    // socket with dup2.
     let (denied, d) = udp_server();
-    let args = ["fd_swap_race", "127.0.0.1", d.as_str(), "1000"];
     for mode in Mode::ALL {
-        // Control: unconfined, the swapped-in UDP socket sends (more tries: the bare
-        // sends are fast, and the window is small).
-        let out = bare(mode, &["fd_swap_race", "127.0.0.1", &d, "20000"]);
-        let sent: u32 = out.split(' ').nth(1).unwrap().parse().unwrap();
-        assert!(sent > 0, "control: {out}");
-        assert!(got_datagram(&denied));
+        for how in ["thread", "process"] {
+            // Control: unconfined, the swapped-in UDP socket sends (more tries: the
+            // bare sends are fast, and the window is small).
+            let out = bare(mode, &["fd_swap_race", how, "127.0.0.1", &d, "20000"]);
+            let sent: u32 = out.split(' ').nth(1).unwrap().parse().unwrap();
+            assert!(sent > 0, "control: {out}");
+            assert!(got_datagram(&denied));
 
-        let out = sandboxed(mode, &["--net-allow", "udp://127.0.0.1:1"], &args);
-        let f: Vec<&str> = out.split(' ').collect();
-        assert_eq!(f.len(), 3, "{out}");
-        assert_eq!(
-            (f[0], f[1]),
-            ("ok", "0"),
-            "{mode:?}: a send got past the rules"
-        );
-        // Both kinds of socket were met: some sends were refused, the rest went to the
-        // unix socket (and failed there).
-        let refused: u32 = f[2].parse().unwrap();
-        assert!(refused > 0 && refused < 1000, "{mode:?}: {out}");
-        assert!(!got_datagram(&denied), "{mode:?}: a datagram arrived");
+            let args = ["fd_swap_race", how, "127.0.0.1", d.as_str(), "1000"];
+            let out = sandboxed(mode, &["--net-allow", "udp://127.0.0.1:1"], &args);
+            let f: Vec<&str> = out.split(' ').collect();
+            assert_eq!(f.len(), 3, "{out}");
+            let what = format!("{mode:?} {how}");
+            assert_eq!(
+                (f[0], f[1]),
+                ("ok", "0"),
+                "{what}: a send got past the rules"
+            );
+            // Both kinds of socket were met: some sends were refused, the rest went to
+            // the unix socket (and failed there).
+            let refused: u32 = f[2].parse().unwrap();
+            assert!(refused > 0 && refused < 1000, "{what}: {out}");
+            assert!(!got_datagram(&denied), "{what}: a datagram arrived");
+        }
     }
 }
 

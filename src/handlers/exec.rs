@@ -395,7 +395,7 @@ impl Frozen {
                         .collect()
                 }
                 Scope::Memory => sharers(ctx, tgid, sys::same_vm),
-                Scope::Files => sharers(ctx, tgid, sys::same_files),
+                Scope::Files => file_sharers(ctx, tgid),
             };
             let fresh: Vec<i32> = candidates
                 .into_iter()
@@ -484,6 +484,17 @@ fn in_call_keeping_fds(t: i32) -> bool {
         .iter()
         .filter_map(|n| crate::seccomp::names::number(n))
         .any(|x| i64::from(x) == nr)
+}
+
+/// Every thread that may share `tgid`'s descriptor table: its own, and those of other
+/// processes sharing it once any process was created with `CLONE_FILES` (finding
+/// them walks all of /proc).
+pub(super) fn file_sharers(ctx: &Ctx, tgid: i32) -> Vec<i32> {
+    if lock(&ctx.processes).shared_files {
+        sharers(ctx, tgid, sys::same_files)
+    } else {
+        procfs::threads(tgid)
+    }
 }
 
 /// Every thread of `tgid` and of every sandbox process that `same` says shares with it

@@ -67,7 +67,7 @@ pub fn non_inet(ctx: &Ctx, n: &Notif, handler: Handler) -> Decision {
     let Some(tgid) = procfs::tgid_of(n.pid) else {
         return errno(libc::ESRCH);
     };
-    if super::exec::sharers(ctx, tgid, sys::same_files)
+    if super::exec::file_sharers(ctx, tgid)
         .iter()
         .all(|&t| t == tid)
     {

@@ -51,6 +51,9 @@ fn fork(ctx: &Ctx, n: &Notif) -> Decision {
         }
     }
     let mut p = lock(&ctx.processes);
+    if i64::from(n.nr) == SYS_CLONE && n.args[0] & libc::CLONE_FILES as u64 != 0 {
+        p.shared_files = true;
+    }
     // A thread making a new fork call has returned from its previous one.
     p.inflight.retain(|f| f.tid != n.pid);
     if p.hold_forks {

@@ -1135,32 +1135,46 @@ struct swap {
 	volatile int stop, started;
 };
 
+/* A short busy wait, so each socket stays in place for a while (also when the
+ * swapper is preempted). */
+static void dwell(void)
+{
+	volatile int i;
+
+	for (i = 0; i < 300; i++)
+		;
+}
+
 static void *swapper(void *arg)
 {
 	struct swap *w = arg;
 
 	while (!w->stop) {
 		dup2(w->udp, w->fd);
+		dwell();
 		dup2(w->unx, w->fd);
+		dwell();
 		w->started = 1;
 	}
 	return NULL;
 }
 
 /*
- * fd_swap_race IP PORT N: N times, sendto "probe\n" to IP:PORT on a descriptor that
- * another thread keeps switching (dup2) between a unix datagram socket and a UDP
- * socket.  On the unix socket the send fails (EINVAL: not a unix address).
+ * fd_swap_race thread|process IP PORT N: N times, sendto "probe\n" to IP:PORT on a
+ * descriptor that another thread (or a process sharing the descriptor table:
+ * clone(CLONE_FILES)) keeps switching (dup2) between a unix datagram socket and a
+ * UDP socket.  On the unix socket the send fails (EINVAL: not a unix address).
  * "ok SENT REFUSED": how many sends succeeded and how many failed with EACCES.
  */
-static void act_fd_swap_race(const char *ip, const char *port, long n)
+static void act_fd_swap_race(const char *how, const char *ip, const char *port,
+			     long n)
 {
 	union anyaddr a;
 	socklen_t len = parse_addr(ip, port, &a);
 	int pair[2];
 	struct swap w;
 	pthread_t t;
-	long i, sent = 0, refused = 0;
+	long i, sent = 0, refused = 0, child = 0;
 
 	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, pair))
 		report(-1);
@@ -1171,18 +1185,51 @@ static void act_fd_swap_race(const char *ip, const char *port, long n)
 	w.fd = dup(pair[0]);
 	w.stop = 0;
 	w.started = 0;
-	if (w.fd < 0 || pthread_create(&t, NULL, swapper, &w))
+	if (w.fd < 0)
 		report(-1);
-	while (!w.started)
-		sched_yield();
+	if (!strcmp(how, "process")) {
+		int ready[2];
+		char c;
+
+		if (pipe(ready))
+			report(-1);
+		child = syscall(SYS_clone, (long)(CLONE_FILES | SIGCHLD), 0L, 0L, 0L, 0L);
+		if (child < 0)
+			report(-1);
+		if (child == 0) {
+			syscall(SYS_dup2, w.udp, w.fd);
+			syscall(SYS_dup2, w.unx, w.fd);
+			syscall(SYS_write, ready[1], "x", 1L);
+			for (;;) {
+				syscall(SYS_dup2, w.udp, w.fd);
+				dwell();
+				syscall(SYS_dup2, w.unx, w.fd);
+				dwell();
+			}
+		}
+		if (read(ready[0], &c, 1) != 1)
+			report(-1);
+	} else if (!strcmp(how, "thread")) {
+		if (pthread_create(&t, NULL, swapper, &w))
+			report(-1);
+		while (!w.started)
+			sched_yield();
+	} else {
+		usage();
+	}
 	for (i = 0; i < n; i++) {
 		if (sendto(w.fd, "probe\n", 6, 0, &a.sa, len) == 6)
 			sent++;
 		else if (errno == EACCES)
 			refused++;
 	}
-	w.stop = 1;
-	pthread_join(t, NULL);
+	if (child > 0) {
+		kill(child, SIGKILL);
+		waitpid(child, NULL, 0);
+	} else {
+		w.stop = 1;
+		pthread_join(t, NULL);
+	}
 	outf("ok %ld %ld", sent, refused);
 	finish();
 }
@@ -2433,8 +2480,8 @@ int main(int argc, char **argv)
 		act_inet(argv[2], argv[3], SOCK_DGRAM, 1);
 	}
 	if (IS("fd_swap_race")) {
-		NARGS(3);
-		act_fd_swap_race(argv[2], argv[3], need_count(argv[4]));
+		NARGS(4);
+		act_fd_swap_race(argv[2], argv[3], argv[4], need_count(argv[5]));
 	}
 	if (IS("unix_threads")) {
 		NARGS(1);

@@ -8,8 +8,9 @@
 //! send (or a bind) the rules never saw. So, when UDP/ICMP sockets can exist, bind
 //! rules depend on the trap, or a dynamic policy decides:
 //!
-//! 1. No other task shares the caller's table (`kcmp(KCMP_FILES)`): nothing can change
-//!    it while the caller waits for us, so CONTINUE is safe as is.
+//! 1. No other task shares the caller's table (no other thread in its process, and,
+//!    once a process was made with `CLONE_FILES`, none that `kcmp(KCMP_FILES)` matches):
+//!    nothing can change it while the caller waits for us, so CONTINUE is safe as is.
 //! 2. Otherwise a tracer thread (one guard at a time) seizes and interrupts every
 //!    sharer, with their creation events, and waits until each is stopped or blocked
 //!    in a call that cannot change which file a number names (an interrupted thread
@@ -19,7 +20,9 @@
 //!    and watched until it has certainly looked the descriptor up: it sleeps
 //!    interruptibly (nothing between our answer and the lookup sleeps that way: the
 //!    seccomp wait is over, and its lock sleeps uninterruptibly), left the call, started
-//!    another one, or stopped. If none of that shows within `PATIENCE`, it is
+//!    another one, or stopped. (`connect`, `bind`, `sendto`, `sendmsg` and `sendmmsg`
+//!    look the descriptor up before they read the caller's memory, so a page fault
+//!    cannot put them to sleep first.) If none of that shows within `PATIENCE`, it is
 //!    interrupted: it stops when the call returns, or restarts the call, which traps
 //!    again and is decided anew.
 //! 4. The tracer thread exits; the kernel detaches everything and the sharers go on.

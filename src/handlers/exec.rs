@@ -218,11 +218,10 @@ fn fork_on_tracer(ctx: &Ctx, n: &Notif) -> Decision {
         warn!("fork by {tid}: cannot trace it ({e}); refused");
         return errno(libc::EPERM);
     }
+    // Before the answer, so a new notification of the caller's is not forgotten.
+    ctx.answering(n.pid);
     if let Err(e) = ctx.listener.send(n.id, Response::Continue) {
         warn!("answer fork of {tid}: {e}");
-    }
-    if let Some(g) = &ctx.gate {
-        g.answered(n.pid);
     }
     // The creation event comes before the call returns. No PTRACE_INTERRUPT here: a
     // pending interrupt makes the kernel restart the fork (ERESTARTNOINTR), trapping it
@@ -319,11 +318,10 @@ pub(super) fn wait_for<T>(
 fn run_exec(ctx: &Ctx, n: &Notif, tgid: i32) {
     let tid = n.pid as i32;
     let traced = seize(tid, libc::PTRACE_O_TRACEEXEC as u32).is_ok();
+    // Before the answer, so a new notification of the caller's is not forgotten.
+    ctx.answering(n.pid);
     if let Err(e) = ctx.listener.send(n.id, Response::Continue) {
         warn!("answer exec of {tid}: {e}");
-    }
-    if let Some(g) = &ctx.gate {
-        g.answered(n.pid);
     }
     if !traced || sys::ptrace_interrupt(tid).is_err() {
         // Not traceable any more (it died): nothing to wait for.

@@ -100,9 +100,7 @@ fn guarded(ctx: &Ctx, n: &Notif, tgid: i32, handler: Handler) -> Decision {
     }
     let seized = super::exec::seize(tid, 0).is_ok();
     // Before the answer: a new notification of the caller's must not be forgotten.
-    if let Some(g) = &ctx.gate {
-        g.answered(n.pid);
-    }
+    ctx.answering(n.pid);
     if let Err(e) = ctx.listener.send(n.id, Response::Continue) {
         debug!("answer {tid}: {e}");
         return Decision::Park;

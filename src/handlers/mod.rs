@@ -53,12 +53,22 @@ pub struct Ctx {
     pub gate: Option<Gate>,
     /// `--time-start`: nanoseconds added to the wall clocks.
     pub time_offset: Option<i64>,
-    /// Answers due later (absolute sleeps): (when, notification id, response).
+    /// Answers due later (absolute sleeps): (when, notification, response).
     pub delayed: Mutex<Vec<(std::time::Instant, Notif, Response)>>,
     /// Files served instead of the host's (`/etc/hosts`, `/etc/hostname`).
     pub files: files::Files,
     /// The sandbox's process group (for `--memory-kill`).
     pub group: Pid,
+}
+
+impl Ctx {
+    /// Tells the exec gate that thread `tid` is no longer blocked in our notification.
+    /// Called before the answer: once answered, the thread may trap again at once.
+    pub fn answering(&self, tid: u32) {
+        if let Some(g) = &self.gate {
+            g.answered(tid);
+        }
+    }
 }
 
 /// What lets an exec decision freeze the sandbox: while the gate is held exclusively no

@@ -272,6 +272,7 @@ fn timer_on_tracer(ctx: &Ctx, n: &Notif) -> Result<(), String> {
     let value = timespec_ns(&original).ok_or("invalid it_value")?;
     if value == 0 {
         // Disarming: nothing to move.
+        ctx.answering(n.pid);
         if let Err(e) = ctx.listener.send(n.id, Response::Continue) {
             warn!("answer timer_settime of {pid}: {e}");
         }
@@ -292,6 +293,7 @@ fn timer_on_tracer(ctx: &Ctx, n: &Notif) -> Result<(), String> {
     // copied the struct, and never in a later call. timer_settime does not sleep, so
     // the pending interrupt cannot restart it.
     let interrupted = sys::ptrace_interrupt(pid).is_ok();
+    ctx.answering(n.pid);
     if let Err(e) = ctx.listener.send(n.id, Response::Continue) {
         warn!("answer timer_settime of {pid}: {e}");
     }

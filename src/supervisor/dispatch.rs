@@ -165,9 +165,8 @@ pub fn answer(ctx: &Ctx, n: &Notif, decision: Decision) {
     let name = || names::name(n.nr as u32).unwrap_or("?");
     // Before the answer: once answered, the caller may trap again at once, and that
     // new notification must not be forgotten.
-    let now = matches!(decision, Decision::Respond(_) | Decision::SendFd { .. });
-    if let Some(g) = ctx.gate.as_ref().filter(|_| now) {
-        g.answered(n.pid);
+    if matches!(decision, Decision::Respond(_) | Decision::SendFd { .. }) {
+        ctx.answering(n.pid);
     }
     let response = match decision {
         Decision::Respond(response) => response,

@@ -217,6 +217,18 @@ pub fn tracer_of(tid: u32) -> Option<i32> {
     status_field(tid, "TracerPid:").filter(|&t| t != 0)
 }
 
+/// Whether thread `tid` has capability `cap` (a `CAP_*` number) in its effective set.
+pub fn has_capability(tid: u32, cap: u32) -> bool {
+    let Ok(status) = std::fs::read_to_string(format!("/proc/{tid}/status")) else {
+        return false;
+    };
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        .is_some_and(|set| cap < 64 && set & (1 << cap) != 0)
+}
+
 /// The thread-group id of thread `tid`.
 pub fn tgid_of(tid: u32) -> Option<i32> {
     status_field(tid, "Tgid:")

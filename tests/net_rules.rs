@@ -402,6 +402,32 @@ fn udp_bind_only_on_bind_ports() {
 }
 
 #[test]
+fn a_bind_made_on_behalf_keeps_privileged_ports_privileged() {
+    // The supervisor binds with its own privileges: a port below 1024 must still need
+    // the caller's CAP_NET_BIND_SERVICE, which sandlet drops unless --keep-caps.
+    util::require_root();
+    let Some(port) = (1000..1024).find(|p| TcpListener::bind(("127.0.0.1", *p)).is_ok()) else {
+        return;
+    };
+    let port = port.to_string();
+    let tcp = ["tcp_bind", "127.0.0.1", port.as_str()];
+    let udp = ["udp_bind", "127.0.0.1", port.as_str()];
+    assert_eq!(bare(Mode::Root, &tcp), "ok", "control");
+    // UDP open traps every bind.
+    let open = [
+        "--net-allow",
+        "udp://127.0.0.1:1",
+        "--net-allow-bind",
+        &port,
+    ];
+    assert_eq!(sandboxed(Mode::Root, &open, &tcp), "err EACCES");
+    assert_eq!(sandboxed(Mode::Root, &open, &udp), "err EACCES");
+    let kept = [&open[..], &["--keep-caps"]].concat();
+    assert_eq!(sandboxed(Mode::Root, &kept, &tcp), "ok");
+    assert_eq!(sandboxed(Mode::Root, &kept, &udp), "ok");
+}
+
+#[test]
 fn a_udp_socket_swapped_onto_a_unix_send_gets_nothing_past_the_rules() {
     // One thread sends to a denied port on a descriptor that another thread, or a
     // process sharing the descriptor table, keeps switching between a unix and a UDP

@@ -304,6 +304,12 @@ fn bind(ctx: &Ctx, n: &Notif) -> Decision {
         debug!("bind by {} to {addr} refused", n.pid);
         return errno(libc::EACCES);
     }
+    // The bind is made with sandlet's privileges: a port the kernel keeps for
+    // CAP_NET_BIND_SERVICE needs the caller to hold it.
+    if sock.proto != Proto::Icmp && privileged(port) && !procfs::has_capability(n.pid, 10) {
+        debug!("bind by {} to privileged {addr} refused", n.pid);
+        return errno(libc::EACCES);
+    }
     let kind = EventKind::Bind {
         proto: sock.proto,
         port,
@@ -334,6 +340,16 @@ fn bind(ctx: &Ctx, n: &Notif) -> Decision {
         lock(ports).insert(sock.proto, port, real);
     }
     Decision::Respond(Response::Value(0))
+}
+
+/// Whether binding `port` takes CAP_NET_BIND_SERVICE
+/// (`net.ipv4.ip_unprivileged_port_start`, 1024 when unreadable).
+fn privileged(port: u16) -> bool {
+    let start = std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+        .ok()
+        .and_then(|s| s.trim().parse::<u32>().ok())
+        .unwrap_or(1024);
+    port != 0 && u32::from(port) < start
 }
 
 /// `getsockname(fd, addr, addrlen)` / `getpeername`: under `--port-remap`, the address

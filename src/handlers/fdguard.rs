@@ -37,7 +37,7 @@ use std::time::{Duration, Instant};
 
 use log::{debug, warn};
 
-use super::exec::{on_tracer, Frozen, Scope};
+use super::tracer::{on_tracer, Frozen, Scope};
 use super::{Ctx, Decision, Handler};
 use crate::procfs::{self, SyscallState};
 use crate::seccomp::notif::{Notif, Response};
@@ -70,7 +70,7 @@ pub fn non_inet(ctx: &Ctx, n: &Notif, handler: Handler) -> Decision {
     let Some(tgid) = procfs::tgid_of(n.pid) else {
         return errno(libc::ESRCH);
     };
-    if super::exec::file_sharers(ctx, tgid)
+    if super::tracer::file_sharers(ctx, tgid)
         .iter()
         .all(|&t| t == tid)
     {
@@ -98,7 +98,7 @@ fn guarded(ctx: &Ctx, n: &Notif, tgid: i32, handler: Handler) -> Decision {
     if !matches!(decision, Decision::Respond(Response::Continue)) {
         return decision;
     }
-    let seized = super::exec::seize(tid, 0).is_ok();
+    let seized = super::tracer::seize(tid, 0).is_ok();
     // Before the answer: a new notification of the caller's must not be forgotten.
     ctx.answering(n.pid);
     if let Err(e) = ctx.listener.send(n.id, Response::Continue) {

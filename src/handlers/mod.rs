@@ -14,6 +14,7 @@ pub mod process;
 pub mod procview;
 pub mod random;
 pub mod time;
+pub mod tracer;
 
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::Mutex;

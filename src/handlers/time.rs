@@ -248,7 +248,7 @@ fn timer_settime(ctx: &Ctx, n: &Notif) -> Decision {
         Some(clock) if WALL_CLOCKS.contains(&clock) => {}
         _ => return Decision::Respond(Response::Continue),
     }
-    match super::exec::on_tracer(|| timer_on_tracer(ctx, n)).and_then(|r| r) {
+    match super::tracer::on_tracer(|| timer_on_tracer(ctx, n)).and_then(|r| r) {
         Ok(()) => Decision::Park,
         Err(why) => {
             warn!(
@@ -279,7 +279,7 @@ fn timer_on_tracer(ctx: &Ctx, n: &Notif) -> Result<(), String> {
         return Ok(());
     }
     let moved = timespec_bytes(value.saturating_sub(offset(ctx)).max(1));
-    super::exec::seize(pid, 0).map_err(|e| format!("PTRACE_SEIZE: {e}"))?;
+    super::tracer::seize(pid, 0).map_err(|e| format!("PTRACE_SEIZE: {e}"))?;
     match sys::process_vm_write(pid, value_at, &moved) {
         Ok(16) => {}
         _ => return Err("cannot write its itimerspec".into()),
@@ -298,7 +298,7 @@ fn timer_on_tracer(ctx: &Ctx, n: &Notif) -> Result<(), String> {
         warn!("answer timer_settime of {pid}: {e}");
     }
     if interrupted {
-        let _ = super::exec::wait_for(pid, || false, |_| Some(()));
+        let _ = super::tracer::wait_for(pid, || false, |_| Some(()));
     }
     let _ = sys::process_vm_write(pid, value_at, &original);
     Ok(())

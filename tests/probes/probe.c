@@ -1132,7 +1132,8 @@ static void act_connect_race(const char *ip, const char *good, const char *bad,
 
 struct swap {
 	int fd, udp, unx;
-	volatile int stop, started;
+	volatile int stop;
+	volatile long *swaps; /* shared with a swapping process too */
 };
 
 /* A short busy wait, so each socket stays in place for a while (also when the
@@ -1145,25 +1146,44 @@ static void dwell(void)
 		;
 }
 
+/* One round: UDP in place, then the unix socket again (raw syscalls: also run in
+ * a process made by the raw clone syscall). */
+static void swap_once(struct swap *w)
+{
+	syscall(SYS_dup2, w->udp, w->fd);
+	dwell();
+	syscall(SYS_dup2, w->unx, w->fd);
+	dwell();
+	(*w->swaps)++;
+}
+
 static void *swapper(void *arg)
 {
 	struct swap *w = arg;
 
-	while (!w->stop) {
-		dup2(w->udp, w->fd);
-		dwell();
-		dup2(w->unx, w->fd);
-		dwell();
-		w->started = 1;
-	}
+	while (!w->stop)
+		swap_once(w);
 	return NULL;
+}
+
+/* Waits (at most about a second) until the swapper has made a round since `seen`;
+ * the new count. Keeps the two interleaved on a loaded machine. */
+static long swapped_since(struct swap *w, long seen)
+{
+	int i;
+
+	for (i = 0; i < 100000 && *w->swaps == seen; i++)
+		if (i > 100)
+			usleep(10);
+	return *w->swaps;
 }
 
 /*
  * fd_swap_race thread|process IP PORT N: N times, sendto "probe\n" to IP:PORT on a
  * descriptor that another thread (or a process sharing the descriptor table:
  * clone(CLONE_FILES)) keeps switching (dup2) between a unix datagram socket and a
- * UDP socket.  On the unix socket the send fails (EINVAL: not a unix address).
+ * UDP socket; every 16 sends wait for the swapper to have made a round.  On the unix
+ * socket the send fails (EINVAL: not a unix address).
  * "ok SENT REFUSED": how many sends succeeded and how many failed with EACCES.
  */
 static void act_fd_swap_race(const char *how, const char *ip, const char *port,
@@ -1174,7 +1194,7 @@ static void act_fd_swap_race(const char *how, const char *ip, const char *port,
 	int pair[2];
 	struct swap w;
 	pthread_t t;
-	long i, sent = 0, refused = 0, child = 0;
+	long i, sent = 0, refused = 0, child = 0, seen = 0;
 
 	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, pair))
 		report(-1);
@@ -1184,40 +1204,27 @@ static void act_fd_swap_race(const char *how, const char *ip, const char *port,
 	w.unx = pair[0];
 	w.fd = dup(pair[0]);
 	w.stop = 0;
-	w.started = 0;
-	if (w.fd < 0)
+	w.swaps = mmap(NULL, sizeof(long), PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (w.fd < 0 || w.swaps == MAP_FAILED)
 		report(-1);
+	*w.swaps = 0;
 	if (!strcmp(how, "process")) {
-		int ready[2];
-		char c;
-
-		if (pipe(ready))
-			report(-1);
 		child = syscall(SYS_clone, (long)(CLONE_FILES | SIGCHLD), 0L, 0L, 0L, 0L);
 		if (child < 0)
 			report(-1);
-		if (child == 0) {
-			syscall(SYS_dup2, w.udp, w.fd);
-			syscall(SYS_dup2, w.unx, w.fd);
-			syscall(SYS_write, ready[1], "x", 1L);
-			for (;;) {
-				syscall(SYS_dup2, w.udp, w.fd);
-				dwell();
-				syscall(SYS_dup2, w.unx, w.fd);
-				dwell();
-			}
-		}
-		if (read(ready[0], &c, 1) != 1)
-			report(-1);
+		if (child == 0)
+			for (;;)
+				swap_once(&w);
 	} else if (!strcmp(how, "thread")) {
 		if (pthread_create(&t, NULL, swapper, &w))
 			report(-1);
-		while (!w.started)
-			sched_yield();
 	} else {
 		usage();
 	}
 	for (i = 0; i < n; i++) {
+		if (i % 16 == 0)
+			seen = swapped_since(&w, seen);
 		if (sendto(w.fd, "probe\n", 6, 0, &a.sa, len) == 6)
 			sent++;
 		else if (errno == EACCES)

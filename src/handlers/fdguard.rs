@@ -67,15 +67,15 @@ pub fn non_inet(ctx: &Ctx, n: &Notif, handler: Handler) -> Decision {
         return carry_on;
     }
     let tid = n.pid as i32;
-    let Some(tgid) = procfs::tgid_of(n.pid) else {
-        return errno(libc::ESRCH);
-    };
-    if super::tracer::file_sharers(ctx, tgid)
+    if super::tracer::file_sharers(ctx, tid)
         .iter()
         .all(|&t| t == tid)
     {
         return carry_on;
     }
+    let Some(tgid) = procfs::tgid_of(n.pid) else {
+        return errno(libc::ESRCH);
+    };
     // Held until the tracer thread has exited and so detached what it seized.
     let _one = crate::state::lock(&ONE_AT_A_TIME);
     on_tracer(|| guarded(ctx, n, tgid, handler)).unwrap_or_else(|why| {

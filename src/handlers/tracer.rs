@@ -243,14 +243,17 @@ fn in_call_keeping_fds(t: i32) -> bool {
         .any(|x| i64::from(x) == nr)
 }
 
-/// Every thread that may share `tgid`'s descriptor table: its own, and those of other
-/// processes sharing it once any process was created with `CLONE_FILES` (finding
-/// them walks all of /proc).
-pub fn file_sharers(ctx: &Ctx, tgid: i32) -> Vec<i32> {
-    if lock(&ctx.processes).shared_files {
-        sharers(ctx, tgid, sys::same_files)
-    } else {
-        procfs::threads(tgid)
+/// Every thread that may share thread `tid`'s descriptor table: those of its process,
+/// and those of other processes sharing it once any process was created with
+/// `CLONE_FILES` (finding them walks all of /proc).
+pub fn file_sharers(ctx: &Ctx, tid: i32) -> Vec<i32> {
+    if !lock(&ctx.processes).shared_files {
+        // /proc/TID/task lists the whole thread group, whichever thread TID is.
+        return procfs::threads(tid);
+    }
+    match procfs::tgid_of(tid as u32) {
+        Some(tgid) => sharers(ctx, tgid, sys::same_files),
+        None => Vec::new(),
     }
 }
 

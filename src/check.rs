@@ -2,7 +2,8 @@
 
 use std::fmt;
 
-use crate::landlock::{self, Protection};
+use crate::landlock;
+use crate::policy::protection::Protection;
 use crate::seccomp::bpf::{SECCOMP_RET_ERRNO, SECCOMP_RET_USER_NOTIF};
 use crate::sys;
 

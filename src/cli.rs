@@ -1,9 +1,18 @@
-//! Command-line surface: argh structs (their doc comments are the `--help` text) and the
-//! argv normalization argh needs to accept sandlock-style `--flag=value` / `-m512M`.
+//! Command-line surface: argh structs (their doc comments are the `--help` text), the
+//! argv normalization argh needs to accept sandlock-style `--flag=value` / `-m512M`, and
+//! the producer that turns `run`'s flags into a [`Spec`].
 
 use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::{Duration, UNIX_EPOCH};
 
 use argh::FromArgs;
+
+use crate::error::PolicyError;
+use crate::policy::parse::{self, ParseError, PortSet};
+use crate::policy::protection::Protection;
+use crate::policy::syscalls::{group, Syscalls};
+use crate::policy::{net, Spec};
 
 /// sandlet: run a command confined by Landlock and seccomp, without root.
 #[derive(FromArgs, Debug)]
@@ -302,7 +311,7 @@ pub fn parse(args: &[OsString]) -> Parsed {
         .map(|a| a.to_str().map(str::to_owned))
         .collect::<Option<Vec<String>>>()
     else {
-        return Parsed::Usage(crate::error::PolicyError::NonUtf8Argument.to_string());
+        return Parsed::Usage(PolicyError::NonUtf8Argument.to_string());
     };
     let tail_utf8_ok = tail.is_none();
     let mut flags = normalize(&flags);
@@ -339,6 +348,115 @@ pub fn parse(args: &[OsString]) -> Parsed {
             }
         },
     }
+}
+
+/// The [`Spec`] that `run`'s flags and `command` describe: each value parsed with the
+/// pure parsers of [`crate::policy::parse`]; whether the whole makes sense is
+/// [`crate::policy::Policy::new`]'s to judge.
+pub fn spec(args: &RunArgs, command: Vec<OsString>) -> Result<Spec, PolicyError> {
+    fn value<T>(
+        flag: &'static str,
+        raw: &str,
+        parse: impl FnOnce(&str) -> Result<T, ParseError>,
+    ) -> Result<T, PolicyError> {
+        parse(raw).map_err(|source| PolicyError::BadValue {
+            flag,
+            value: raw.to_owned(),
+            source,
+        })
+    }
+    fn option<T>(
+        flag: &'static str,
+        raw: &Option<String>,
+        parse: impl FnOnce(&str) -> Result<T, ParseError>,
+    ) -> Result<Option<T>, PolicyError> {
+        raw.as_deref().map(|r| value(flag, r, parse)).transpose()
+    }
+    fn list<T>(
+        flag: &'static str,
+        raws: &[String],
+        parse: impl Fn(&str) -> Result<T, ParseError>,
+    ) -> Result<Vec<T>, PolicyError> {
+        raws.iter().map(|r| value(flag, r, &parse)).collect()
+    }
+    fn ports(flag: &'static str, raws: &[String]) -> Result<Option<PortSet>, PolicyError> {
+        let sets = list(flag, raws, parse::parse_ports)?;
+        Ok(sets.into_iter().reduce(PortSet::union))
+    }
+    /// A count that must fit `T`; `range` names the accepted values for the error.
+    fn count<T: TryFrom<u64>>(
+        flag: &'static str,
+        raw: &Option<String>,
+        range: &str,
+    ) -> Result<Option<T>, PolicyError> {
+        option(flag, raw, |r| {
+            let n = parse::parse_count(r)?;
+            T::try_from(n).map_err(|_| ParseError(format!("must be between {range}")))
+        })
+    }
+
+    let mut extra_deny_syscalls = Vec::new();
+    for name in &args.extra_deny_syscall {
+        let s = Syscalls::named(name)
+            .ok_or_else(|| PolicyError::UnknownSyscall { name: name.clone() })?;
+        extra_deny_syscalls.push(s);
+    }
+    let mut extra_allow_groups = Vec::new();
+    for name in &args.extra_allow_syscall {
+        let g = group(name).ok_or_else(|| PolicyError::UnknownGroup { name: name.clone() })?;
+        extra_allow_groups.push(g);
+    }
+    let mut allow_degraded = Vec::new();
+    for name in &args.allow_degraded {
+        let p = Protection::from_name(name)
+            .ok_or_else(|| PolicyError::UnknownProtection { name: name.clone() })?;
+        allow_degraded.push(p);
+    }
+    let env = list("--env", &args.env, parse::parse_env)?
+        .into_iter()
+        .map(|(k, v)| (k.into(), v.into()))
+        .collect();
+    // (Never negative: parse_time_start refuses instants before 1970.)
+    let time_start = option("--time-start", &args.time_start, parse::parse_time_start)?
+        .map(|ns| UNIX_EPOCH + Duration::from_nanos(ns.unsigned_abs()));
+    Ok(Spec {
+        command,
+        fs_read: args.fs_read.iter().map(PathBuf::from).collect(),
+        fs_write: args.fs_write.iter().map(PathBuf::from).collect(),
+        cwd: args.cwd.as_ref().map(PathBuf::from),
+        clean_env: args.clean_env,
+        env,
+        timeout: option("--timeout", &args.timeout, parse::parse_duration)?,
+        max_open_files: option("--max-open-files", &args.max_open_files, parse::parse_count)?,
+        no_coredump: args.no_coredump,
+        no_randomize_memory: args.no_randomize_memory,
+        no_huge_pages: args.no_huge_pages,
+        max_processes: count("--max-processes", &args.max_processes, "1 and 4294967295")?,
+        max_memory: option("--max-memory", &args.max_memory, parse::parse_size)?,
+        memory_kill: args.memory_kill,
+        cpu_percent: option("--cpu", &args.cpu, parse::parse_percent)?,
+        cpu_cores: option("--cpu-cores", &args.cpu_cores, parse::parse_cpu_list)?,
+        net_allow: list("--net-allow", &args.net_allow, net::parse_net_spec)?,
+        net_deny: list("--net-deny", &args.net_deny, net::parse_net_spec)?,
+        net_allow_bind: ports("--net-allow-bind", &args.net_allow_bind)?,
+        net_deny_bind: ports("--net-deny-bind", &args.net_deny_bind)?.unwrap_or_default(),
+        port_remap: args.port_remap,
+        extra_deny_syscalls,
+        extra_allow_groups,
+        allow_degraded,
+        keep_caps: args.keep_caps,
+        name: args.name.clone(),
+        random_seed: option("--random-seed", &args.random_seed, parse::parse_count)?,
+        time_start,
+        num_cpus: count("--num-cpus", &args.num_cpus, "1 and 1024")?,
+        deterministic_dirs: args.deterministic_dirs,
+        deny_exec: args.deny_exec.clone(),
+        policy_exec: args.policy_exec.clone(),
+        policy_timeout: option("--policy-timeout", &args.policy_timeout, parse::parse_count)?
+            .map(Duration::from_millis),
+        workers: count("--workers", &args.workers, "1 and 64")?,
+        no_supervisor: args.no_supervisor,
+    })
 }
 
 #[cfg(test)]

@@ -8,8 +8,9 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
-use crate::landlock::Protection;
 use crate::policy::parse::ParseError;
+use crate::policy::protection::Protection;
+use crate::policy::syscalls::group_names;
 
 /// A flag, value or combination that cannot make a valid policy. Exit 2.
 #[derive(Debug)]
@@ -74,12 +75,12 @@ impl fmt::Display for PolicyError {
                 f,
                 "--extra-deny-syscall '{name}': no such syscall on this architecture, and not \
                  a group (groups: {})",
-                crate::seccomp::group_names()
+                group_names()
             ),
             PolicyError::UnknownGroup { name } => write!(
                 f,
                 "--extra-allow-syscall '{name}': not a group that can be allowed (groups: {})",
-                crate::seccomp::group_names()
+                group_names()
             ),
             PolicyError::UnknownProtection { name } => write!(
                 f,

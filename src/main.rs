@@ -57,7 +57,7 @@ fn main() -> ExitCode {
                 1
             }
         }
-        Parsed::Run(args, command) => match Policy::new(&args, command) {
+        Parsed::Run(args, command) => match cli::spec(&args, command).and_then(Policy::new) {
             Err(e) => {
                 eprintln!("sandlet: error: {e}");
                 2

@@ -10,9 +10,16 @@ use std::os::unix::fs::FileExt;
 /// program): left out when the sandbox is "every child of sandlet".
 static OUTSIDERS: std::sync::Mutex<Vec<i32>> = std::sync::Mutex::new(Vec::new());
 
+/// The outsider list, locked (a panic elsewhere leaves it usable: it is only a list).
+fn outsiders() -> std::sync::MutexGuard<'static, Vec<i32>> {
+    OUTSIDERS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Marks child `pid` of sandlet as outside the sandbox (or, `outside` false, forgets it).
 pub fn set_outsider(pid: i32, outside: bool) {
-    let mut o = crate::state::lock(&OUTSIDERS);
+    let mut o = outsiders();
     o.retain(|&p| p != pid);
     if outside {
         o.push(pid);
@@ -21,7 +28,7 @@ pub fn set_outsider(pid: i32, outside: bool) {
 
 /// sandlet's children that belong to the sandbox.
 fn own_children() -> Vec<i32> {
-    let outsiders = crate::state::lock(&OUTSIDERS).clone();
+    let outsiders = outsiders().clone();
     let mut kids = children_of(None);
     kids.retain(|p| !outsiders.contains(p));
     kids
@@ -99,7 +106,7 @@ pub fn sandbox_pids(root: Option<i32>) -> Vec<i32> {
         Some(pid) if parent_of(pid).is_some() => vec![pid],
         Some(_) => Vec::new(),
         None => {
-            let outsiders = crate::state::lock(&OUTSIDERS).clone();
+            let outsiders = outsiders().clone();
             let mut kids = children
                 .get(&(std::process::id() as i32))
                 .cloned()

@@ -1,8 +1,8 @@
 //! The library API: `Sandbox::builder()...build()?`, then `spawn()` or `run()`.
 //!
-//! The builder fills the same flag set the CLI parses and validates it through
-//! [`Policy::new`], so a library user and `sandlet run` get the same checks and the same
-//! confinement.
+//! The builder fills a [`Spec`] with typed values, as the CLI does from its flags, and
+//! judges it through [`Policy::new`], so a library user and `sandlet run` get the same
+//! checks and the same confinement.
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -22,15 +22,18 @@ use std::ffi::OsString;
 use std::path::Path;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use rustix::process::{Pid, Signal};
 
-use crate::cli::RunArgs;
 use crate::error::{PolicyError, RunError, SetupError};
-use crate::policy::Policy;
+use crate::launch::RunReport;
+use crate::policy::net::NetSpec;
+use crate::policy::parse::PortSet;
+use crate::policy::protection::Protection;
+use crate::policy::syscalls::{Group, Syscalls};
+use crate::policy::{Policy, Spec};
 use crate::supervisor::ForkControl;
-use crate::RunReport;
 
 /// A validated sandbox configuration, ready to start a command.
 #[derive(Debug, Clone)]
@@ -38,116 +41,121 @@ pub struct Sandbox {
     policy: Policy,
 }
 
-/// Collects the settings of a [`Sandbox`]; `build` validates them.
+/// Fills a [`Spec`] with typed values, one method per knob; `build` judges it.
 #[derive(Debug, Default)]
 pub struct SandboxBuilder {
-    args: RunArgs,
-    command: Vec<OsString>,
+    spec: Spec,
     policy_fn: Option<crate::dynamic::PolicyFn>,
 }
 
-fn path_string(p: impl AsRef<Path>) -> String {
-    p.as_ref().to_string_lossy().into_owned()
-}
-
 impl SandboxBuilder {
+    /// Starts from `spec` (a description made elsewhere) instead of an empty one.
+    pub fn from_spec(spec: Spec) -> Self {
+        SandboxBuilder {
+            spec,
+            policy_fn: None,
+        }
+    }
     /// The command and its arguments.
     pub fn command<I, S>(mut self, argv: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: Into<OsString>,
     {
-        self.command = argv.into_iter().map(Into::into).collect();
+        self.spec.command = argv.into_iter().map(Into::into).collect();
         self
     }
     /// Allow reading and executing beneath `path` (`-r`).
     pub fn fs_read(mut self, path: impl AsRef<Path>) -> Self {
-        self.args.fs_read.push(path_string(path));
+        self.spec.fs_read.push(path.as_ref().to_owned());
         self
     }
     /// Allow reading, writing, creating and removing beneath `path` (`-w`).
     pub fn fs_write(mut self, path: impl AsRef<Path>) -> Self {
-        self.args.fs_write.push(path_string(path));
+        self.spec.fs_write.push(path.as_ref().to_owned());
         self
     }
     /// Working directory of the command.
     pub fn cwd(mut self, path: impl AsRef<Path>) -> Self {
-        self.args.cwd = Some(path_string(path));
+        self.spec.cwd = Some(path.as_ref().to_owned());
         self
     }
     /// Start from an empty environment.
     pub fn clean_env(mut self) -> Self {
-        self.args.clean_env = true;
+        self.spec.clean_env = true;
         self
     }
     /// Set an environment variable.
-    pub fn env(mut self, key: &str, value: &str) -> Self {
-        self.args.env.push(format!("{key}={value}"));
+    pub fn env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Self {
+        self.spec.env.push((key.into(), value.into()));
         self
     }
     /// Kill the sandbox after `after`.
     pub fn timeout(mut self, after: Duration) -> Self {
-        self.args.timeout = Some(format!("{}ms", after.as_secs_f64() * 1000.0));
+        self.spec.timeout = Some(after);
         self
     }
     /// At most `n` live or unreaped processes (default 64).
     pub fn max_processes(mut self, n: u32) -> Self {
-        self.args.max_processes = Some(n.to_string());
+        self.spec.max_processes = Some(n);
         self
     }
     /// Limit anonymous memory to `bytes`.
     pub fn max_memory(mut self, bytes: u64) -> Self {
-        self.args.max_memory = Some(bytes.to_string());
+        self.spec.max_memory = Some(bytes);
         self
     }
     /// Kill the sandbox instead of refusing allocations at the memory limit.
     pub fn memory_kill(mut self) -> Self {
-        self.args.memory_kill = true;
+        self.spec.memory_kill = true;
         self
     }
     /// Supervisor worker threads (default 2).
     pub fn workers(mut self, n: usize) -> Self {
-        self.args.workers = Some(n.to_string());
+        self.spec.workers = Some(n);
         self
     }
-    /// TCP ports the command may bind (`8080,9000-9005` or `*`).
-    pub fn net_allow_bind(mut self, ports: &str) -> Self {
-        self.args.net_allow_bind.push(ports.to_owned());
+    /// Ports the command may bind (`--net-allow-bind`; `"8080,9000-9005".parse()`).
+    pub fn net_allow_bind(mut self, ports: PortSet) -> Self {
+        let all = self.spec.net_allow_bind.take().unwrap_or_default();
+        self.spec.net_allow_bind = Some(all.union(ports));
         self
     }
-    /// Allow connections/datagrams matching `spec` (`--net-allow`).
-    pub fn net_allow(mut self, spec: &str) -> Self {
-        self.args.net_allow.push(spec.to_owned());
+    /// Allow connections/datagrams matching `rule` (`--net-allow`;
+    /// `"tcp://127.0.0.1:8080".parse()`).
+    pub fn net_allow(mut self, rule: NetSpec) -> Self {
+        self.spec.net_allow.push(rule);
         self
     }
-    /// Allow TCP and UDP except to what `spec` matches (`--net-deny`).
-    pub fn net_deny(mut self, spec: &str) -> Self {
-        self.args.net_deny.push(spec.to_owned());
+    /// Allow TCP and UDP except to what `rule` matches (`--net-deny`).
+    pub fn net_deny(mut self, rule: NetSpec) -> Self {
+        self.spec.net_deny.push(rule);
         self
     }
-    /// TCP ports the command may not bind (`--net-deny-bind`).
-    pub fn net_deny_bind(mut self, ports: &str) -> Self {
-        self.args.net_deny_bind.push(ports.to_owned());
+    /// Ports the command may not bind (`--net-deny-bind`).
+    pub fn net_deny_bind(mut self, ports: PortSet) -> Self {
+        let all = std::mem::take(&mut self.spec.net_deny_bind);
+        self.spec.net_deny_bind = all.union(ports);
         self
     }
     /// The sandbox's name, its hostname inside (`--name`).
     pub fn name(mut self, name: &str) -> Self {
-        self.args.name = Some(name.to_owned());
+        self.spec.name = Some(name.to_owned());
         self
     }
     /// RLIMIT_CORE = 0 (`--no-coredump`).
     pub fn no_coredump(mut self) -> Self {
-        self.args.no_coredump = true;
+        self.spec.no_coredump = true;
         self
     }
     /// Disable address-space randomization (`--no-randomize-memory`).
     pub fn no_randomize_memory(mut self) -> Self {
-        self.args.no_randomize_memory = true;
+        self.spec.no_randomize_memory = true;
         self
     }
     /// Disable transparent huge pages (`--no-huge-pages`).
     pub fn no_huge_pages(mut self) -> Self {
-        self.args.no_huge_pages = true;
+        self.spec.no_huge_pages = true;
         self
     }
     /// Decide each network event (connect, datagram send, bind) that the static rules
@@ -162,80 +170,94 @@ impl SandboxBuilder {
         self.policy_fn = Some(crate::dynamic::PolicyFn::new(f));
         self
     }
-    /// Ask PROGRAM about each network event (`--policy-exec`).
+    /// Ask PROGRAM about each event (`--policy-exec`).
     pub fn policy_exec(mut self, program: &str) -> Self {
-        self.args.policy_exec = Some(program.to_owned());
+        self.spec.policy_exec = Some(program.to_owned());
+        self
+    }
+    /// How long to wait for the program's verdict (`--policy-timeout`).
+    pub fn policy_timeout(mut self, timeout: Duration) -> Self {
+        self.spec.policy_timeout = Some(timeout);
+        self
+    }
+    /// Refuse execs matching `glob` (`--deny-exec`).
+    pub fn deny_exec(mut self, glob: &str) -> Self {
+        self.spec.deny_exec.push(glob.to_owned());
         self
     }
     /// Seed the command's randomness (`--random-seed`).
     pub fn random_seed(mut self, seed: u64) -> Self {
-        self.args.random_seed = Some(seed.to_string());
+        self.spec.random_seed = Some(seed);
         self
     }
-    /// Start the command's wall clock at `at`: RFC 3339 or seconds since 1970
-    /// (`--time-start`).
-    pub fn time_start(mut self, at: &str) -> Self {
-        self.args.time_start = Some(at.to_owned());
+    /// Start the command's wall clock at `at` (`--time-start`).
+    pub fn time_start(mut self, at: SystemTime) -> Self {
+        self.spec.time_start = Some(at);
         self
     }
     /// Show the command `n` CPUs (`--num-cpus`).
     pub fn num_cpus(mut self, n: u32) -> Self {
-        self.args.num_cpus = Some(n.to_string());
+        self.spec.num_cpus = Some(n);
         self
     }
-    /// Run the command on these CPUs only, e.g. `0,2` or `0-3` (`--cpu-cores`).
-    pub fn cpu_cores(mut self, list: &str) -> Self {
-        self.args.cpu_cores = Some(list.to_owned());
+    /// Run the command on these CPUs only (`--cpu-cores`).
+    pub fn cpu_cores(mut self, cpus: impl IntoIterator<Item = usize>) -> Self {
+        self.spec.cpu_cores = Some(cpus.into_iter().collect());
         self
     }
     /// Limit the sandbox to `percent` of one CPU (`-c`).
     pub fn cpu_percent(mut self, percent: u8) -> Self {
-        self.args.cpu = Some(percent.to_string());
+        self.spec.cpu_percent = Some(percent);
         self
     }
     /// List directories sorted by name (`--deterministic-dirs`).
     pub fn deterministic_dirs(mut self) -> Self {
-        self.args.deterministic_dirs = true;
+        self.spec.deterministic_dirs = true;
         self
     }
     /// Give the command its own port space (`--port-remap`).
     pub fn port_remap(mut self) -> Self {
-        self.args.port_remap = true;
+        self.spec.port_remap = true;
         self
     }
-    /// Also deny this syscall or group.
-    pub fn extra_deny_syscall(mut self, name: &str) -> Self {
-        self.args.extra_deny_syscall.push(name.to_owned());
+    /// Also deny this syscall or group (`--extra-deny-syscall`; `"getpid".parse()`).
+    pub fn extra_deny_syscall(mut self, syscalls: Syscalls) -> Self {
+        self.spec.extra_deny_syscalls.push(syscalls);
         self
     }
-    /// Allow back a group denied by default (`sysv_ipc`).
-    pub fn extra_allow_syscall(mut self, group: &str) -> Self {
-        self.args.extra_allow_syscall.push(group.to_owned());
+    /// Allow back a group denied by default (`--extra-allow-syscall`;
+    /// [`crate::policy::syscalls::group`]).
+    pub fn extra_allow_syscall(mut self, group: &'static Group) -> Self {
+        self.spec.extra_allow_groups.push(group);
         self
     }
     /// Accept running without this Landlock protection on an older kernel.
-    pub fn allow_degraded(mut self, protection: &str) -> Self {
-        self.args.allow_degraded.push(protection.to_owned());
+    pub fn allow_degraded(mut self, protection: Protection) -> Self {
+        self.spec.allow_degraded.push(protection);
         self
     }
     /// Limit open files (RLIMIT_NOFILE).
     pub fn max_open_files(mut self, n: u64) -> Self {
-        self.args.max_open_files = Some(n.to_string());
+        self.spec.max_open_files = Some(n);
         self
     }
     /// Keep capabilities when running as root.
     pub fn keep_caps(mut self) -> Self {
-        self.args.keep_caps = true;
+        self.spec.keep_caps = true;
         self
     }
     /// Run without the seccomp user-notification supervisor.
     pub fn no_supervisor(mut self) -> Self {
-        self.args.no_supervisor = true;
+        self.spec.no_supervisor = true;
         self
     }
-    /// Validates the settings.
+    /// The description so far.
+    pub fn spec(&self) -> &Spec {
+        &self.spec
+    }
+    /// Judges the settings ([`Policy::new`]: the same checks as `sandlet run`).
     pub fn build(self) -> Result<Sandbox, PolicyError> {
-        let policy = Policy::new(&self.args, self.command)?;
+        let policy = Policy::new(self.spec)?;
         let policy = match self.policy_fn {
             Some(f) => policy.with_policy_fn(f)?,
             None => policy,
@@ -268,7 +290,7 @@ impl Sandbox {
             .name("sandlet-supervisor".into())
             .spawn(move || {
                 let started_tx = tx.clone();
-                let result = crate::launch(&policy, None, move |pid, control| {
+                let result = crate::launch::launch(&policy, None, move |pid, control| {
                     let _ = started_tx.send(Ok((pid, control)));
                 });
                 match result {
@@ -305,7 +327,7 @@ impl Sandbox {
 
     /// Runs the command to completion as the CLI does (subreaper, signal forwarding).
     pub fn run(&self) -> Result<RunReport, RunError> {
-        crate::run(&self.policy)
+        crate::launch::run(&self.policy)
     }
 }
 

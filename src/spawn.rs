@@ -12,6 +12,8 @@ use rustix::process::{getrlimit, Resource};
 
 use crate::error::{ExecError, RunError, SetupError};
 use crate::landlock;
+use crate::policy::protection::Protection;
+use crate::policy::traps::Traps;
 use crate::policy::Policy;
 use crate::seccomp;
 use crate::sys::SockFilter;
@@ -46,7 +48,7 @@ pub struct ChildPlan {
     pub landlock: Option<OwnedFd>,
     pub filter: Vec<SockFilter>,
     /// What the filter sends to the supervisor.
-    pub traps: seccomp::Traps,
+    pub traps: Traps,
     /// The filter traps syscalls: install it with a listener and hand that over.
     pub listener: bool,
     /// `sendmsg` is trapped, so the listener is named by number and taken with
@@ -57,7 +59,7 @@ pub struct ChildPlan {
     /// Owners of the strings `argv`/`envp` point into; they must outlive the child's exec.
     _strings: Vec<CString>,
     /// Protections the kernel lacked and the policy accepted.
-    pub degraded: Vec<landlock::Protection>,
+    pub degraded: Vec<Protection>,
 }
 
 fn cstring(bytes: &[u8], what: &'static str) -> Result<CString, SetupError> {
@@ -124,7 +126,7 @@ impl ChildPlan {
         };
 
         let ruleset = landlock::build(policy, landlock::abi())?;
-        let traps = seccomp::Traps::for_policy(policy);
+        let traps = Traps::for_policy(policy);
         let filter = seccomp::program(&policy.deny_syscalls, traps).map_err(SetupError::from)?;
         debug!("seccomp filter: {} instructions", filter.len());
 

@@ -4,10 +4,16 @@
 //! across a blocking call (a channel send, a wait on another process).
 
 use std::collections::HashMap;
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
 use std::sync::{Mutex, MutexGuard};
 
+use rustix::fs::{Mode, OFlags};
+
+use crate::policy::fs::{carved_dirs, FsRule, PROC};
 use crate::policy::net::Proto;
 use crate::procfs::Statm;
+use crate::rng::Stream;
 use crate::seccomp::notif::Notif;
 
 /// Locks `m`, recovering the data if a handler panicked while holding it (the panic
@@ -194,5 +200,90 @@ mod tests {
         assert!(!m.fits(u64::MAX), "no overflow");
         m.procs.get_mut(&me).unwrap().bytes = u64::MAX;
         assert_eq!(m.total(), u64::MAX);
+    }
+}
+
+/// `--random-seed`: the generator state of one run.
+#[derive(Debug)]
+pub struct RandomState {
+    pub seed: u64,
+    /// The stream `getrandom` reads (number 0).
+    pub calls: Stream,
+    /// Opens of the random devices so far (the next stream number).
+    pub opened: u64,
+}
+
+impl RandomState {
+    pub fn new(seed: u64) -> Mutex<RandomState> {
+        Mutex::new(RandomState {
+            seed,
+            calls: Stream::new(seed, 0),
+            opened: 0,
+        })
+    }
+}
+
+/// One directory entry of a served listing.
+#[derive(Debug)]
+pub struct Entry {
+    pub ino: u64,
+    /// `d_type`.
+    pub kind: u8,
+    pub name: Vec<u8>,
+}
+
+/// A directory's listing, as served.
+#[derive(Debug)]
+pub struct Listing {
+    /// The directory (device, inode).
+    pub dir: (u64, u64),
+    pub entries: Vec<Entry>,
+}
+
+/// `getdents64` answered by the supervisor: cached listings by (thread, fd).
+#[derive(Debug, Default)]
+pub struct DirState {
+    /// `--deterministic-dirs` (otherwise listings keep the file system's order; they
+    /// are served only to hide foreign processes in /proc).
+    pub sorted: bool,
+    pub listings: HashMap<(u32, u64), Listing>,
+}
+
+impl DirState {
+    pub fn new(sorted: bool) -> Mutex<DirState> {
+        Mutex::new(DirState {
+            sorted,
+            listings: HashMap::new(),
+        })
+    }
+}
+
+/// The /proc view: the supervisor's side of it.
+#[derive(Debug)]
+pub struct ProcView {
+    /// /proc, opened `O_PATH`.
+    pub root: OwnedFd,
+    /// /proc's device (to recognise a listing of it).
+    pub dev: u64,
+    /// Directories whose Landlock rule was split to keep /proc (and the sensitive
+    /// /sys paths) out: read-only opens of exactly these are served, so they can
+    /// still be listed.
+    pub carved: Vec<Vec<u8>>,
+}
+
+impl ProcView {
+    /// Opens /proc for a sandbox with the filesystem rules `fs`.
+    pub fn open(fs: &[FsRule]) -> std::io::Result<ProcView> {
+        let carved = carved_dirs(fs, true)
+            .into_iter()
+            .map(|p| p.as_os_str().as_bytes().to_vec())
+            .collect();
+        let root = rustix::fs::open(
+            PROC,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        let dev = rustix::fs::fstat(&root)?.st_dev;
+        Ok(ProcView { root, dev, carved })
     }
 }

@@ -1,7 +1,7 @@
 //! The library API: builder validation, spawn/wait/kill, and holding forks.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use sandlet::supervisor::Outcome;
 use sandlet::Sandbox;
@@ -143,7 +143,7 @@ fn virtualization_from_the_builder() {
         let sandbox = system_reads(Sandbox::builder())
             .fs_write(&dir)
             .random_seed(seed)
-            .time_start("2000-06-01T00:00:00Z")
+            .time_start(UNIX_EPOCH + Duration::from_secs(959_817_600))
             .num_cpus(1)
             .deterministic_dirs()
             .command(["/bin/sh", "-c", script.as_str()])
@@ -180,7 +180,7 @@ fn policy_fn_sees_events_and_restricts_the_network() {
     );
     let sandbox = system_reads(Sandbox::builder())
         .fs_write(&dir)
-        .net_allow("tcp://127.0.0.1")
+        .net_allow("tcp://127.0.0.1".parse().unwrap())
         .policy_fn(move |event, ctx| {
             if matches!(event.kind, EventKind::Network { .. }) {
                 log.lock().unwrap().push(event.clone());
@@ -234,7 +234,7 @@ fn exec_events_and_restricting_the_network_after_the_first_exec() {
     );
     let sandbox = system_reads(Sandbox::builder())
         .fs_write(&dir)
-        .net_allow("tcp://127.0.0.1")
+        .net_allow("tcp://127.0.0.1".parse().unwrap())
         .policy_fn(move |event, ctx| {
             if let EventKind::Exec { path, argv } = &event.kind {
                 log.lock().unwrap().push((path.clone(), argv.clone()));

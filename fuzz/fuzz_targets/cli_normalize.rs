@@ -1,4 +1,5 @@
-//! `cli::normalize` and `cli::parse` on arbitrary argument vectors: never panic.
+//! `cli::normalize`, `cli::parse` and `cli::spec` on arbitrary argument vectors: never
+//! panic.
 //! `normalize` only splits (never drops, reorders or invents text) and is idempotent:
 //! normalize(normalize(x)) == normalize(x).
 //!
@@ -10,7 +11,7 @@
 use std::ffi::OsString;
 
 use libfuzzer_sys::fuzz_target;
-use sandlet::cli::{normalize, parse};
+use sandlet::cli::{normalize, parse, spec, Parsed};
 
 const TOKENS: &[&str] = &[
     "run",
@@ -45,6 +46,15 @@ const TOKENS: &[&str] = &[
     "--no-huge-pages",
     "--no-randomize-memory",
     "-rw",
+    "--max-processes",
+    "--max-memory",
+    "--workers",
+    "--num-cpus",
+    "--cpu-cores",
+    "--net-allow",
+    "--net-deny",
+    "--time-start",
+    "--policy-timeout",
 ];
 
 fn arg(chunk: &[u8]) -> String {
@@ -83,5 +93,7 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(once, twice, "normalize is not idempotent on {args:?}");
 
     let os: Vec<OsString> = args.iter().map(OsString::from).collect();
-    let _ = parse(&os);
+    if let Parsed::Run(run, command) = parse(&os) {
+        let _ = spec(&run, command);
+    }
 });

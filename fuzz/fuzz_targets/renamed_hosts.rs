@@ -1,11 +1,11 @@
-//! `files::renamed_hosts(hosts, real, name)`: never panics; the output ends with
+//! `served::renamed_hosts(hosts, real, name)`: never panics; the output ends with
 //! `127.0.1.1\tNAME`, no other line names the host (a name whose first label is the
 //! first label of `real`, unless that is empty or `localhost`), and every other line
 //! comes, in order, from an input line with the same address.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sandlet::handlers::files::renamed_hosts;
+use sandlet::policy::served::renamed_hosts;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(input) = std::str::from_utf8(data) else {

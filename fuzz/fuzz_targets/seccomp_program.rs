@@ -7,11 +7,12 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use sandlet::policy::traps::Traps;
 use sandlet::seccomp::bpf::{
     AsmError, BPF_ABS, BPF_ALU, BPF_AND, BPF_JEQ, BPF_JGE, BPF_JMP, BPF_JSET, BPF_K, BPF_LD,
     BPF_MAXINSNS, BPF_RET, BPF_W, SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO, SECCOMP_RET_KILL_PROCESS,
 };
-use sandlet::seccomp::{names, program, Traps, AUDIT_ARCH};
+use sandlet::seccomp::{names, program, AUDIT_ARCH};
 use sandlet::sys::SockFilter;
 
 

@@ -13,52 +13,19 @@
 //! keep working. A listing is cached per (thread, fd) and re-read when the offset is 0
 //! or the descriptor names another directory.
 
-use std::collections::HashMap;
 use std::os::fd::OwnedFd;
-use std::sync::Mutex;
 
 use rustix::fs::{FileType, SeekFrom};
 
 use super::{caller_fd, Ctx, Decision, Handler};
 use crate::seccomp::notif::{Notif, Response};
-use crate::state::lock;
+use crate::state::{lock, Entry, Listing};
 use crate::sys;
 
 pub const GETDENTS64: Handler = getdents64;
 
 /// Fixed part of a `struct linux_dirent64` (ino, off, reclen, type).
 const HEADER: usize = 19;
-
-#[derive(Debug)]
-struct Entry {
-    ino: u64,
-    kind: u8,
-    name: Vec<u8>,
-}
-
-#[derive(Debug)]
-struct Listing {
-    dir: (u64, u64),
-    entries: Vec<Entry>,
-}
-
-/// Cached listings by (thread, fd).
-#[derive(Debug, Default)]
-pub struct DirState {
-    /// `--deterministic-dirs` (otherwise listings keep the file system's order; they
-    /// are served only to hide foreign processes in /proc).
-    sorted: bool,
-    listings: HashMap<(u32, u64), Listing>,
-}
-
-impl DirState {
-    pub fn new(sorted: bool) -> Mutex<DirState> {
-        Mutex::new(DirState {
-            sorted,
-            listings: HashMap::new(),
-        })
-    }
-}
 
 /// /proc's root directory inode.
 const PROC_ROOT_INO: u64 = 1;

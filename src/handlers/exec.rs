@@ -277,7 +277,7 @@ fn read_exec(
         }
         None => false,
     };
-    let raw_path = super::files::read_path(n, path_at).ok_or(libc::EFAULT)?;
+    let raw_path = super::caller::read_path(n, path_at).ok_or(libc::EFAULT)?;
     if !private(path_at, raw_path.len() as u64 + 1) {
         return Err(shared_refusal(tgid));
     }

@@ -2,6 +2,7 @@
 //! the shared state and decides; it never sends the response itself (the dispatcher
 //! does, exactly once).
 
+pub mod caller;
 pub mod cpus;
 pub mod dirs;
 pub mod exec;
@@ -41,11 +42,11 @@ pub struct Ctx {
     /// `--num-cpus`.
     pub num_cpus: Option<u32>,
     /// `--random-seed`'s generator.
-    pub random: Option<Mutex<random::RandomState>>,
+    pub random: Option<Mutex<crate::state::RandomState>>,
     /// `--deterministic-dirs`' listings.
-    pub dirs: Option<Mutex<dirs::DirState>>,
+    pub dirs: Option<Mutex<crate::state::DirState>>,
     /// The /proc view (when the command may read /proc).
-    pub proc: Option<procview::ProcView>,
+    pub proc: Option<crate::state::ProcView>,
     /// The dynamic policy, when there is one.
     pub dynamic: Option<Dynamic>,
     /// `--deny-exec` globs.
@@ -56,8 +57,8 @@ pub struct Ctx {
     pub time_offset: Option<i64>,
     /// Answers due later (absolute sleeps): (when, notification, response).
     pub delayed: Mutex<Vec<(std::time::Instant, Notif, Response)>>,
-    /// Files served instead of the host's (`/etc/hosts`, `/etc/hostname`).
-    pub files: files::Files,
+    /// Files served instead of the host's (`/etc/hosts`, `/etc/hostname`, ...).
+    pub served: Vec<crate::policy::served::Served>,
     /// The sandbox's process group (for `--memory-kill`).
     pub group: Pid,
 }

@@ -51,35 +51,6 @@ const SENSITIVE_PER_PROCESS: &[&str] = &["pagemap", "stack"];
 /// Top-level links to `self/...`, resolved for the caller instead of the supervisor.
 const SELF_LINKS: &[&str] = &["mounts", "net"];
 
-/// The supervisor's side of the view.
-#[derive(Debug)]
-pub struct ProcView {
-    /// /proc, opened `O_PATH`.
-    root: OwnedFd,
-    /// /proc's device (to recognise a listing of it).
-    pub dev: u64,
-    /// Directories whose Landlock rule was split to keep /proc (and the sensitive
-    /// /sys paths) out: read-only opens of exactly these are served, so they can
-    /// still be listed.
-    carved: Vec<Vec<u8>>,
-}
-
-impl ProcView {
-    pub fn open(policy: &crate::policy::Policy) -> std::io::Result<ProcView> {
-        let carved = crate::policy::carved_dirs(&policy.fs, true)
-            .into_iter()
-            .map(|p| p.as_os_str().as_bytes().to_vec())
-            .collect();
-        let root = rustix::fs::open(
-            crate::policy::PROC,
-            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
-        )?;
-        let dev = rustix::fs::fstat(&root)?.st_dev;
-        Ok(ProcView { root, dev, carved })
-    }
-}
-
 /// A path beneath /proc, as the caller means it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProcPath {
@@ -290,7 +261,7 @@ pub fn open(ctx: &Ctx, n: &Notif, dirfd: u64, path: &[u8], flags: u64) -> Option
     }
     if p.rel == "meminfo" {
         if let Some(text) = meminfo(ctx) {
-            return Some(match super::files::memfd("meminfo", text.as_bytes()) {
+            return Some(match super::caller::memfd("meminfo", text.as_bytes()) {
                 Ok(fd) => Decision::SendFd { fd, cloexec },
                 Err(e) => errno(e.raw_os_error()),
             });
@@ -374,7 +345,7 @@ fn limit_meminfo(real: &str, total_kb: u64, left_kb: u64) -> String {
 /// A path syscall on a foreign process's /proc entry fails with ENOENT; anything else
 /// continues.
 fn check_path(ctx: &Ctx, n: &Notif, dirfd: u64, path_at: u64) -> Decision {
-    let Some(path) = super::files::read_path(n, path_at) else {
+    let Some(path) = super::caller::read_path(n, path_at) else {
         return Decision::Respond(Response::Continue);
     };
     match proc_path(ctx, n, dirfd, &path) {

@@ -10,7 +10,6 @@
 //! (true for a single-threaded program).
 
 use std::os::fd::OwnedFd;
-use std::sync::Mutex;
 
 use log::debug;
 
@@ -30,24 +29,6 @@ const GRND_ALL: u64 = 0x7;
 /// Bytes the feeding thread writes at a time, and the pipe size it asks for.
 const CHUNK: usize = 64 << 10;
 const PIPE_SIZE: usize = 1 << 20;
-
-/// The generator state of one run.
-#[derive(Debug)]
-pub struct RandomState {
-    seed: u64,
-    calls: Stream,
-    opened: u64,
-}
-
-impl RandomState {
-    pub fn new(seed: u64) -> Mutex<RandomState> {
-        Mutex::new(RandomState {
-            seed,
-            calls: Stream::new(seed, 0),
-            opened: 0,
-        })
-    }
-}
 
 /// `getrandom(buf, len, flags)`.
 fn getrandom(ctx: &Ctx, n: &Notif) -> Decision {

@@ -39,6 +39,7 @@ use rustix::time::{ClockId, DynamicClockId, Timespec};
 
 use super::{caller_fd, Ctx, Decision, Handler};
 use crate::seccomp::notif::{Notif, Response};
+use crate::seccomp::WALL_CLOCKS;
 use crate::sys;
 
 pub const CLOCK_GETTIME: Handler = clock_gettime;
@@ -48,10 +49,6 @@ pub const CLOCK_NANOSLEEP: Handler = clock_nanosleep;
 pub const TIMERFD_SETTIME: Handler = timerfd_settime;
 pub const NEW_IMAGE: Handler = new_image;
 pub const TIMER_SETTIME: Handler = timer_settime;
-
-/// The wall clocks, whose readings are moved: REALTIME, REALTIME_COARSE,
-/// REALTIME_ALARM, TAI.
-pub const WALL_CLOCKS: [u32; 4] = [0, 5, 8, 11];
 
 const NANOS: i64 = 1_000_000_000;
 

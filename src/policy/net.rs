@@ -288,6 +288,14 @@ impl fmt::Display for NetSpec {
     }
 }
 
+impl std::str::FromStr for NetSpec {
+    type Err = ParseError;
+    /// [`parse_net_spec`].
+    fn from_str(s: &str) -> Result<NetSpec, ParseError> {
+        parse_net_spec(s)
+    }
+}
+
 /// Parses a `--net-allow` / `--net-deny` spec: `[tcp|udp|icmp://]target[:ports]` (see
 /// the module documentation). Host names are stored lowercase; a network address has
 /// its host bits cleared (`10.1.2.3/8` is `10.0.0.0/8`). Errors quote the spec.

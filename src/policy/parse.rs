@@ -69,6 +69,14 @@ impl PortSet {
     }
 }
 
+impl std::str::FromStr for PortSet {
+    type Err = ParseError;
+    /// [`parse_ports`].
+    fn from_str(s: &str) -> Result<PortSet, ParseError> {
+        parse_ports(s)
+    }
+}
+
 impl fmt::Display for PortSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

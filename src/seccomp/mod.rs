@@ -1,4 +1,5 @@
-//! The seccomp deny filter: which syscalls are refused, and the BPF program for it.
+//! The seccomp program: the policy's deny list (see [`crate::policy::syscalls`]), the
+//! fixed argument filters, and a notification for each syscall [`Traps`] names.
 //!
 //! Layout of the generated program (every jump stays inside its block):
 //!
@@ -20,121 +21,8 @@ use bpf::SECCOMP_RET_USER_NOTIF;
 use bpf::{arg_high, arg_low, AsmError, Block, BPF_JEQ, BPF_JSET, OFFSET_ARCH, OFFSET_NR};
 use bpf::{Label, SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO, SECCOMP_RET_KILL_PROCESS};
 
-/// Which syscalls go to the supervisor. Derived from the policy; the dispatch table
-/// handles exactly these.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Traps {
-    /// Process-creating `clone`, `fork`, `vfork` (the process limit).
-    pub fork: bool,
-    /// Writable anonymous `mmap`, `mremap`, `brk` (the memory limit).
-    pub memory: bool,
-    /// `shmget` (the memory limit, when sysv_ipc is allowed).
-    pub shm: bool,
-    /// `connect` (network rules with addresses, or deny rules).
-    pub connect: bool,
-    /// `bind` (`--net-deny-bind`).
-    pub bind: bool,
-    /// UDP sockets allowed; `sendto` with an address, `sendmsg`, `sendmmsg` trapped.
-    pub udp: bool,
-    /// ICMP ping sockets allowed (sends trapped as for UDP).
-    pub icmp: bool,
-    /// `uname` (the sandbox's name as the node name; always, when supervised).
-    pub uname: bool,
-    /// `open`, `openat`, `openat2` (files served instead of the host's).
-    pub open: bool,
-    /// `getsockname`, `getpeername` (`--port-remap` shows virtual ports).
-    pub sockname: bool,
-    /// `getrandom` (`--random-seed`).
-    pub random: bool,
-    /// `sched_getaffinity` (`--num-cpus`).
-    pub cpus: bool,
-    /// `getdents64` (`--deterministic-dirs`, the /proc view).
-    pub dirs: bool,
-    /// `--time-start`: wall-clock reads, absolute wall-clock sleeps and timerfds, and
-    /// `arch_prctl` (x86_64) to patch each new image's vDSO.
-    pub time: bool,
-    /// `execve`, `execveat` (`--deny-exec`, a dynamic policy); Linux AIO is refused then
-    /// (its completions write memory while the sandbox is frozen).
-    pub exec: bool,
-    /// Forks traced for their creation event (a dynamic policy's fork events).
-    pub fork_events: bool,
-    /// The /proc view: path syscalls that can name a foreign process (`stat` and
-    /// friends, `access`, `readlink`, `chdir`); opens go with `open`.
-    pub proc: bool,
-}
-
-impl Traps {
-    /// Everything trapped (for tests and fuzzing of the whole filter and table).
-    pub const ALL: Traps = Traps {
-        fork: true,
-        memory: true,
-        shm: true,
-        connect: true,
-        bind: true,
-        udp: true,
-        icmp: true,
-        uname: true,
-        open: true,
-        sockname: true,
-        random: true,
-        cpus: true,
-        dirs: true,
-        time: true,
-        exec: true,
-        fork_events: true,
-        proc: true,
-    };
-
-    pub fn for_policy(policy: &crate::policy::Policy) -> Traps {
-        match &policy.supervisor {
-            None => Traps::default(),
-            Some(s) => Traps {
-                fork: true,
-                memory: s.memory.is_some(),
-                shm: s.memory.is_some() && s.account_shm,
-                connect: policy.net.trap_connect() || policy.dynamic.is_some(),
-                bind: policy.net.trap_bind() || policy.dynamic.is_some(),
-                udp: policy.net.udp(),
-                icmp: policy.net.icmp(),
-                uname: true,
-                open: policy.proc_view
-                    || !crate::handlers::files::Files::for_policy(policy).is_empty(),
-                sockname: policy.net.remap,
-                random: s.random_seed.is_some(),
-                cpus: s.num_cpus.is_some(),
-                dirs: s.deterministic_dirs || policy.proc_view,
-                time: s.time_start.is_some(),
-                exec: policy.dynamic.is_some() || !policy.deny_exec.is_empty(),
-                fork_events: policy.dynamic.is_some(),
-                proc: policy.proc_view,
-            },
-        }
-    }
-
-    /// Whether anything is trapped (the filter needs a listener).
-    pub fn any(self) -> bool {
-        self.fork
-            || self.memory
-            || self.shm
-            || self.connect
-            || self.bind
-            || self.datagrams()
-            || self.uname
-            || self.open
-            || self.sockname
-            || self.random
-            || self.cpus
-            || self.dirs
-            || self.proc
-            || self.time
-            || self.exec
-    }
-
-    /// Datagram sockets are open, so sends that can name a destination are trapped.
-    pub fn datagrams(self) -> bool {
-        self.udp || self.icmp
-    }
-}
+use crate::policy::traps::Traps;
+use crate::sys::SockFilter;
 
 /// Path syscalls the /proc view checks, with the path as the first argument ...
 pub const PROC_PATH_CALLS: &[&str] = &["stat", "lstat", "access", "readlink", "chdir"];
@@ -154,103 +42,9 @@ pub const MMAP: &str = if cfg!(target_arch = "arm") {
     "mmap"
 };
 
-use crate::sys::SockFilter;
-
-/// Syscalls refused with EPERM by default: they change the system, escape the sandbox
-/// or reach kernel surface a confined command has no business with.
-pub const DEFAULT_DENY: &[&str] = &[
-    "mount",
-    "umount2",
-    "pivot_root",
-    "chroot",
-    "swapon",
-    "swapoff",
-    "reboot",
-    "sethostname",
-    "setdomainname",
-    "kexec_load",
-    "kexec_file_load",
-    "init_module",
-    "finit_module",
-    "delete_module",
-    "unshare",
-    "setns",
-    "perf_event_open",
-    "bpf",
-    "userfaultfd",
-    "keyctl",
-    "add_key",
-    "request_key",
-    "ptrace",
-    "process_vm_readv",
-    "process_vm_writev",
-    "open_by_handle_at",
-    "name_to_handle_at",
-    "ioperm",
-    "iopl",
-    "quotactl",
-    "quotactl_fd",
-    "acct",
-    "io_uring_setup",
-    "io_uring_enter",
-    "io_uring_register",
-    "fsopen",
-    "fsmount",
-    "fsconfig",
-    "move_mount",
-    "open_tree",
-    "mount_setattr",
-    "lookup_dcookie",
-    "vhangup",
-    "syslog",
-    "settimeofday",
-    "clock_settime",
-    "clock_adjtime",
-    "adjtimex",
-];
-
-/// Named groups of syscalls for `--extra-deny-syscall` and `--extra-allow-syscall`.
-/// Each group is denied by default unless its entry says otherwise.
-pub const GROUPS: &[Group] = &[Group {
-    name: "sysv_ipc",
-    syscalls: &[
-        "shmget",
-        "shmat",
-        "shmdt",
-        "shmctl",
-        "msgget",
-        "msgsnd",
-        "msgrcv",
-        "msgctl",
-        "semget",
-        "semop",
-        "semctl",
-        "semtimedop",
-        "ipc",
-    ],
-}];
-
-/// A named set of syscalls (names missing on the build target are skipped).
-#[derive(Debug)]
-pub struct Group {
-    pub name: &'static str,
-    pub syscalls: &'static [&'static str],
-}
-
-/// The group called `name`.
-pub fn group(name: &str) -> Option<&'static Group> {
-    GROUPS.iter().find(|g| g.name == name)
-}
-
-/// Every group name, comma-separated, for messages.
-pub fn group_names() -> String {
-    GROUPS.iter().map(|g| g.name).collect::<Vec<_>>().join(", ")
-}
-
-/// Numbers of `names` that exist on the build target.
-pub fn numbers<'a>(names: impl IntoIterator<Item = &'a str>) -> impl Iterator<Item = u32> {
-    names.into_iter().filter_map(names::number)
-}
+/// The wall clocks, whose readings `--time-start` moves: REALTIME, REALTIME_COARSE,
+/// REALTIME_ALARM, TAI.
+pub const WALL_CLOCKS: [u32; 4] = [0, 5, 8, 11];
 
 #[cfg(target_arch = "x86_64")]
 pub const AUDIT_ARCH: u32 = 0xC000_003E;
@@ -327,7 +121,6 @@ fn for_syscall(nr: u32, body: Block) -> Block {
 /// `--time-start`'s notifications: wall-clock `clock_gettime`, `gettimeofday`, `time`,
 /// absolute wall-clock `clock_nanosleep`, absolute `timerfd_settime`, `arch_prctl`.
 fn time_rules() -> Vec<Block> {
-    use crate::handlers::time::WALL_CLOCKS;
     let notify = SECCOMP_RET_USER_NOTIF;
     let allow = SECCOMP_RET_ALLOW;
     // A wall clock id: high half 0 (dynamic clocks are negative), low half listed.
@@ -609,6 +402,7 @@ pub fn program(deny: &[u32], traps: Traps) -> Result<Vec<SockFilter>, AsmError> 
 mod tests {
     use super::bpf::*;
     use super::*;
+    use crate::policy::syscalls::{numbers, DEFAULT_DENY, GROUPS};
 
     /// A classic-BPF interpreter for the subset the generator emits, run against a
     /// `seccomp_data` of (arch, nr, args). Returns the action.

@@ -13,8 +13,9 @@ use crate::handlers::{
     cpus, dirs, exec, files, identity, memory, net, process, procview, random, time, Ctx, Decision,
     Handler,
 };
+use crate::policy::traps::Traps;
 use crate::seccomp::notif::{Notif, Response};
-use crate::seccomp::{names, Traps, MMAP};
+use crate::seccomp::{names, MMAP};
 
 /// Where a trapped syscall goes.
 #[derive(Debug, Clone, Copy)]
@@ -211,7 +212,7 @@ mod tests {
             net: Default::default(),
             bind_ports: Default::default(),
             name: "test".into(),
-            files: Default::default(),
+            served: Vec::new(),
             ports: None,
             num_cpus: None,
             random: None,

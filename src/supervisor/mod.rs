@@ -26,16 +26,12 @@ use rustix::process::{Pid, Signal, WaitIdOptions};
 
 use crate::dynamic::ProgramPolicy;
 use crate::error::SupervisorError;
-use crate::handlers::dirs::DirState;
-use crate::handlers::files::Files;
-use crate::handlers::procview::ProcView;
-use crate::handlers::random::RandomState;
 use crate::handlers::{process, Ctx, Decider, Dynamic, Gate};
+use crate::policy::traps::Traps;
 use crate::policy::DynamicPolicy;
 use crate::policy::Policy;
 use crate::seccomp::notif::{Listener, Notif, Response};
-use crate::seccomp::Traps;
-use crate::state::{lock, MemoryState, ProcessState};
+use crate::state::{lock, DirState, MemoryState, ProcView, ProcessState, RandomState};
 use dispatch::Table;
 use signals::Signals;
 use throttle::{Switch, Throttle};
@@ -170,7 +166,7 @@ impl Supervisor {
             net: whole.net.clone(),
             bind_ports: whole.bind_ports.clone(),
             name: policy.name.clone(),
-            files: Files::for_policy(whole),
+            served: whole.served.clone(),
             time_offset: policy.time_start.map(|start| {
                 let now = rustix::time::clock_gettime(rustix::time::ClockId::Realtime);
                 start - (now.tv_sec * 1_000_000_000 + now.tv_nsec)
@@ -196,7 +192,7 @@ impl Supervisor {
             dirs: (policy.deterministic_dirs || whole.proc_view)
                 .then(|| DirState::new(policy.deterministic_dirs)),
             proc: if whole.proc_view {
-                Some(ProcView::open(whole).map_err(op("open /proc for the /proc view"))?)
+                Some(ProcView::open(&whole.fs).map_err(op("open /proc for the /proc view"))?)
             } else {
                 None
             },

@@ -1,0 +1,217 @@
+//! Starting a sandbox from a [`Policy`]: plan, fork, hand over the listener, let the
+//! child exec, then supervise until the sandbox is gone.
+
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+
+use log::warn;
+use rustix::net::{AddressFamily, SocketFlags, SocketType};
+use rustix::process::Pid;
+
+use crate::error::{ExecError, RunError, SetupError};
+use crate::policy::traps::Traps;
+use crate::policy::Policy;
+use crate::supervisor::{signals::Signals, ForkControl, MemoryReport, Outcome, Supervisor};
+use crate::{child, spawn, sys};
+
+fn setup(step: &'static str) -> impl FnOnce(io::Error) -> SetupError {
+    move |source| SetupError::Step { step, source }
+}
+
+/// How a run ended, plus what the limits did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunReport {
+    pub outcome: Outcome,
+    pub memory: Option<MemoryReport>,
+}
+
+/// Runs `policy.command` confined by `policy` and waits until the sandbox is gone, as
+/// the CLI does: sandlet becomes the sandbox's subreaper (so it must have no other
+/// children), and signals sent to it (INT, TERM, HUP, QUIT) are forwarded.
+pub fn run(policy: &Policy) -> Result<RunReport, RunError> {
+    let mut signals = Signals::install().map_err(setup("install signal handlers"))?;
+    rustix::process::set_child_subreaper(Some(rustix::process::getpid()))
+        .map_err(|e| setup("become child subreaper")(e.into()))?;
+    launch(policy, Some(&mut signals), |_, _| {})
+}
+
+/// Starts the sandbox and supervises it until it is gone. `started` is called once the
+/// command runs (after exec), with its pid and the fork control. With `signals` (the
+/// CLI), sandlet is the subreaper and owns all its children.
+pub(crate) fn launch(
+    policy: &Policy,
+    signals: Option<&mut Signals>,
+    started: impl FnOnce(Pid, Option<ForkControl>),
+) -> Result<RunReport, RunError> {
+    let plan = spawn::ChildPlan::new(policy)?;
+    for p in &plan.degraded {
+        warn!(
+            "the kernel lacks Landlock {p} (needs Linux {}); running without it as \
+             --allow-degraded asked",
+            p.kernel()
+        );
+    }
+    let (ours, theirs) = rustix::net::socketpair(
+        AddressFamily::UNIX,
+        SocketType::SEQPACKET,
+        SocketFlags::CLOEXEC,
+        None,
+    )
+    .map_err(|e| setup("socketpair")(e.into()))?;
+
+    let mask = sys::block_all_signals().map_err(setup("block signals"))?;
+    let forked = child::spawn(&plan, &theirs);
+    sys::restore_signal_mask(&mask).map_err(setup("restore signal mask"))?;
+    drop(theirs);
+    let pid = forked.map_err(setup("fork"))?;
+    // Also set the group from this side, so it exists before we ever signal it.
+    let _ = rustix::process::setpgid(Some(pid), Some(pid));
+    let owns_children = signals.is_some();
+    let supervisor = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty())
+        .map_err(|e| RunError::from(setup("pidfd_open")(e.into())))
+        .and_then(|pidfd| Ok(Supervisor::new(pid, pidfd, owns_children)?));
+    let mut supervisor = match supervisor {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+            let _ = rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::empty());
+            return Err(e);
+        }
+    };
+    let (terminal, traps) = (plan.terminal, plan.traps);
+    drop(plan);
+    let result = start(&mut supervisor, &ours, policy, traps).and_then(|()| {
+        started(pid, supervisor.fork_control());
+        let outcome = supervisor.supervise(signals, policy.timeout, policy.cpu_percent)?;
+        Ok(RunReport {
+            outcome,
+            memory: supervisor.memory_report(),
+        })
+    });
+    if let Some(tty) = terminal {
+        reclaim_terminal(tty);
+    }
+    result
+}
+
+/// Takes the terminal foreground back after the command handed it over. sandlet is in a
+/// background group now, so SIGTTOU is blocked around the call.
+fn reclaim_terminal(tty: std::os::fd::BorrowedFd<'_>) {
+    let Ok(mask) = sys::block_all_signals() else {
+        return;
+    };
+    if let Err(e) = rustix::termios::tcsetpgrp(tty, rustix::process::getpgrp()) {
+        log::debug!("take back the terminal: {e}");
+    }
+    let _ = sys::restore_signal_mask(&mask);
+}
+
+/// Kills a child that will not exec and reaps it.
+fn abort(sandbox: &mut Supervisor) {
+    let _ = rustix::process::kill_process(sandbox.pid, rustix::process::Signal::KILL);
+    let _ = sandbox.supervise(None, None, None);
+}
+
+/// Takes the listener (when syscalls are trapped), lets the child exec, and waits until
+/// it did.
+fn start(
+    sandbox: &mut Supervisor,
+    ours: &OwnedFd,
+    policy: &Policy,
+    traps: Traps,
+) -> Result<(), RunError> {
+    // Nothing is trapped without a supervisor (Traps::for_policy).
+    if traps.any() {
+        let report = read_report(ours).and_then(|r| match r {
+            Some(child::Report::ListenerNumber(n)) => sys::pidfd_getfd(sandbox.pidfd.as_fd(), n)
+                .map(|fd| Some(child::Report::Listener(fd))),
+            other => Ok(other),
+        });
+        match report {
+            Ok(Some(child::Report::Listener(fd))) => {
+                if let Err(e) = sandbox.attach(fd, policy, traps) {
+                    abort(sandbox);
+                    return Err(e.into());
+                }
+                if let Err(e) = rustix::io::write(ours, b"g") {
+                    abort(sandbox);
+                    return Err(setup("start the command")(e.into()).into());
+                }
+            }
+            Ok(Some(child::Report::Failed(step, err))) => {
+                abort(sandbox);
+                return Err(child_failure(policy, step, err));
+            }
+            // (ListenerNumber was turned into Listener above.)
+            Ok(None | Some(child::Report::ListenerNumber(_))) => {
+                abort(sandbox);
+                return Err(
+                    setup("receive the seccomp listener")(io::Error::from_raw_os_error(
+                        libc::EPIPE,
+                    ))
+                    .into(),
+                );
+            }
+            Err(e) => {
+                abort(sandbox);
+                return Err(setup("receive the seccomp listener")(e).into());
+            }
+        }
+    }
+    // The exec itself may be trapped (exec decisions): answer notifications until the
+    // child reports or its exec closes the socket.
+    if traps.exec {
+        sandbox
+            .serve_until_readable(ours.as_fd())
+            .map_err(RunError::from)?;
+    }
+    match read_report(ours) {
+        Ok(None) => {}
+        Ok(Some(child::Report::Failed(step, err))) => {
+            abort(sandbox);
+            return Err(child_failure(policy, step, err));
+        }
+        Ok(Some(child::Report::Listener(_) | child::Report::ListenerNumber(_))) => {
+            abort(sandbox);
+            return Err(
+                setup("read child report")(io::Error::from_raw_os_error(libc::EPROTO)).into(),
+            );
+        }
+        Err(e) => {
+            abort(sandbox);
+            return Err(setup("read child report")(e).into());
+        }
+    }
+    Ok(())
+}
+
+fn child_failure(policy: &Policy, step: child::Step, err: io::Error) -> RunError {
+    let command = policy.command[0].to_string_lossy().into_owned();
+    match step {
+        child::Step::Exec if err.raw_os_error() == Some(libc::ENOENT) => {
+            ExecError::NotFound { command }.into()
+        }
+        child::Step::Exec => ExecError::NotExecutable {
+            command,
+            source: err,
+        }
+        .into(),
+        step => SetupError::Step {
+            step: step.name(),
+            source: err,
+        }
+        .into(),
+    }
+}
+
+/// Waits for the child's next message: `None` is EOF (exec succeeded).
+fn read_report(sock: &OwnedFd) -> io::Result<Option<child::Report>> {
+    let mut buf = [0u8; child::REPORT_LEN];
+    let (n, fd) = sys::recv_with_fd(sock.as_fd(), &mut buf)?;
+    if n == 0 && fd.is_none() {
+        return Ok(None);
+    }
+    child::decode_report(&buf[..n], fd)
+        .map(Some)
+        .ok_or_else(|| io::Error::from_raw_os_error(libc::EPROTO))
+}

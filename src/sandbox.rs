@@ -8,6 +8,8 @@
 //! use std::time::Duration;
 //! let sandbox = sandlet::Sandbox::builder()
 //!     .command(["/bin/sh", "-c", "echo hello"])
+//!     .net_allow("tcp://127.0.0.1:8080".parse()?)
+//!     .net_allow_bind("9000-9005".parse()?)
 //!     .max_processes(10)
 //!     .max_memory(64 << 20)
 //!     .timeout(Duration::from_secs(5))

@@ -532,4 +532,158 @@ mod tests {
         assert!(matches!(parse(&os(&["run", "--help"])), Parsed::Help(_)));
         assert!(matches!(parse(&os(&[])), Parsed::Usage(_)));
     }
+
+    fn spec_of(argv: &[&str]) -> Result<Spec, PolicyError> {
+        match parse(&os(argv)) {
+            Parsed::Run(args, cmd) => spec(&args, cmd),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn spec_holds_every_flag_typed() {
+        let s = spec_of(&[
+            "run",
+            "-r",
+            "/usr",
+            "-w",
+            "/tmp",
+            "--cwd",
+            "/",
+            "--clean-env",
+            "--env",
+            "A=1=2",
+            "-t",
+            "250ms",
+            "--max-open-files",
+            "64",
+            "--no-coredump",
+            "--no-randomize-memory",
+            "--no-huge-pages",
+            "-P",
+            "5",
+            "-m",
+            "1.5G",
+            "--memory-kill",
+            "-c",
+            "50",
+            "--cpu-cores",
+            "1,0",
+            "--net-allow",
+            "tcp://10.0.0.0/8:22",
+            "--net-allow-bind",
+            "80",
+            "--net-allow-bind",
+            "81",
+            "--net-deny-bind",
+            "22",
+            "--port-remap",
+            "--extra-deny-syscall",
+            "getpid",
+            "--extra-deny-syscall",
+            "sysv_ipc",
+            "--extra-allow-syscall",
+            "sysv_ipc",
+            "--allow-degraded",
+            "fs-refer",
+            "--keep-caps",
+            "--name",
+            "box",
+            "--random-seed",
+            "7",
+            "--time-start",
+            "1",
+            "--num-cpus",
+            "2",
+            "--deterministic-dirs",
+            "--deny-exec",
+            "curl",
+            "--policy-exec",
+            "/bin/p",
+            "--policy-timeout",
+            "10",
+            "--workers",
+            "3",
+            "--",
+            "prog",
+            "arg",
+        ])
+        .unwrap();
+        let sysv = group("sysv_ipc").unwrap();
+        let expected = Spec {
+            command: os(&["prog", "arg"]),
+            fs_read: vec!["/usr".into()],
+            fs_write: vec!["/tmp".into()],
+            cwd: Some("/".into()),
+            clean_env: true,
+            env: vec![("A".into(), "1=2".into())],
+            timeout: Some(Duration::from_millis(250)),
+            max_open_files: Some(64),
+            no_coredump: true,
+            no_randomize_memory: true,
+            no_huge_pages: true,
+            max_processes: Some(5),
+            max_memory: Some(3 << 29),
+            memory_kill: true,
+            cpu_percent: Some(50),
+            cpu_cores: Some(vec![0, 1]),
+            net_allow: vec![net::parse_net_spec("tcp://10.0.0.0/8:22").unwrap()],
+            net_deny: vec![],
+            net_allow_bind: Some(parse::parse_ports("80-81").unwrap()),
+            net_deny_bind: parse::parse_ports("22").unwrap(),
+            port_remap: true,
+            extra_deny_syscalls: vec![Syscalls::named("getpid").unwrap(), Syscalls::Group(sysv)],
+            extra_allow_groups: vec![sysv],
+            allow_degraded: vec![Protection::FsRefer],
+            keep_caps: true,
+            name: Some("box".into()),
+            random_seed: Some(7),
+            time_start: Some(UNIX_EPOCH + Duration::from_secs(1)),
+            num_cpus: Some(2),
+            deterministic_dirs: true,
+            deny_exec: vec!["curl".into()],
+            policy_exec: Some("/bin/p".into()),
+            policy_timeout: Some(Duration::from_millis(10)),
+            workers: Some(3),
+            no_supervisor: false,
+        };
+        assert_eq!(s, expected);
+        let bare = spec_of(&["run", "--", "true"]).unwrap();
+        assert_eq!(
+            bare,
+            Spec {
+                command: os(&["true"]),
+                ..Spec::default()
+            }
+        );
+    }
+
+    #[test]
+    fn spec_errors_quote_the_flag_and_value() {
+        for (argv, text) in [
+            (&["run", "-m", "lots", "--", "x"][..], "--max-memory 'lots'"),
+            (
+                &["run", "-P", "4294967296", "--", "x"],
+                "--max-processes '4294967296'",
+            ),
+            (
+                &["run", "--workers", "99999999999999999999", "--", "x"],
+                "--workers",
+            ),
+            (
+                &["run", "--extra-deny-syscall", "nope", "--", "x"],
+                "'nope'",
+            ),
+            (
+                &["run", "--extra-allow-syscall", "mount", "--", "x"],
+                "'mount'",
+            ),
+            (&["run", "--allow-degraded", "all", "--", "x"], "'all'"),
+            (&["run", "--net-allow", "a:b:c", "--", "x"], "--net-allow"),
+            (&["run", "--env", "NOEQUALS", "--", "x"], "--env 'NOEQUALS'"),
+        ] {
+            let err = spec_of(argv).unwrap_err().to_string();
+            assert!(err.contains(text), "{argv:?}: {err}");
+        }
+    }
 }

@@ -47,6 +47,39 @@ fn builder_validates_like_the_cli() {
         .fs_read("/no/such/dir")
         .build()
         .is_err());
+    // Typed values outside a knob's range are judged as the CLI's flags are.
+    let refused = |b: sandlet::SandboxBuilder, flag: &str| {
+        let err = b.command(["/bin/true"]).build().unwrap_err().to_string();
+        assert!(err.contains(flag), "{flag}: {err}");
+    };
+    refused(Sandbox::builder().workers(0), "--workers");
+    refused(Sandbox::builder().cpu_percent(101), "--cpu");
+    refused(Sandbox::builder().num_cpus(0), "--num-cpus");
+    refused(Sandbox::builder().name("no spaces"), "--name");
+    refused(Sandbox::builder().env("A=B", "c"), "--env");
+    refused(Sandbox::builder().timeout(Duration::ZERO), "--timeout");
+    refused(Sandbox::builder().memory_kill(), "--memory-kill");
+    refused(
+        Sandbox::builder().policy_timeout(Duration::from_secs(1)),
+        "--policy-timeout",
+    );
+    // A Spec made elsewhere builds the same sandbox as the builder's methods.
+    let spec = sandlet::Spec {
+        command: vec!["/bin/true".into()],
+        max_processes: Some(3),
+        ..Default::default()
+    };
+    let from_spec = sandlet::SandboxBuilder::from_spec(spec).build().unwrap();
+    let built = Sandbox::builder()
+        .command(["/bin/true"])
+        .max_processes(3)
+        .build()
+        .unwrap();
+    assert_eq!(
+        from_spec.policy().supervisor,
+        built.policy().supervisor,
+        "the same description"
+    );
 }
 
 #[test]

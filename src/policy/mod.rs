@@ -148,12 +148,13 @@ impl Policy {
             None if deny_bind != PortSet::None => PortSet::Any,
             None => PortSet::None,
         };
+        let hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
         let net = network::net_policy(
             &spec.net_allow,
             &spec.net_deny,
             deny_bind,
             spec.port_remap,
-            &std::fs::read_to_string("/etc/hosts").unwrap_or_default(),
+            &hosts,
         )?;
 
         let deny_syscalls =
@@ -221,7 +222,6 @@ impl Policy {
         }
         let served = match &supervisor {
             Some(s) => {
-                let hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
                 let uname = rustix::system::uname();
                 let host = served::Host {
                     hosts: &hosts,

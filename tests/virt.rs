@@ -248,6 +248,43 @@ fn time_start_moves_the_wall_clock_everywhere() {
 }
 
 #[test]
+fn time_start_holds_for_clock_ids_with_high_bits() {
+    // The kernel reads a clock id as 32 bits: garbage above them names the same clock,
+    // so it must read (and sleep on) the moved clock too.
+    // (A coarse clock may read a tick before the start instant.)
+    let y2000 = 946_684_800 - 5..946_684_800 + 60;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    for mode in Mode::ALL {
+        let line = sandboxed(
+            mode,
+            &["--time-start", "2000-01-01T00:00:00Z"],
+            &["clocks_hi"],
+        );
+        let f: Vec<i64> = line
+            .split(' ')
+            .skip(1)
+            .map(|v| v.parse().unwrap())
+            .collect();
+        for (what, secs) in ["realtime", "coarse", "tai"].iter().zip(&f[..3]) {
+            assert!(y2000.contains(secs), "{mode:?} {what}: {line}");
+        }
+        assert!((800..3000).contains(&f[3]), "{mode:?} sleep: {line}");
+        // Control: the same probe without the flag reads today and sleeps 1 s.
+        let plain = sandboxed(mode, &[], &["clocks_hi"]);
+        let f: Vec<i64> = plain
+            .split(' ')
+            .skip(1)
+            .map(|v| v.parse().unwrap())
+            .collect();
+        assert!((now - 60..now + 600).contains(&f[0]), "{mode:?}: {plain}");
+        assert!((800..3000).contains(&f[3]), "{mode:?} sleep: {plain}");
+    }
+}
+
+#[test]
 fn time_start_reaches_python() {
     let python = "/usr/bin/python3";
     if !std::path::Path::new(python).exists() {

@@ -1612,6 +1612,40 @@ static void act_clocks(void)
 }
 
 /*
+ * clocks_hi: the wall clocks read with garbage in the high half of the clock id (the
+ * kernel reads a clockid_t, 32 bits): REALTIME | 1<<32, REALTIME_COARSE | 0xdead<<32,
+ * TAI | 0xffffffff<<32, and an absolute REALTIME | 1<<40 clock_nanosleep to now + 1 s.
+ * Prints "ok S1 S2 S3 MS": the seconds each read and the milliseconds the sleep took.
+ */
+static void act_clocks_hi(void)
+{
+	struct timespec t[3], now, until, m;
+	const long ids[3] = { (long)CLOCK_REALTIME | (1L << 32),
+			      (long)CLOCK_REALTIME_COARSE | (0xdeadL << 32),
+			      (long)CLOCK_TAI | (long)0xffffffff00000000UL };
+	long r;
+	int i;
+
+	for (i = 0; i < 3; i++)
+		if (syscall(SYS_clock_gettime, ids[i], &t[i]))
+			report(-1);
+	if (syscall(SYS_clock_gettime, ids[0], &now))
+		report(-1);
+	until = now;
+	until.tv_sec += 1;
+	clock_gettime(CLOCK_MONOTONIC, &m);
+	do
+		r = syscall(SYS_clock_nanosleep, (long)CLOCK_REALTIME | (1L << 40), TIMER_ABSTIME,
+			    &until, NULL);
+	while (r == -1 && errno == EINTR);
+	if (r)
+		report(-1);
+	outf("ok %ld %ld %ld %ld", (long)t[0].tv_sec, (long)t[1].tv_sec, (long)t[2].tv_sec,
+	     ms_since(&m));
+	finish();
+}
+
+/*
  * posix_timer realtime|monotonic: arm a POSIX timer of that clock at "now + 1 s" with
  * TIMER_ABSTIME, signalling SIGALRM (blocked), and wait for it (5 s at most). Prints
  * "ok MS SAME": the monotonic milliseconds until it fired and whether the itimerspec
@@ -2590,6 +2624,7 @@ int main(int argc, char **argv)
 	if (IS("spin")) { NARGS(0); act_spin(); }
 	if (IS("spin_ready")) { NARGS(0); act_spin_ready(); }
 	if (IS("clocks")) { NARGS(0); act_clocks(); }
+	if (IS("clocks_hi")) { NARGS(0); act_clocks_hi(); }
 	if (IS("argv_race")) { NARGS(1); act_argv_race(need_long(argv[2])); }
 	if (IS("fork_marker")) { NARGS(2); act_fork_marker(argv[2], need_long(argv[3])); }
 	if (IS("posix_timer")) { NARGS(1); act_posix_timer(argv[2]); }

@@ -149,6 +149,58 @@ fn v4_mapped_addresses_match_as_ipv4() {
 }
 
 #[test]
+fn the_any_address_is_matched_as_this_host() {
+    // A connect or send to 0.0.0.0, :: or ::ffff:0.0.0.0 reaches the local host: the
+    // rules see the loopback address the kernel will use (hazard 16).
+    let Ok(l) = TcpListener::bind((Ipv6Addr::UNSPECIFIED, 0)) else {
+        eprintln!("note: no dual-stack listener, skipped");
+        return;
+    };
+    let p = l.local_addr().unwrap().port().to_string();
+    let (us, u) = udp_server();
+    for mode in Mode::ALL {
+        for any in ["0.0.0.0", "::", "::ffff:0.0.0.0"] {
+            assert_eq!(bare(mode, &["tcp_connect", any, &p]), "ok", "control {any}");
+        }
+        let v4 = ["--net-deny", "127.0.0.0/8"];
+        assert_eq!(connect(mode, &v4, "127.0.0.1", &p), "err ECONNREFUSED");
+        for any in ["0.0.0.0", "::ffff:0.0.0.0"] {
+            assert_eq!(
+                connect(mode, &v4, any, &p),
+                "err ECONNREFUSED",
+                "{mode:?} {any}"
+            );
+        }
+        let v6 = ["--net-deny", "[::1]"];
+        assert_eq!(connect(mode, &v6, "::", &p), "err ECONNREFUSED", "{mode:?}");
+        assert_eq!(
+            connect(mode, &v6, "0.0.0.0", &p),
+            "ok",
+            "{mode:?}: v4 is not ::1"
+        );
+        // An allow rule on loopback covers the any address the same way.
+        let allow = format!("tcp://127.0.0.1:{p}");
+        assert_eq!(connect(mode, &["--net-allow", &allow], "0.0.0.0", &p), "ok");
+        let other = format!("tcp://10.0.0.1:{p}");
+        assert_eq!(
+            connect(mode, &["--net-allow", &other], "0.0.0.0", &p),
+            "err ECONNREFUSED"
+        );
+        // UDP: sendto, sendmsg, sendmmsg and connect+send.
+        let send = ["udp_send", "0.0.0.0", u.as_str()];
+        assert_eq!(bare(mode, &send), "ok", "control");
+        assert!(got_datagram(&us), "control: the datagram did not arrive");
+        assert_eq!(sandboxed(mode, &v4, &send), "err EACCES", "{mode:?}");
+        assert!(!got_datagram(&us), "{mode:?}: a denied datagram arrived");
+        for how in ["sendmsg", "sendmmsg", "connect"] {
+            let args = ["udp_msg", how, "0.0.0.0", u.as_str()];
+            assert_eq!(sandboxed(mode, &v4, &args), "err EACCES", "{mode:?} {how}");
+            assert!(!got_datagram(&us), "{mode:?}: {how} reached a denied host");
+        }
+    }
+}
+
+#[test]
 fn deny_rules_block_only_what_they_name() {
     let (_p, p) = listen("127.0.0.1").unwrap();
     let (_q, q) = listen("127.0.0.1").unwrap();

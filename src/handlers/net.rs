@@ -220,7 +220,7 @@ fn connect(ctx: &Ctx, n: &Notif) -> Decision {
     if !ctx.listener.id_valid(n.id) {
         return errno(libc::EINTR);
     }
-    match addr {
+    match addr.map(|a| effective_destination(&sock, a)) {
         None => done(rustix::net::connect_unspec(&sock.fd)),
         Some(addr) if !permitted(ctx, n, sock.proto, &addr) => refused(sock.proto, true),
         Some(addr) => {
@@ -237,6 +237,47 @@ fn connect(ctx: &Ctx, n: &Notif) -> Decision {
             }
         }
     }
+}
+
+/// Where the kernel really sends a connection or datagram addressed to `to` from
+/// `sock`, so that rules are matched against that (hazard 16): the unspecified address
+/// means this host (`0.0.0.0`: the socket's bound IPv4 address, or 127.0.0.1 when it
+/// has none; `::`: ::1, or the IPv4-mapped loopback on an IPv4-mapped socket), and
+/// `::ffff:0.0.0.0` is IPv4's `0.0.0.0`. Everything else is unchanged.
+fn effective_destination(sock: &Socket, to: SocketAddr) -> SocketAddr {
+    let local = rustix::net::getsockname(&sock.fd)
+        .ok()
+        .and_then(|a| SocketAddr::try_from(a).ok());
+    effective_ip(to, local.map(|l| l.ip()))
+}
+
+/// [`effective_destination`] given the socket's local address, when it has one.
+fn effective_ip(to: SocketAddr, local: Option<IpAddr>) -> SocketAddr {
+    let v4_loopback = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    let ip = match to.ip() {
+        IpAddr::V4(a) if a.is_unspecified() => match local {
+            Some(IpAddr::V4(l)) if !l.is_unspecified() => IpAddr::V4(l),
+            _ => v4_loopback,
+        },
+        IpAddr::V6(a) if a.is_unspecified() => match local {
+            Some(IpAddr::V6(l)) if l.to_ipv4_mapped().is_some() => {
+                IpAddr::V6(Ipv4Addr::LOCALHOST.to_ipv6_mapped())
+            }
+            _ => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        },
+        IpAddr::V6(a) if a.to_ipv4_mapped().is_some_and(|v4| v4.is_unspecified()) => {
+            let v4 = match local.and_then(|l| match l {
+                IpAddr::V6(l) => l.to_ipv4_mapped(),
+                IpAddr::V4(l) => Some(l),
+            }) {
+                Some(l) if !l.is_unspecified() => l,
+                _ => Ipv4Addr::LOCALHOST,
+            };
+            IpAddr::V6(v4.to_ipv6_mapped())
+        }
+        other => other,
+    };
+    SocketAddr::new(ip, to.port())
 }
 
 /// Whether `ip` is a loopback address (IPv4-mapped ones included).
@@ -425,7 +466,8 @@ fn send(
                 .map(|sent| sent as i64),
         );
     }
-    if let Some(to) = &d.to {
+    let to = d.to.map(|to| effective_destination(sock, to));
+    if let Some(to) = &to {
         if !permitted(ctx, n, sock.proto, to) {
             return refused(sock.proto, false);
         }
@@ -437,8 +479,7 @@ fn send(
             return refusal;
         }
     }
-    let name =
-        d.to.map(|to| encode_sockaddr(&real_destination(ctx, sock.proto, to)));
+    let name = to.map(|to| encode_sockaddr(&real_destination(ctx, sock.proto, to)));
     result(
         sys::sendmsg_raw(
             sock.fd.as_fd(),
@@ -679,6 +720,34 @@ mod tests {
         b[2..4].copy_from_slice(&port.to_be_bytes());
         b[4..8].copy_from_slice(&ip);
         b
+    }
+
+    #[test]
+    fn unspecified_destinations_mean_this_host() {
+        let at = |s: &str| s.parse::<SocketAddr>().unwrap();
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        for (to, local, want) in [
+            ("0.0.0.0:80", None, "127.0.0.1:80"),
+            ("0.0.0.0:80", Some("0.0.0.0"), "127.0.0.1:80"),
+            ("0.0.0.0:80", Some("10.1.2.3"), "10.1.2.3:80"),
+            ("[::]:80", None, "[::1]:80"),
+            ("[::]:80", Some("2001:db8::1"), "[::1]:80"),
+            ("[::]:80", Some("::ffff:10.1.2.3"), "[::ffff:127.0.0.1]:80"),
+            ("[::ffff:0.0.0.0]:80", Some("::"), "[::ffff:127.0.0.1]:80"),
+            (
+                "[::ffff:0.0.0.0]:80",
+                Some("::ffff:10.1.2.3"),
+                "[::ffff:10.1.2.3]:80",
+            ),
+            ("10.0.0.1:80", Some("10.1.2.3"), "10.0.0.1:80"),
+            ("[::ffff:10.0.0.1]:80", None, "[::ffff:10.0.0.1]:80"),
+        ] {
+            assert_eq!(
+                effective_ip(at(to), local.map(ip)),
+                at(want),
+                "{to} from {local:?}"
+            );
+        }
     }
 
     #[test]

@@ -57,12 +57,15 @@ pub enum Step {
     WaitForSupervisor,
     /// 19. Every fd above 2 close-on-exec (the report socket closes at exec too).
     CloseFds,
-    /// 20. The command.
+    /// 20. RLIMIT_NOFILE (`--max-open-files`): last, as the steps above need
+    ///     descriptors of their own.
+    OpenFilesLimit,
+    /// 21. The command.
     Exec,
 }
 
 impl Step {
-    const ALL: [Step; 20] = [
+    const ALL: [Step; 21] = [
         Step::SetPgid,
         Step::ForegroundTerminal,
         Step::ResetSignals,
@@ -82,6 +85,7 @@ impl Step {
         Step::SendListener,
         Step::WaitForSupervisor,
         Step::CloseFds,
+        Step::OpenFilesLimit,
         Step::Exec,
     ];
 
@@ -107,6 +111,7 @@ impl Step {
             Step::SendListener => "send the seccomp listener to sandlet",
             Step::WaitForSupervisor => "wait for the supervisor",
             Step::CloseFds => "close inherited file descriptors",
+            Step::OpenFilesLimit => "set RLIMIT_NOFILE (--max-open-files)",
             Step::Exec => "execve",
         }
     }
@@ -305,6 +310,12 @@ fn confine_and_exec(plan: &ChildPlan, report: RawFd) -> ! {
         );
     }
     check(Step::CloseFds, sys::cloexec_from(3));
+    if let Some(n) = plan.open_files {
+        check(
+            Step::OpenFilesLimit,
+            sys::setrlimit(libc::RLIMIT_NOFILE as libc::c_int, n, n),
+        );
+    }
     let err = sys::execve(&plan.exe, &plan.argv, &plan.envp);
     fail(report, Step::Exec, err)
 }

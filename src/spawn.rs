@@ -31,6 +31,9 @@ pub struct ChildPlan {
     pub envp: Vec<*const c_char>,
     pub cwd: Option<CString>,
     pub rlimits: Vec<Rlimit>,
+    /// RLIMIT_NOFILE (`--max-open-files`), set as the last step before exec: the setup
+    /// itself needs descriptors (the seccomp listener), so any value works.
+    pub open_files: Option<u64>,
     /// The persona to set (`None`: leave it).
     pub personality: Option<libc::c_ulong>,
     pub thp_disable: bool,
@@ -101,15 +104,14 @@ impl ChildPlan {
         };
 
         let mut rlimits = Vec::new();
-        if let Some(n) = policy.max_open_files {
+        let open_files = policy.max_open_files.map(|n| {
             let own = getrlimit(Resource::Nofile);
             let hard = own.maximum.unwrap_or(u64::MAX);
-            let n = n.min(hard);
-            if n < policy.max_open_files.unwrap_or(0) {
+            if n > hard {
                 log::warn!("--max-open-files clamped to sandlet's own hard limit {hard}");
             }
-            rlimits.push((libc::RLIMIT_NOFILE as c_int, n, n));
-        }
+            n.min(hard)
+        });
         if policy.no_coredump {
             rlimits.push((libc::RLIMIT_CORE as c_int, 0, 0));
         }
@@ -136,6 +138,7 @@ impl ChildPlan {
             envp,
             cwd,
             rlimits,
+            open_files,
             personality,
             thp_disable: policy.no_huge_pages,
             affinity: policy.cpu_cores.as_ref().map(|cores| {

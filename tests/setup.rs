@@ -144,6 +144,15 @@ fn max_open_files() {
             libc::RLIM_INFINITY,
             "test needs a finite NOFILE hard limit"
         );
+        // Limits below what the setup itself needs (the seccomp listener, the report
+        // socket, inherited descriptors) apply all the same: the limit is set last.
+        for n in ["0", "3", "12"] {
+            assert_eq!(
+                sandboxed(mode, &["--max-open-files", n], &["nofile"]),
+                format!("ok {n} {n}"),
+                "{mode:?}"
+            );
+        }
         let above = (hard + 1000).to_string();
         assert_eq!(
             sandboxed(mode, &["--max-open-files", &above], &["nofile"]),

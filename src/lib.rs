@@ -13,6 +13,7 @@
 pub mod check;
 pub mod child;
 pub mod cli;
+pub mod creds;
 pub mod dynamic;
 pub mod error;
 pub mod handlers;

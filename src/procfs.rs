@@ -26,6 +26,11 @@ pub fn set_outsider(pid: i32, outside: bool) {
     }
 }
 
+/// Whether child `pid` of sandlet is outside the sandbox (see [`set_outsider`]).
+pub fn is_outsider(pid: i32) -> bool {
+    outsiders().contains(&pid)
+}
+
 /// sandlet's children that belong to the sandbox.
 fn own_children() -> Vec<i32> {
     let outsiders = outsiders().clone();

@@ -4,7 +4,10 @@
 
 mod util;
 
-use util::{bare, run, sandboxed, Mode, Target};
+use std::os::unix::fs::PermissionsExt;
+use std::process::Stdio;
+
+use util::{bare, run, sandboxed, Mode, Target, TempDir};
 
 /// Read access to the whole file system (so /proc is readable and the view is on).
 const ALL: [&str; 2] = ["-r", "/"];
@@ -136,4 +139,131 @@ fn meminfo_reports_the_memory_limit() {
         let host = run(mode.sandlet(&args)).expect_code(0).out();
         assert_ne!(host.split_whitespace().nth(1), Some("65536"), "{mode:?}");
     }
+}
+
+/// `sandlet run -r / -w /dev/null FLAGS -- /bin/sh -c SCRIPT` as `mode`: its stdout.
+fn shell(mode: Mode, flags: &[&str], script: &str) -> String {
+    let mut args = vec!["run", "-r", "/", "-w", "/dev/null"];
+    args.extend_from_slice(flags);
+    args.extend_from_slice(&["--", "/bin/sh", "-c", script]);
+    run(mode.sandlet(&args)).expect_code(0).out()
+}
+
+/// The same script run bare, as `mode`.
+fn bare_shell(mode: Mode, script: &str) -> String {
+    run(mode.command(&["/bin/sh", "-c", script]))
+        .expect_code(0)
+        .out()
+}
+
+/// Shell lines printing `open X` for each X in `list` (words, `$P` allowed) that
+/// `prefix` + X opens for reading; each open is tried in a subshell.
+fn try_opens(prefix: &str, list: &str) -> String {
+    format!(
+        "for f in {list}; do if (exec 3<{prefix}$f) 2>/dev/null; then echo \"open $f\"; fi; done"
+    )
+}
+
+#[test]
+fn the_policy_program_is_outside_the_view() {
+    for mode in Mode::ALL {
+        let dir = TempDir::new("outsider");
+        let pidfile = dir.join("pid");
+        let body = format!(
+            "#!/bin/sh\necho $$ > {pidfile}.new; mv {pidfile}.new {pidfile}\n\
+             while read -r l; do echo allow; done\n"
+        );
+        let program = dir.file("policy.sh", &body);
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+        // Every way in: its files, its descriptors (fd 1 is the verdict pipe), its
+        // directory, the listing.
+        let opens = try_opens(
+            "/proc/$P/",
+            "status environ cmdline fd/0 fd/1 task/$P/environ",
+        );
+        let probe = format!(
+            "while [ ! -s {pidfile} ]; do :; done; read -r P < {pidfile}\n{opens}\n\
+             ls /proc | grep -qx \"$P\" && echo listed\n\
+             [ -e /proc/$P ] && echo exists\necho done"
+        );
+        // Control: the same probe, bare, against the program run by hand.
+        let mut helper = mode.command(&[program.as_str()]);
+        let mut helper = helper.stdin(Stdio::piped()).spawn().unwrap();
+        let control = bare_shell(mode, &probe);
+        let _ = helper.kill();
+        let _ = helper.wait();
+        let pid = std::fs::read_to_string(&pidfile).unwrap();
+        // (As uid 65534 the helper's pipes, made by the root test, cannot be reopened.)
+        let fds = match mode {
+            Mode::Root => "open fd/0\nopen fd/1\n",
+            Mode::Nobody => "",
+        };
+        assert_eq!(
+            control,
+            format!(
+                "open status\nopen environ\nopen cmdline\n{fds}open task/{}/environ\n\
+                 listed\nexists\ndone",
+                pid.trim()
+            ),
+            "{mode:?} control"
+        );
+        std::fs::remove_file(&pidfile).unwrap();
+        let got = shell(mode, &["--policy-exec", &program], &probe);
+        assert_eq!(got, "done", "{mode:?}");
+    }
+}
+
+#[test]
+fn a_descriptor_link_gives_no_more_than_a_read() {
+    // /proc/PID/fd/N hands over the open file description itself: only a read-only
+    // one may answer a read-only open.
+    for mode in Mode::ALL {
+        let dir = TempDir::new("fdmode");
+        let f = dir.file("f", "x\n");
+        let opens = try_opens("/proc/self/fd/", "4 5 6");
+        let probe = format!("exec 4>>{f}; exec 5<>{f}; exec 6<{f}\n{opens}\necho done");
+        assert_eq!(
+            bare_shell(mode, &probe),
+            "open 4\nopen 5\nopen 6\ndone",
+            "{mode:?} control"
+        );
+        let w = dir.path().to_str().unwrap().to_owned();
+        assert_eq!(shell(mode, &["-w", &w], &probe), "open 6\ndone", "{mode:?}");
+    }
+}
+
+#[test]
+fn the_view_opens_nothing_the_caller_could_not() {
+    for mode in Mode::ALL {
+        // /proc/iomem shows real addresses only to an opener with CAP_SYS_ADMIN; the
+        // supervisor may have it, the command does not.
+        assert_eq!(bare(mode, &["read", "/proc/iomem"]), "ok", "control");
+        assert_eq!(
+            sandboxed(mode, &ALL, &["read", "/proc/iomem"]),
+            "err EACCES",
+            "{mode:?}"
+        );
+    }
+    let keep = ["-r", "/", "--keep-caps"];
+    assert_eq!(
+        sandboxed(Mode::Root, &keep, &["read", "/proc/iomem"]),
+        "ok",
+        "with its capabilities the command reads it itself"
+    );
+    // A process of the sandbox that became another user (root, --keep-caps) is judged
+    // with its own credentials: a root-only file and a root process's environment and
+    // memory are refused, as the kernel refuses them bare; its own environment is not.
+    let opens = try_opens(
+        "",
+        "/proc/slabinfo /proc/$P/environ /proc/$P/mem /proc/self/environ",
+    )
+    .replace('$', "\\$")
+    .replace('"', "\\\"")
+    .replace("\\$P", "$P");
+    let probe = format!(
+        "P=$$; setpriv --reuid=65534 --regid=65534 --clear-groups /bin/sh -c \"{opens}; echo done\""
+    );
+    let want = "open /proc/self/environ\ndone";
+    assert_eq!(bare_shell(Mode::Root, &probe), want, "control");
+    assert_eq!(shell(Mode::Root, &["--keep-caps"], &probe), want);
 }

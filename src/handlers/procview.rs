@@ -24,6 +24,7 @@ use std::os::unix::ffi::OsStrExt;
 use rustix::fs::{Mode, OFlags, ResolveFlags};
 
 use super::{Ctx, Decision, Handler};
+use crate::creds::{self, Creds, Inspect};
 use crate::procfs;
 use crate::seccomp::notif::{Notif, Response};
 use crate::state::lock;
@@ -48,6 +49,33 @@ const SENSITIVE: &[&str] = &[
 /// Per-process files that leak kernel addresses or physical frames to a privileged
 /// opener (the supervisor may be root).
 const SENSITIVE_PER_PROCESS: &[&str] = &["pagemap", "stack"];
+/// Top-level files whose content depends on the opener's `CAP_SYS_ADMIN` (real physical
+/// addresses or zeros): served only to a caller that has it, since the supervisor's
+/// open would show its own view.
+const OPENER_DEPENDENT: &[&str] = &["iomem", "ioports"];
+/// Per-process files the kernel shows another process only after a ptrace access
+/// check (`PTRACE_MODE_ATTACH` for these ...
+const INSPECT_ATTACH: &[&str] = &["mem", "syscall", "stack", "personality"];
+/// ... and `PTRACE_MODE_READ` for these).
+const INSPECT_READ: &[&str] = &[
+    "environ",
+    "auxv",
+    "maps",
+    "smaps",
+    "smaps_rollup",
+    "numa_maps",
+    "pagemap",
+    "fd",
+    "fdinfo",
+    "map_files",
+    "io",
+    "wchan",
+    "timers",
+    "ns",
+    "cwd",
+    "root",
+    "exe",
+];
 /// Top-level links to `self/...`, resolved for the caller instead of the supervisor.
 const SELF_LINKS: &[&str] = &["mounts", "net"];
 
@@ -113,6 +141,69 @@ pub fn classify(abs: &[u8], tgid: i32, tid: i32) -> Option<ProcPath> {
     Some(ProcPath { rel, pid })
 }
 
+/// The per-process part of `p` (after `PID/` and `task/TID/`), for `/proc/PID/...`.
+fn per_process(p: &ProcPath) -> Option<Vec<&str>> {
+    p.pid?;
+    let mut rest: Vec<&str> = p.rel.split('/').skip(1).collect();
+    if rest.first() == Some(&"task") && rest.len() >= 2 {
+        rest.drain(..2);
+    }
+    Some(rest)
+}
+
+/// The ptrace check the kernel makes before showing `p` of another process.
+fn inspection(p: &ProcPath) -> Option<Inspect> {
+    let rest = per_process(p)?;
+    let first = *rest.first()?;
+    if INSPECT_ATTACH.contains(&first) {
+        Some(Inspect::Attach)
+    } else if INSPECT_READ.contains(&first) {
+        Some(Inspect::Read)
+    } else {
+        None
+    }
+}
+
+/// Whether the caller of `n` may inspect process `pid` as `how` asks (hazard 17: the
+/// supervisor's own open would be made with sandlet's credentials).
+fn may_inspect(n: &Notif, caller_tgid: i32, pid: i32, how: Inspect) -> bool {
+    let (Some(caller), Some(target)) = (
+        Creds::of(n.pid),
+        u32::try_from(pid).ok().and_then(Creds::of),
+    ) else {
+        return false;
+    };
+    let scope = creds::yama_scope();
+    let descendant = how == Inspect::Attach && scope == 1 && descends_from(pid, caller_tgid);
+    caller.may_inspect(&target, how, scope, descendant)
+}
+
+/// Whether process `pid` descends from process `ancestor`.
+fn descends_from(pid: i32, ancestor: i32) -> bool {
+    let mut p = pid;
+    for _ in 0..4096 {
+        match procfs::parent_of(p) {
+            Some(parent) if parent == ancestor => return true,
+            Some(parent) if parent > 1 => p = parent,
+            _ => return false,
+        }
+    }
+    false
+}
+
+/// Whether the caller of `n` may read the file the supervisor opened as `fd`: files
+/// readable by everyone pass at once; others get the kernel's discretionary check with
+/// the caller's credentials.
+fn caller_may_read(n: &Notif, fd: &OwnedFd) -> bool {
+    let Ok(st) = rustix::fs::fstat(fd) else {
+        return false;
+    };
+    if st.st_mode & 0o004 != 0 {
+        return true;
+    }
+    Creds::of(n.pid).is_some_and(|c| c.may_read(st.st_mode & 0o7777, st.st_uid, st.st_gid))
+}
+
 /// Whether opening `p` is refused outright.
 fn sensitive(p: &ProcPath) -> bool {
     let mut parts = p.rel.split('/');
@@ -145,7 +236,8 @@ pub fn members(ctx: &Ctx) -> HashSet<i32> {
 }
 
 /// Whether process (or thread) `pid` belongs to the sandbox: its ancestry reaches the
-/// sandbox's first process (library) or sandlet (CLI, sandlet is the subreaper).
+/// sandbox's first process (library) or sandlet (CLI, sandlet is the subreaper) through
+/// a child of sandlet that is not an outsider (the `--policy-exec` program).
 pub fn in_sandbox(ctx: &Ctx, pid: i32) -> bool {
     let root = lock(&ctx.processes).root;
     let me = std::process::id() as i32;
@@ -160,7 +252,7 @@ pub fn in_sandbox(ctx: &Ctx, pid: i32) -> bool {
             return false;
         }
         match procfs::parent_of(p) {
-            Some(parent) if parent == me => return root.is_none(),
+            Some(parent) if parent == me => return root.is_none() && !procfs::is_outsider(p),
             Some(parent) => p = parent,
             None => return false,
         }
@@ -253,6 +345,18 @@ pub fn open(ctx: &Ctx, n: &Notif, dirfd: u64, path: &[u8], flags: u64) -> Option
     if flags & write != 0 {
         return Some(errno(libc::EACCES));
     }
+    let caller = tgid(n);
+    if let (Some(pid), Some(how)) = (p.pid, inspection(&p)) {
+        if pid != caller && !may_inspect(n, caller, pid, how) {
+            return Some(errno(libc::EACCES));
+        }
+    }
+    if p.pid.is_none() && OPENER_DEPENDENT.contains(&p.rel.as_str()) {
+        let privileged = Creds::of(n.pid).is_some_and(|c| c.has(creds::CAP_SYS_ADMIN));
+        if !privileged {
+            return Some(errno(libc::EACCES));
+        }
+    }
     if let Some((pid, fd)) = fd_link(&p) {
         return Some(match take_fd(pid, fd) {
             Ok(fd) => Decision::SendFd { fd, cloexec },
@@ -283,6 +387,7 @@ pub fn open(ctx: &Ctx, n: &Notif, dirfd: u64, path: &[u8], flags: u64) -> Option
         ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS,
     );
     Some(match opened {
+        Ok(fd) if !caller_may_read(n, &fd) => errno(libc::EACCES),
         Ok(fd) => Decision::SendFd { fd, cloexec },
         // ELOOP from a magic link (root, cwd, exe): refused as Landlock would.
         Err(rustix::io::Errno::LOOP) | Err(rustix::io::Errno::XDEV) => errno(libc::EACCES),
@@ -290,8 +395,22 @@ pub fn open(ctx: &Ctx, n: &Notif, dirfd: u64, path: &[u8], flags: u64) -> Option
     })
 }
 
-/// Descriptor `fd` of process `pid`.
+/// Descriptor `fd` of process `pid`, for a read-only open of `/proc/PID/fd/N`. The
+/// open file description itself is handed over, so it must be read-only too: one open
+/// for writing is refused (EACCES) rather than given to a caller that asked to read.
 fn take_fd(pid: i32, fd: i32) -> Result<OwnedFd, i32> {
+    let fd = take_any_fd(pid, fd)?;
+    let mode = rustix::fs::fcntl_getfl(&fd).map_err(|e| e.raw_os_error())?;
+    let read_only = (mode & OFlags::ACCMODE) == OFlags::RDONLY || mode.contains(OFlags::PATH);
+    if read_only {
+        Ok(fd)
+    } else {
+        Err(libc::EACCES)
+    }
+}
+
+/// Descriptor `fd` of process `pid`, whatever its mode.
+fn take_any_fd(pid: i32, fd: i32) -> Result<OwnedFd, i32> {
     let pid = rustix::process::Pid::from_raw(pid).ok_or(libc::ENOENT)?;
     let pidfd = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty())
         .map_err(|e| e.raw_os_error())?;

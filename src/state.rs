@@ -12,6 +12,7 @@ use rustix::fs::{Mode, OFlags};
 
 use crate::policy::fs::{carved_dirs, FsRule, PROC};
 use crate::policy::net::Proto;
+use crate::policy::served::Served;
 use crate::procfs::Statm;
 use crate::rng::Stream;
 use crate::seccomp::notif::Notif;
@@ -285,5 +286,49 @@ impl ProcView {
         )?;
         let dev = rustix::fs::fstat(&root)?.st_dev;
         Ok(ProcView { root, dev, carved })
+    }
+}
+
+/// What identifies a file whatever path names it: a character device by its device
+/// number (another node of the same device is the same device), anything else by its
+/// file system and inode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileId {
+    Device(u64),
+    Inode(u64, u64),
+}
+
+impl FileId {
+    pub fn of(st: &rustix::fs::Stat) -> FileId {
+        if st.st_mode & libc::S_IFMT == libc::S_IFCHR {
+            FileId::Device(st.st_rdev)
+        } else {
+            FileId::Inode(st.st_dev, st.st_ino)
+        }
+    }
+}
+
+/// The files served instead of the host's, each with the identity of the host file it
+/// stands for (`None` when there is no such file), so that any spelling of the path
+/// finds it.
+#[derive(Debug, Default)]
+pub struct ServedFiles {
+    pub files: Vec<Served>,
+    pub ids: Vec<Option<FileId>>,
+}
+
+impl ServedFiles {
+    pub fn new(files: Vec<Served>) -> ServedFiles {
+        let ids = files
+            .iter()
+            .map(|(path, _)| rustix::fs::stat(*path).ok().map(|st| FileId::of(&st)))
+            .collect();
+        ServedFiles { files, ids }
+    }
+
+    /// The served file whose host file is `id`.
+    pub fn by_id(&self, id: FileId) -> Option<&Served> {
+        let i = self.ids.iter().position(|x| *x == Some(id))?;
+        self.files.get(i)
     }
 }

@@ -304,3 +304,76 @@ fn time_start_reaches_python() {
     ]));
     assert_eq!(out.expect_code(0).out(), "2000");
 }
+
+/// FNV-1a, as the probe's `read_at` prints it.
+fn fnv(bytes: &[u8]) -> String {
+    let mut h: u64 = 1469598103934665603;
+    for &b in bytes {
+        h = (h ^ u64::from(b)).wrapping_mul(1099511628211);
+    }
+    format!("{h:016x}")
+}
+
+#[test]
+fn served_files_are_found_by_any_spelling() {
+    // A served file is recognized by the file the caller's open would reach, not by
+    // how the path is written (hazard 15).
+    let real = cpus_available();
+    for mode in Mode::ALL {
+        let dir = TempDir::new("spelling");
+        let link = dir.join("rnd");
+        std::os::unix::fs::symlink("/dev/urandom", &link).unwrap();
+        let seeded = |how: &str, path: &str| {
+            sandboxed(mode, &["--random-seed", "7"], &["read_at", how, path, "64"])
+        };
+        let canonical = seeded("path", "/dev/urandom");
+        assert!(canonical.ends_with(" 64"), "{mode:?}: {canonical}");
+        for (how, path) in [
+            ("path", "/dev/./urandom"),
+            ("path", "/dev//urandom"),
+            ("path", "/dev/../dev/urandom"),
+            ("path", link.as_str()),
+            ("path", "/dev//random"),
+            ("chdir", "/dev/urandom"),
+            ("dirfd", "/dev/urandom"),
+            ("openat2", "/dev/urandom"),
+            ("openat2", "/dev/./random"),
+        ] {
+            assert_eq!(seeded(how, path), canonical, "{mode:?} {how} {path}");
+            // Control: bare, the same spelling reads the real device.
+            let a = bare(mode, &["read_at", how, path, "64"]);
+            assert!(a.ends_with(" 64"), "{mode:?} control {how} {path}: {a}");
+            assert_ne!(a, bare(mode, &["read_at", how, path, "64"]), "control");
+        }
+        // --num-cpus: the CPU files by other spellings, and sysconf's configured count.
+        let one = |how: &str, path: &str| {
+            sandboxed(mode, &["--num-cpus", "1"], &["read_at", how, path, "100"])
+        };
+        let want = format!("ok {} 2", fnv(b"0\n"));
+        let online = "/sys/devices/system/cpu/online";
+        for (how, path) in [
+            ("path", online),
+            ("path", "/sys/devices/system/cpu//online"),
+            ("path", "/sys/devices/system/./cpu/online"),
+            ("chdir", online),
+            ("dirfd", online),
+            ("openat2", online),
+            ("path", "/sys/devices/system/cpu/possible"),
+            ("path", "/sys/devices/system/cpu/present"),
+        ] {
+            assert_eq!(one(how, path), want, "{mode:?} {how} {path}");
+        }
+        assert_eq!(
+            sandboxed(mode, &["--num-cpus", "1"], &["cpus_conf"]),
+            "ok 1"
+        );
+        if real > 1 {
+            let host = bare(
+                mode,
+                &["read_at", "path", "/sys/devices/system/cpu//online", "100"],
+            );
+            assert_ne!(host, want, "control");
+            assert_eq!(bare(mode, &["cpus_conf"]), format!("ok {real}"), "control");
+        }
+    }
+}

@@ -7,19 +7,28 @@
 //! pipe).
 //!
 //! `open`, `openat` and `openat2` are trapped while any file is served. A read-only open
-//! of a served path (absolute, as written by the caller) is answered with a new sealed
-//! memfd holding the content, installed in the caller with `SECCOMP_IOCTL_NOTIF_ADDFD`;
-//! every other open continues. The path is in the caller's memory, so another thread
-//! can swap it after we looked: a continued open can still reach the host's file. That
+//! of a served file is answered with a new sealed memfd holding the content, installed
+//! in the caller with `SECCOMP_IOCTL_NOTIF_ADDFD`; every other open continues. A served
+//! file is recognized by what the open would reach, not by its spelling: the path is
+//! resolved `O_PATH` as the caller's open would (from its cwd or `dirfd`, its
+//! `/proc/self`, its `O_NOFOLLOW` and openat2 `resolve` flags) and compared by device
+//! number (character devices) or device and inode with the host file it stands for.
+//! The path is in the caller's memory, so another thread can swap it after we looked:
+//! a continued open can still reach the host's file. That
 //! is acceptable for the /etc files because they decide nothing (connects are checked
 //! against the pinned addresses whatever the command resolved). For /proc/net/tcp it
 //! means a racing command can read the host's table (which Landlock allows only when
 //! /proc is readable at all); README lists it under limitations.
 
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
+
 use super::caller::{memfd, read_path};
 use super::{Ctx, Decision, Handler};
 use crate::policy::served::{Content, Served};
+use crate::procfs;
 use crate::seccomp::notif::{Notif, Response};
+use crate::state::FileId;
 use crate::sys;
 
 pub const OPEN: Handler = open;
@@ -68,15 +77,28 @@ const NOT_A_READ: u64 = (libc::O_ACCMODE | libc::O_CREAT | libc::O_TRUNC | libc:
 
 /// Serves the open of the path at `path_at` (relative to `dirfd`) with `flags` when
 /// the path is served, or beneath /proc with the /proc view on.
-fn serve(ctx: &Ctx, n: &Notif, dirfd: u64, path_at: u64, flags: u64) -> Decision {
+fn serve(ctx: &Ctx, n: &Notif, dirfd: u64, path_at: u64, flags: u64, resolve: u64) -> Decision {
     let Some(path) = read_path(n, path_at) else {
         return carry_on();
     };
-    let Some((name, content)) = lookup(&ctx.served, &path) else {
+    let as_written = (resolve == 0)
+        .then(|| lookup(&ctx.served.files, &path))
+        .flatten();
+    let tmpfile = libc::O_TMPFILE as u64;
+    let reading = flags & NOT_A_READ == 0 && flags & tmpfile != tmpfile;
+    let found = as_written.or_else(|| {
+        reading
+            .then(|| identify(ctx, n, dirfd, &path, flags, resolve))
+            .flatten()
+    });
+    let Some((name, content)) = found else {
+        if resolve != 0 {
+            // The kernel applies the restrictions to what is not served.
+            return carry_on();
+        }
         return super::procview::open(ctx, n, dirfd, &path, flags).unwrap_or_else(carry_on);
     };
-    let tmpfile = libc::O_TMPFILE as u64;
-    if flags & NOT_A_READ != 0 || flags & tmpfile == tmpfile {
+    if !reading {
         return carry_on();
     }
     if flags & libc::O_DIRECTORY as u64 != 0 {
@@ -113,18 +135,77 @@ fn serve(ctx: &Ctx, n: &Notif, dirfd: u64, path_at: u64, flags: u64) -> Decision
     }
 }
 
+/// The served file that the caller's open of `path` (from `dirfd`, with `flags` and
+/// `resolve` as openat2 takes them) would reach, found by resolving it for the caller
+/// and comparing what it names (hazard 15: `/dev/./urandom`, `/dev//urandom`, a
+/// symlink, `urandom` from `/dev` all name the host's `/dev/urandom`).
+fn identify<'a>(
+    ctx: &'a Ctx,
+    n: &Notif,
+    dirfd: u64,
+    path: &[u8],
+    flags: u64,
+    resolve: u64,
+) -> Option<(&'static str, &'a Content)> {
+    if ctx.served.ids.iter().all(Option::is_none) {
+        return None;
+    }
+    let fd = resolve_for(n, dirfd, path, flags, resolve).ok()?;
+    let id = FileId::of(&rustix::fs::fstat(&fd).ok()?);
+    let (name, content) = ctx.served.by_id(id)?;
+    Some((*name, content))
+}
+
+/// `path` opened `O_PATH` as the caller's open would resolve it: from its working
+/// directory or `dirfd`, its `/proc/self` for sandlet's, following the last link
+/// unless `O_NOFOLLOW`, with the caller's openat2 `resolve` restrictions.
+fn resolve_for(
+    n: &Notif,
+    dirfd: u64,
+    path: &[u8],
+    flags: u64,
+    resolve: u64,
+) -> rustix::io::Result<OwnedFd> {
+    use rustix::fs::{Mode, OFlags, ResolveFlags};
+    let tid = n.pid;
+    let own = |rest: &[u8], base: String| -> Vec<u8> { [base.as_bytes(), rest].concat() };
+    let tgid = || procfs::tgid_of(tid).unwrap_or(tid as i32);
+    let path: Vec<u8> = if let Some(rest) = path.strip_prefix(b"/proc/self") {
+        own(rest, format!("/proc/{}", tgid()))
+    } else if let Some(rest) = path.strip_prefix(b"/proc/thread-self") {
+        own(rest, format!("/proc/{}/task/{tid}", tgid()))
+    } else {
+        path.to_vec()
+    };
+    let mut how = OFlags::PATH | OFlags::CLOEXEC;
+    if flags & libc::O_NOFOLLOW as u64 != 0 {
+        how |= OFlags::NOFOLLOW;
+    }
+    let resolve = ResolveFlags::from_bits_retain(resolve);
+    let path = std::ffi::OsStr::from_bytes(&path);
+    if path.as_bytes().first() == Some(&b'/') && resolve.is_empty() {
+        return rustix::fs::openat2(rustix::fs::CWD, path, how, Mode::empty(), resolve);
+    }
+    let base = match dirfd as i32 {
+        libc::AT_FDCWD => format!("/proc/{tid}/cwd"),
+        fd => format!("/proc/{tid}/fd/{fd}"),
+    };
+    let base = rustix::fs::open(base, OFlags::PATH | OFlags::CLOEXEC, Mode::empty())?;
+    rustix::fs::openat2(&base, path, how, Mode::empty(), resolve)
+}
+
 /// `open(path, flags, mode)`.
 fn open(ctx: &Ctx, n: &Notif) -> Decision {
-    serve(ctx, n, libc::AT_FDCWD as u64, n.args[0], n.args[1])
+    serve(ctx, n, libc::AT_FDCWD as u64, n.args[0], n.args[1], 0)
 }
 
 /// `openat(dirfd, path, flags, mode)`.
 fn openat(ctx: &Ctx, n: &Notif) -> Decision {
-    serve(ctx, n, n.args[0], n.args[1], n.args[2])
+    serve(ctx, n, n.args[0], n.args[1], n.args[2], 0)
 }
 
-/// `openat2(dirfd, path, how, size)`: `how.flags` is the first u64; opens with
-/// `how.resolve` restrictions continue (they may refuse an absolute path).
+/// `openat2(dirfd, path, how, size)`: `how.flags` is the first u64, `how.resolve` the
+/// third (a served file is found with the same restrictions).
 fn openat2(ctx: &Ctx, n: &Notif) -> Decision {
     let mut how = [0u8; 24];
     if n.args[3] < how.len() as u64 {
@@ -135,10 +216,7 @@ fn openat2(ctx: &Ctx, n: &Notif) -> Decision {
         _ => return carry_on(),
     }
     let word = |i: usize| u64::from_ne_bytes(how[i * 8..i * 8 + 8].try_into().unwrap_or([0; 8]));
-    if word(2) != 0 {
-        return carry_on();
-    }
-    serve(ctx, n, n.args[0], n.args[1], word(0))
+    serve(ctx, n, n.args[0], n.args[1], word(0), word(2))
 }
 
 #[cfg(test)]

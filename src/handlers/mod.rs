@@ -58,7 +58,7 @@ pub struct Ctx {
     /// Answers due later (absolute sleeps): (when, notification, response).
     pub delayed: Mutex<Vec<(std::time::Instant, Notif, Response)>>,
     /// Files served instead of the host's (`/etc/hosts`, `/etc/hostname`, ...).
-    pub served: Vec<crate::policy::served::Served>,
+    pub served: crate::state::ServedFiles,
     /// The sandbox's process group (for `--memory-kill`).
     pub group: Pid,
 }

@@ -1,6 +1,7 @@
 //! Files the sandbox sees instead of the host's, decided from the policy: `/etc/hosts`
 //! (the pinned names, or the host's table with the sandbox's name), `/etc/hostname`,
-//! `/proc/net/tcp{,6}` under `--port-remap`, the CPU files under `--num-cpus`, and
+//! `/proc/net/tcp{,6}` under `--port-remap`, the CPU files (`online`, `possible`,
+//! `present`, `/proc/cpuinfo`) under `--num-cpus`, and
 //! `/dev/urandom`, `/dev/random` under `--random-seed`. The supervisor's open handler
 //! (`handlers/files.rs`) serves exactly this list.
 
@@ -69,10 +70,13 @@ pub fn served_files(
             1 => "0\n".to_owned(),
             n => format!("0-{}\n", n - 1),
         };
-        files.push((
+        for path in [
             "/sys/devices/system/cpu/online",
-            Content::Text(online.into_bytes()),
-        ));
+            "/sys/devices/system/cpu/possible",
+            "/sys/devices/system/cpu/present",
+        ] {
+            files.push((path, Content::Text(online.clone().into_bytes())));
+        }
         if covers(fs, "/proc/cpuinfo") {
             files.push(("/proc/cpuinfo", Content::CpuInfo { cpus }));
         }
@@ -172,6 +176,8 @@ mod tests {
                 "/etc/hosts",
                 "/etc/hostname",
                 "/sys/devices/system/cpu/online",
+                "/sys/devices/system/cpu/possible",
+                "/sys/devices/system/cpu/present",
                 "/dev/urandom",
                 "/dev/random"
             ]
@@ -187,6 +193,8 @@ mod tests {
                 "/proc/net/tcp",
                 "/proc/net/tcp6",
                 "/sys/devices/system/cpu/online",
+                "/sys/devices/system/cpu/possible",
+                "/sys/devices/system/cpu/present",
                 "/proc/cpuinfo"
             ]
         );

@@ -212,7 +212,7 @@ mod tests {
             net: Default::default(),
             bind_ports: Default::default(),
             name: "test".into(),
-            served: Vec::new(),
+            served: Default::default(),
             ports: None,
             num_cpus: None,
             random: None,

@@ -31,7 +31,7 @@ use crate::policy::traps::Traps;
 use crate::policy::DynamicPolicy;
 use crate::policy::Policy;
 use crate::seccomp::notif::{Listener, Notif, Response};
-use crate::state::{lock, DirState, MemoryState, ProcView, ProcessState, RandomState};
+use crate::state::{lock, DirState, MemoryState, ProcView, ProcessState, RandomState, ServedFiles};
 use dispatch::Table;
 use signals::Signals;
 use throttle::{Switch, Throttle};
@@ -166,7 +166,7 @@ impl Supervisor {
             net: whole.net.clone(),
             bind_ports: whole.bind_ports.clone(),
             name: policy.name.clone(),
-            served: whole.served.clone(),
+            served: ServedFiles::new(whole.served.clone()),
             time_offset: policy.time_start.map(|start| {
                 let now = rustix::time::clock_gettime(rustix::time::ClockId::Realtime);
                 start - (now.tv_sec * 1_000_000_000 + now.tv_nsec)

@@ -1816,6 +1816,66 @@ static void act_random(const char *how, long n)
 	finish();
 }
 
+/*
+ * read_at HOW PATH N: reads up to N bytes of PATH, opened one way: "path" (open),
+ * "chdir" (chdir to its directory, open the last component), "dirfd" (openat from an
+ * O_PATH descriptor of its directory) or "openat2" (openat2 with RESOLVE_NO_MAGICLINKS).
+ * Prints "ok HASH LEN" (FNV-1a of the bytes read, until N or end of file).
+ */
+static void act_read_at(const char *how, const char *path, long n)
+{
+	static unsigned char buf[1 << 16];
+	char dir[4096];
+	const char *base = strrchr(path, '/');
+	unsigned long long h = 1469598103934665603ULL;
+	long got = 0, i;
+	int fd = -1;
+
+	if (!base || n < 1 || (size_t)(base - path) >= sizeof(dir))
+		usage();
+	memcpy(dir, path, (size_t)(base - path));
+	dir[base - path] = 0;
+	if (!dir[0])
+		strcpy(dir, "/");
+	base++;
+	if (strcmp(how, "path") == 0) {
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+	} else if (strcmp(how, "chdir") == 0) {
+		if (chdir(dir))
+			report(-1);
+		fd = open(base, O_RDONLY | O_CLOEXEC);
+	} else if (strcmp(how, "dirfd") == 0) {
+		int d = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+		if (d < 0)
+			report(-1);
+		fd = openat(d, base, O_RDONLY | O_CLOEXEC);
+	} else if (strcmp(how, "openat2") == 0) {
+		struct { unsigned long long flags, mode, resolve; } o = { O_RDONLY | O_CLOEXEC, 0, 0x02 };
+
+		fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &o, sizeof(o));
+	} else {
+		usage();
+	}
+	if (fd < 0)
+		report(-1);
+	while (got < n) {
+		long r = read(fd, buf, (size_t)(n - got) < sizeof(buf) ? (size_t)(n - got) : sizeof(buf));
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			report(-1);
+		if (r == 0)
+			break;
+		for (i = 0; i < r; i++)
+			h = (h ^ buf[i]) * 1099511628211ULL;
+		got += r;
+	}
+	outf("ok %016llx %ld", h, got);
+	finish();
+}
+
 /* names DIR: "ok NAME..." in readdir order, without "." and "..". */
 static void act_names(const char *path)
 {
@@ -1846,6 +1906,13 @@ static void act_cpus(void)
 	if (sched_getaffinity(0, sizeof(set), &set))
 		report(-1);
 	outf("ok %d %ld", CPU_COUNT(&set), sysconf(_SC_NPROCESSORS_ONLN));
+	finish();
+}
+
+/* cpus_conf: "ok N", sysconf(_SC_NPROCESSORS_CONF). */
+static void act_cpus_conf(void)
+{
+	outf("ok %ld", sysconf(_SC_NPROCESSORS_CONF));
 	finish();
 }
 
@@ -2645,6 +2712,8 @@ int main(int argc, char **argv)
 	if (IS("getrandom") || IS("urandom")) { NARGS(1); act_random(act, need_long(argv[2])); }
 	if (IS("names")) { NARGS(1); act_names(argv[2]); }
 	if (IS("cpus")) { NARGS(0); act_cpus(); }
+	if (IS("cpus_conf")) { NARGS(0); act_cpus_conf(); }
+	if (IS("read_at")) { NARGS(3); act_read_at(argv[2], argv[3], need_long(argv[4])); }
 	if (IS("ready")) { NARGS(1); act_ready(argv[2]); }
 	if (IS("pidfile")) { NARGS(2); act_pidfile(argv[2], argv[3]); }
 	if (IS("emit")) { NARGS(1); act_emit(need_long(argv[2])); }

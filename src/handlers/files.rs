@@ -20,7 +20,6 @@
 //! means a racing command can read the host's table (which Landlock allows only when
 //! /proc is readable at all); README lists it under limitations.
 
-use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 
 use super::caller::{memfd, read_path};
@@ -150,48 +149,72 @@ fn identify<'a>(
     if ctx.served.ids.iter().all(Option::is_none) {
         return None;
     }
-    let fd = resolve_for(n, dirfd, path, flags, resolve).ok()?;
-    let id = FileId::of(&rustix::fs::fstat(&fd).ok()?);
+    let id = resolve_for(n, dirfd, path, flags, resolve).ok()?;
     let (name, content) = ctx.served.by_id(id)?;
     Some((*name, content))
 }
 
-/// `path` opened `O_PATH` as the caller's open would resolve it: from its working
-/// directory or `dirfd`, its `/proc/self` for sandlet's, following the last link
-/// unless `O_NOFOLLOW`, with the caller's openat2 `resolve` restrictions.
+/// What `path` names for the caller's open: resolved from its working directory or
+/// `dirfd` (through their `/proc/TID` links), its `/proc/self` for sandlet's, following
+/// the last link unless `O_NOFOLLOW`, with the caller's openat2 `resolve` restrictions.
+/// One `statx` unless restrictions ask for `openat2`.
 fn resolve_for(
     n: &Notif,
     dirfd: u64,
     path: &[u8],
     flags: u64,
     resolve: u64,
-) -> rustix::io::Result<OwnedFd> {
-    use rustix::fs::{Mode, OFlags, ResolveFlags};
+) -> rustix::io::Result<FileId> {
+    use rustix::fs::{AtFlags, Mode, OFlags, ResolveFlags, StatxFlags};
     let tid = n.pid;
-    let own = |rest: &[u8], base: String| -> Vec<u8> { [base.as_bytes(), rest].concat() };
     let tgid = || procfs::tgid_of(tid).unwrap_or(tid as i32);
-    let path: Vec<u8> = if let Some(rest) = path.strip_prefix(b"/proc/self") {
-        own(rest, format!("/proc/{}", tgid()))
-    } else if let Some(rest) = path.strip_prefix(b"/proc/thread-self") {
-        own(rest, format!("/proc/{}/task/{tid}", tgid()))
-    } else {
-        path.to_vec()
-    };
-    let mut how = OFlags::PATH | OFlags::CLOEXEC;
-    if flags & libc::O_NOFOLLOW as u64 != 0 {
-        how |= OFlags::NOFOLLOW;
-    }
-    let resolve = ResolveFlags::from_bits_retain(resolve);
-    let path = std::ffi::OsStr::from_bytes(&path);
-    if path.as_bytes().first() == Some(&b'/') && resolve.is_empty() {
-        return rustix::fs::openat2(rustix::fs::CWD, path, how, Mode::empty(), resolve);
-    }
+    let absolute = path.first() == Some(&b'/');
     let base = match dirfd as i32 {
         libc::AT_FDCWD => format!("/proc/{tid}/cwd"),
         fd => format!("/proc/{tid}/fd/{fd}"),
     };
-    let base = rustix::fs::open(base, OFlags::PATH | OFlags::CLOEXEC, Mode::empty())?;
-    rustix::fs::openat2(&base, path, how, Mode::empty(), resolve)
+    let nofollow = flags & libc::O_NOFOLLOW as u64 != 0;
+    if resolve != 0 {
+        let base = rustix::fs::open(base, OFlags::PATH | OFlags::CLOEXEC, Mode::empty())?;
+        let mut how = OFlags::PATH | OFlags::CLOEXEC;
+        if nofollow {
+            how |= OFlags::NOFOLLOW;
+        }
+        let path = std::ffi::OsStr::from_bytes(path);
+        let resolve = ResolveFlags::from_bits_retain(resolve);
+        let fd = rustix::fs::openat2(&base, path, how, Mode::empty(), resolve)?;
+        return Ok(FileId::of(&rustix::fs::fstat(&fd)?));
+    }
+    let full: Vec<u8> = if let Some(rest) = path.strip_prefix(b"/proc/self") {
+        [format!("/proc/{}", tgid()).as_bytes(), rest].concat()
+    } else if let Some(rest) = path.strip_prefix(b"/proc/thread-self") {
+        [format!("/proc/{}/task/{tid}", tgid()).as_bytes(), rest].concat()
+    } else if absolute {
+        path.to_vec()
+    } else {
+        [base.as_bytes(), b"/", path].concat()
+    };
+    let at = if nofollow {
+        AtFlags::SYMLINK_NOFOLLOW
+    } else {
+        AtFlags::empty()
+    };
+    let full = std::ffi::OsStr::from_bytes(&full);
+    let st = rustix::fs::statx(
+        rustix::fs::CWD,
+        full,
+        at,
+        StatxFlags::TYPE | StatxFlags::INO,
+    )?;
+    let kind = u32::from(st.stx_mode) & libc::S_IFMT;
+    Ok(if kind == libc::S_IFCHR {
+        FileId::Device(libc::makedev(st.stx_rdev_major, st.stx_rdev_minor))
+    } else {
+        FileId::Inode(
+            libc::makedev(st.stx_dev_major, st.stx_dev_minor),
+            st.stx_ino,
+        )
+    })
 }
 
 /// `open(path, flags, mode)`.

@@ -271,3 +271,84 @@ fn children_born_around_exec_freezes_are_registered_first() {
         assert_eq!(early, 150, "{mode:?}: every fork_marker child checked");
     }
 }
+
+/// The system's dynamic loader, when it has one of the usual names.
+fn loader() -> Option<&'static str> {
+    [
+        "/lib64/ld-linux-x86-64.so.2",
+        "/lib/ld-linux-aarch64.so.1",
+        "/lib/ld-linux-riscv64-lp64d.so.1",
+        "/lib/ld-linux-armhf.so.3",
+    ]
+    .into_iter()
+    .find(|p| std::path::Path::new(p).exists())
+}
+
+#[test]
+fn deny_exec_follows_interpreters_loaders_and_nameless_programs() {
+    // A denied program also runs as a script's interpreter (nested too), as what a
+    // dynamic loader is asked to run, or from a memfd: none of those is an exec of the
+    // program that the rule would otherwise see.
+    let Some(ld) = loader() else {
+        eprintln!("note: no dynamic loader found under a known name; skipped");
+        return;
+    };
+    for mode in Mode::ALL {
+        let dir = TempDir::new("indirect");
+        let bin = dir.subdir("bin");
+        let curl = format!("{bin}/curl");
+        std::fs::copy("/bin/true", &curl).unwrap();
+        std::fs::set_permissions(&curl, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let exe = |name: &str, body: String| {
+            let p = dir.file(name, &body);
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+            p
+        };
+        let s1 = exe("s1", format!("#!{curl}\n"));
+        let s2 = exe("s2", format!("#!{s1}\n"));
+        let s3 = exe("s3", format!("#!{ld} {curl}\n"));
+        let py = "import os; fd = os.memfd_create('c'); \
+                  os.write(fd, open('/bin/true', 'rb').read()); ";
+        let ways = [
+            format!("{ld} {curl}"),
+            format!("{ld} --argv0 x --inhibit-cache {curl}"),
+            format!("{ld} --library-path /lib {curl}"),
+            format!("cd {bin} && {ld} ./curl"),
+            s1.clone(),
+            s2.clone(),
+            s3.clone(),
+            format!("python3 -c \"{py}os.execv(f'/proc/self/fd/{{fd}}', ['x'])\""),
+            format!("python3 -c \"{py}os.execve(fd, ['x'], {{}})\""),
+        ];
+        let line = ways
+            .iter()
+            .map(|w| format!("if ({w}) 2>/dev/null; then echo ran; else echo refused; fi"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let d = dir.path().to_str().unwrap().to_owned();
+        let read = ["-r", d.as_str()];
+        let ran = vec!["ran"; ways.len()].join("\n");
+        // Control: in the sandbox without the rule, every way runs the program.
+        assert_eq!(
+            shell(mode, &read, &line).expect_code(0).out(),
+            ran,
+            "{mode:?}"
+        );
+        let refused = vec!["refused"; ways.len()].join("\n");
+        for rule in ["curl", "*/bin/cur?"] {
+            let flags = [read[0], read[1], "--deny-exec", rule];
+            let out = shell(mode, &flags, &line);
+            assert_eq!(out.out(), refused, "{mode:?} {rule}: {}", out.err());
+        }
+        // Under another rule the named ways run; a nameless program is refused by any
+        // rule, since no name of it can be matched.
+        let flags = [read[0], read[1], "--deny-exec", "wget"];
+        let mut want = vec!["ran"; ways.len() - 2];
+        want.extend(["refused"; 2]);
+        assert_eq!(
+            shell(mode, &flags, &line).out(),
+            want.join("\n"),
+            "{mode:?}"
+        );
+    }
+}

@@ -30,6 +30,7 @@ use std::time::{Duration, Instant};
 
 use log::{debug, warn};
 
+use super::programs;
 use super::tracer::{on_tracer, seize, wait_for, Frozen, Scope, FREEZE_LIMIT};
 use super::{Ctx, Decision, Handler};
 use crate::dynamic::{Category, EventKind};
@@ -113,9 +114,29 @@ fn frozen_exec(
     if !ctx.listener.id_valid(n.id) {
         return errno(libc::EINTR);
     }
+    // The caller's /proc/self, not sandlet's.
+    if let Some(rest) = path.strip_prefix("/proc/self/") {
+        path = format!("/proc/{tgid}/{rest}");
+    } else if let Some(rest) = path.strip_prefix("/proc/thread-self/") {
+        path = format!("/proc/{tgid}/task/{tid}/{rest}");
+    }
+    // A program with no name (a memfd, a deleted file run from its descriptor) cannot be
+    // matched by name: with --deny-exec it is refused.
+    let target = std::fs::canonicalize(&path)
+        .or_else(|_| std::fs::read_link(&path))
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| path.clone());
+    let anonymous = |p: &str| p.starts_with("/memfd:") || p.ends_with(" (deleted)");
+    let nameless = anonymous(&path) || anonymous(&target);
+    if nameless && !ctx.deny_exec.is_empty() {
+        warn!(
+            "exec of {path} by process {tgid} denied: --deny-exec cannot judge a nameless program"
+        );
+        return errno(libc::EPERM);
+    }
     // A missing file is the kernel's ENOENT, answered here: nothing runs, and neither
     // the rules nor the policy see every miss of a PATH search.
-    if let Err(e) = std::fs::metadata(&path) {
+    if let (false, Err(e)) = (nameless, std::fs::metadata(&path)) {
         if let Some(code @ (libc::ENOENT | libc::ENOTDIR)) = e.raw_os_error() {
             return errno(code);
         }
@@ -127,6 +148,27 @@ fn frozen_exec(
     if let Some(rule) = crate::dynamic::deny_exec_rule(&ctx.deny_exec, &argv0, &path, &resolved) {
         warn!("exec of {path} by process {tgid} denied by --deny-exec {rule}");
         return errno(libc::EPERM);
+    }
+    if !ctx.deny_exec.is_empty() {
+        let mut run = indirect_programs(n.pid, &path, &argv);
+        if !run.is_empty() && !file_backed {
+            // Scripts and loader targets are files any process may rewrite: decide on
+            // them with the whole sandbox frozen.
+            if let Err(why) = frozen.freeze(ctx, tgid, tid, Scope::Everyone) {
+                warn!("exec by {tid}: cannot freeze the sandbox ({why}); refused");
+                return errno(libc::EPERM);
+            }
+            run = indirect_programs(n.pid, &path, &argv);
+        }
+        for (program, resolved) in &run {
+            let rule = crate::dynamic::deny_exec_rule(&ctx.deny_exec, program, program, resolved);
+            if let Some(rule) = rule {
+                warn!(
+                    "exec of {path} by process {tgid} runs {program}: denied by --deny-exec {rule}"
+                );
+                return errno(libc::EPERM);
+            }
+        }
     }
     if let Some(dynamic) = &ctx.dynamic {
         let syscall = if n.nr == crate::seccomp::names::number("execveat").unwrap_or(0) as i32 {
@@ -146,6 +188,38 @@ fn frozen_exec(
     }
     run_exec(ctx, n, tgid);
     Decision::Park
+}
+
+/// What exec'ing `path` with `argv` by thread `tid` runs besides `path` (see
+/// [`super::programs`]), each with its canonical path (relative names are the
+/// caller's, from its working directory).
+fn indirect_programs(tid: u32, path: &str, argv: &[String]) -> Vec<(String, String)> {
+    let of_caller = |f: &str| -> String {
+        if f.starts_with('/') {
+            f.to_owned()
+        } else {
+            format!("/proc/{tid}/cwd/{f}")
+        }
+    };
+    let head = |f: &str| -> Option<Vec<u8>> {
+        use std::io::Read;
+        let mut buf = Vec::with_capacity(programs::HEAD);
+        std::fs::File::open(of_caller(f))
+            .ok()?
+            .take(programs::HEAD as u64)
+            .read_to_end(&mut buf)
+            .ok()?;
+        Some(buf)
+    };
+    programs::indirect(path, argv, head)
+        .into_iter()
+        .map(|p| {
+            let resolved = std::fs::canonicalize(of_caller(&p))
+                .map(|r| r.to_string_lossy().into_owned())
+                .unwrap_or_else(|_| p.clone());
+            (p, resolved)
+        })
+        .collect()
 }
 
 /// An admitted fork, clone or vfork under a dynamic policy: the caller is traced for

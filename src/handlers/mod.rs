@@ -13,6 +13,7 @@ pub mod memory;
 pub mod net;
 pub mod process;
 pub mod procview;
+pub mod programs;
 pub mod random;
 pub mod time;
 pub mod tracer;

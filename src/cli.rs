@@ -36,8 +36,8 @@ pub enum Command {
 
 /// Run CMD confined. With no -r/-w flag at all a built-in default applies: read and
 /// execute beneath /usr /lib /lib64 /bin /sbin /etc (those that exist), read-write
-/// /dev/null /dev/zero /dev/full /dev/tty, nothing else. With any -r/-w flag, exactly
-/// the given paths apply. Without --net-allow/--net-deny, TCP connect is denied and
+/// /dev/null /dev/zero /dev/full /dev/tty, nothing else. With any -r/-w flag, the given
+/// paths apply, plus /dev/null /dev/zero /dev/full read-write. Without --net-allow/--net-deny, TCP connect is denied and
 /// UDP/ICMP sockets cannot be created; bind only on --net-allow-bind ports; signals and
 /// abstract unix sockets cannot reach outside the sandbox.
 #[derive(FromArgs, Debug, Default)]
@@ -50,6 +50,11 @@ pub struct RunArgs {
     /// allow reading, writing, creating and removing beneath PATH (repeatable)
     #[argh(option, short = 'w', long = "fs-write")]
     pub fs_write: Vec<String>,
+
+    /// do not add /dev/null, /dev/zero and /dev/full (read-write) to the -r/-w rules,
+    /// nor keep them in the built-in default
+    #[argh(switch)]
+    pub no_default_devices: bool,
 
     /// working directory of the command
     #[argh(option)]
@@ -423,6 +428,7 @@ pub fn spec(args: &RunArgs, command: Vec<OsString>) -> Result<Spec, PolicyError>
         command,
         fs_read: args.fs_read.iter().map(PathBuf::from).collect(),
         fs_write: args.fs_write.iter().map(PathBuf::from).collect(),
+        no_default_devices: args.no_default_devices,
         cwd: args.cwd.as_ref().map(PathBuf::from),
         clean_env: args.clean_env,
         env,
@@ -614,6 +620,7 @@ mod tests {
             command: os(&["prog", "arg"]),
             fs_read: vec!["/usr".into()],
             fs_write: vec!["/tmp".into()],
+            no_default_devices: false,
             cwd: Some("/".into()),
             clean_env: true,
             env: vec![("A".into(), "1=2".into())],

@@ -77,6 +77,11 @@ impl SandboxBuilder {
         self.spec.fs_write.push(path.as_ref().to_owned());
         self
     }
+    /// Leave /dev/null, /dev/zero and /dev/full out of the rules (`--no-default-devices`).
+    pub fn no_default_devices(mut self) -> Self {
+        self.spec.no_default_devices = true;
+        self
+    }
     /// Working directory of the command.
     pub fn cwd(mut self, path: impl AsRef<Path>) -> Self {
         self.spec.cwd = Some(path.as_ref().to_owned());

@@ -239,3 +239,23 @@ fn exec_outside_read_paths_denied() {
         );
     }
 }
+
+#[test]
+fn harmless_devices_are_writable_with_explicit_rules() {
+    // `2>/dev/null` must work under any -r/-w: /dev/null, /dev/zero and /dev/full are
+    // read-write in every run unless --no-default-devices.
+    for mode in Mode::ALL {
+        for dev in ["/dev/null", "/dev/zero"] {
+            assert_eq!(
+                sandboxed(mode, &[], &["write", dev]),
+                "ok",
+                "{mode:?} {dev}"
+            );
+            assert_eq!(
+                sandboxed(mode, &["--no-default-devices"], &["write", dev]),
+                "err EACCES",
+                "{mode:?} {dev}"
+            );
+        }
+    }
+}

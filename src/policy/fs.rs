@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 pub const DEFAULT_READ: &[&str] = &["/usr", "/lib", "/lib64", "/bin", "/sbin", "/etc"];
 /// Read-write paths of the built-in filesystem policy (those that exist).
 pub const DEFAULT_WRITE: &[&str] = &["/dev/null", "/dev/zero", "/dev/full", "/dev/tty"];
+/// Harmless devices every run may read and write (those that exist), added to explicit
+/// rules too unless `--no-default-devices`: `2>/dev/null` works everywhere.
+pub const ALWAYS_WRITE: &[&str] = &["/dev/null", "/dev/zero", "/dev/full"];
 
 /// What a filesystem rule grants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,6 +23,19 @@ pub enum FsAccess {
 pub struct FsRule {
     pub path: PathBuf,
     pub access: FsAccess,
+}
+
+/// [`ALWAYS_WRITE`] as rules, for those that exist and no rule of `rules` names.
+pub fn default_devices(rules: &[FsRule]) -> Vec<FsRule> {
+    ALWAYS_WRITE
+        .iter()
+        .map(PathBuf::from)
+        .filter(|p| p.exists() && !rules.iter().any(|r| r.path == *p))
+        .map(|path| FsRule {
+            path,
+            access: FsAccess::Write,
+        })
+        .collect()
 }
 
 /// The built-in rules (those of [`DEFAULT_READ`] and [`DEFAULT_WRITE`] that exist), used

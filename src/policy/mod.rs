@@ -116,6 +116,12 @@ impl Policy {
         }
         if fs.is_empty() {
             fs = fs::default_fs();
+            if spec.no_default_devices {
+                fs.retain(|r| !fs::ALWAYS_WRITE.iter().any(|d| r.path == Path::new(d)));
+            }
+        } else if !spec.no_default_devices {
+            let devices = fs::default_devices(&fs);
+            fs.extend(devices);
         }
 
         let cwd = match &spec.cwd {

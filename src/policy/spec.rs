@@ -30,6 +30,9 @@ pub struct Spec {
     pub fs_read: Vec<PathBuf>,
     /// `-w/--fs-write`: read, write, create and remove beneath each path.
     pub fs_write: Vec<PathBuf>,
+    /// `--no-default-devices`: do not add [`super::fs::ALWAYS_WRITE`] (`/dev/null`,
+    /// `/dev/zero`, `/dev/full`, read-write) to the rules.
+    pub no_default_devices: bool,
     /// `--cwd`: the command's working directory.
     pub cwd: Option<PathBuf>,
 

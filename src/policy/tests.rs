@@ -28,13 +28,31 @@ fn default_fs_applies_only_without_fs_flags() {
         ..spec()
     })
     .unwrap();
-    assert_eq!(
-        p.fs,
-        vec![FsRule {
-            path: "/tmp".into(),
-            access: FsAccess::Read
-        }]
-    );
+    let rule = |p: &str, access| FsRule {
+        path: p.into(),
+        access,
+    };
+    let mut want = vec![rule("/tmp", FsAccess::Read)];
+    for d in fs::ALWAYS_WRITE {
+        if Path::new(d).exists() {
+            want.push(rule(d, FsAccess::Write));
+        }
+    }
+    assert_eq!(p.fs, want, "the harmless devices are added");
+    let p = Policy::new(Spec {
+        fs_read: vec!["/tmp".into()],
+        no_default_devices: true,
+        ..spec()
+    })
+    .unwrap();
+    assert_eq!(p.fs, vec![rule("/tmp", FsAccess::Read)]);
+    let p = Policy::new(Spec {
+        no_default_devices: true,
+        ..spec()
+    })
+    .unwrap();
+    assert!(p.fs.iter().all(|r| r.path != Path::new("/dev/null")));
+    assert!(p.fs.iter().any(|r| r.path == Path::new("/usr")));
 }
 
 #[test]

@@ -69,8 +69,16 @@ fn main() -> ExitCode {
                         if m.killed {
                             eprintln!("sandlet: memory limit of {limit} exceeded, killed");
                         } else if m.refused > 0 {
+                            // A program that does not handle ENOMEM often crashes on it.
+                            let after = match report.outcome {
+                                Outcome::Signaled(sig) => {
+                                    format!("; the command then died of signal {sig}")
+                                }
+                                _ => String::new(),
+                            };
                             eprintln!(
-                                "sandlet: {} allocation(s) refused at the memory limit of {limit}",
+                                "sandlet: {} allocation(s) refused at the memory limit of \
+                                 {limit}{after}",
                                 m.refused
                             );
                         }

@@ -708,6 +708,8 @@ fn command_dies_with_sandlet_mid_notification() {
 fn bad_limit_flags_exit_2_and_run_nothing() {
     let bad: &[&[&str]] = &[
         &["-m", "0"],
+        &["-m", "1"],
+        &["-m", "63K"],
         &["-m", "12Q"],
         &["-m", ""],
         &["--max-memory", "-5M"],

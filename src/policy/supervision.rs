@@ -14,6 +14,9 @@ pub const DEFAULT_MAX_PROCESSES: u32 = 64;
 pub const DEFAULT_WORKERS: usize = 2;
 /// Most `--workers`.
 pub const MAX_WORKERS: usize = 64;
+/// Least `--max-memory`: smaller values are slips (`-m 1` for `-m 1G`); no program
+/// starts with less (a dynamically linked one needs about 1M).
+pub const MIN_MEMORY: u64 = 64 << 10;
 /// Most `--num-cpus`.
 pub const MAX_NUM_CPUS: u32 = 1024;
 /// `--policy-timeout` when not given.
@@ -109,11 +112,14 @@ pub fn supervisor_policy(
         None => DEFAULT_MAX_PROCESSES,
     };
     let memory = match spec.max_memory {
-        Some(0) => {
+        Some(bytes) if bytes < MIN_MEMORY => {
             return Err(out_of_range(
                 "--max-memory",
-                0,
-                "size '0' must be at least one byte".into(),
+                parse::format_size(bytes),
+                format!(
+                    "below the minimum of {} (a program needs more to start)",
+                    parse::format_size(MIN_MEMORY)
+                ),
             ))
         }
         Some(bytes) => Some(MemoryLimit {

@@ -1824,7 +1824,7 @@ static void act_random(const char *how, long n)
  */
 static void act_read_at(const char *how, const char *path, long n)
 {
-	static unsigned char buf[1 << 16];
+	unsigned char buf[4096];
 	char dir[4096];
 	const char *base = strrchr(path, '/');
 	unsigned long long h = 1469598103934665603ULL;

@@ -187,3 +187,53 @@ fn bad_policy_flags_exit_2() {
         util::assert_one_error_line(&run(Mode::Root.sandlet(&args)), 2);
     }
 }
+
+#[test]
+fn the_policy_program_is_found_like_a_command_or_refused_at_start() {
+    let dir = TempDir::new("policy-path");
+    script(&dir, "policy.sh", "while read -r l; do echo allow; done");
+    let plain = dir.file("plain.sh", "#!/bin/sh\n");
+    for mode in Mode::ALL {
+        // A bare name: a file in the working directory (not searched on PATH only).
+        let mut cmd = mode.sandlet(&["run", "--policy-exec", "policy.sh", "--", "/bin/true"]);
+        cmd.current_dir(dir.path());
+        let out = run(cmd);
+        assert_eq!(out.code(), 0, "{mode:?}: {}", out.err());
+        // A relative path with a slash.
+        let mut cmd = mode.sandlet(&["run", "--policy-exec", "./policy.sh", "--", "/bin/true"]);
+        cmd.current_dir(dir.path());
+        assert_eq!(run(cmd).code(), 0, "{mode:?}");
+        // Missing or not executable: a usage error, and nothing runs.
+        let marker = dir.join("ran");
+        for bad in ["no-such-policy", "./no-such-policy", plain.as_str()] {
+            let w = dir.path().to_str().unwrap();
+            let system = util::system_flags();
+            let mut args = vec!["run", "-w", w, "--policy-exec", bad];
+            args.extend(system.iter().map(String::as_str));
+            args.extend_from_slice(&["--", "/bin/touch", &marker]);
+            let mut cmd = mode.sandlet(&args);
+            cmd.current_dir(dir.path());
+            let out = run(cmd);
+            util::assert_one_error_line(&out, 2);
+            assert!(out.err().contains("--policy-exec"), "{}", out.err());
+            assert!(
+                !std::path::Path::new(&marker).exists(),
+                "{mode:?} {bad}: ran"
+            );
+        }
+        // Control: with a good program the same command runs and leaves the marker.
+        let w = dir.path().to_str().unwrap();
+        let system = util::system_flags();
+        let mut args = vec!["run", "-w", w, "--policy-exec", "policy.sh"];
+        args.extend(system.iter().map(String::as_str));
+        args.extend_from_slice(&["--", "/bin/touch", &marker]);
+        let mut cmd = mode.sandlet(&args);
+        cmd.current_dir(dir.path());
+        assert_eq!(run(cmd).code(), 0, "{mode:?}");
+        assert!(
+            std::path::Path::new(&marker).exists(),
+            "{mode:?}: control did not run"
+        );
+        std::fs::remove_file(&marker).unwrap();
+    }
+}

@@ -2,6 +2,7 @@
 //! asks: built from a [`Spec`] with the "X requires the supervisor" rules and the range
 //! of each supervisor knob.
 
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::parse::{self, ParseError};
@@ -234,7 +235,38 @@ pub fn dynamic_policy(spec: &Spec, supervised: bool) -> Result<Option<DynamicPol
         None => DEFAULT_POLICY_TIMEOUT,
     };
     Ok(Some(DynamicPolicy::Program {
-        program: program.clone(),
+        program: program_path(program)?,
         timeout,
     }))
+}
+
+/// The `--policy-exec` program as an absolute path: a path with a `/` as given, else a
+/// file of that name in the working directory, else one found on `PATH`.
+fn program_path(raw: &str) -> Result<String, PolicyError> {
+    use std::os::unix::fs::PermissionsExt;
+    let runnable = |p: &Path| {
+        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    let found = if raw.contains('/') {
+        Some(PathBuf::from(raw))
+    } else if Path::new(raw).is_file() {
+        Some(Path::new(".").join(raw))
+    } else {
+        std::env::var_os("PATH").and_then(|path| {
+            std::env::split_paths(&path)
+                .map(|dir| dir.join(raw))
+                .find(|c| runnable(c))
+        })
+    };
+    let why = match &found {
+        None => "not found (give a path, or a file in the working directory or on PATH)",
+        Some(p) if !p.exists() => "no such file",
+        Some(p) if !runnable(p) => "not an executable file",
+        Some(_) => "",
+    };
+    match found.map(std::fs::canonicalize) {
+        Some(Ok(p)) if why.is_empty() => Ok(p.to_string_lossy().into_owned()),
+        Some(Err(e)) if why.is_empty() => Err(out_of_range("--policy-exec", raw, e.to_string())),
+        _ => Err(out_of_range("--policy-exec", raw, why.into())),
+    }
 }

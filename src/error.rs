@@ -6,7 +6,7 @@
 
 use std::fmt;
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::policy::parse::ParseError;
 use crate::policy::protection::Protection;
@@ -181,8 +181,17 @@ impl From<crate::seccomp::bpf::AsmError> for SetupError {
 /// The command could not be started. Exit 127 (not found) or 126 (not executable).
 #[derive(Debug)]
 pub enum ExecError {
-    NotFound { command: String },
-    NotExecutable { command: String, source: io::Error },
+    NotFound {
+        command: String,
+    },
+    NotExecutable {
+        command: String,
+        /// The file the command resolved to.
+        resolved: PathBuf,
+        /// What to do about it, when known.
+        hint: Option<String>,
+        source: io::Error,
+    },
 }
 
 impl ExecError {
@@ -198,13 +207,19 @@ impl fmt::Display for ExecError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ExecError::NotFound { command } => write!(f, "{command}: command not found"),
-            ExecError::NotExecutable { command, source } => {
-                write!(f, "{command}: cannot execute: {source}")?;
-                if source.raw_os_error() == Some(libc::EACCES) {
-                    write!(
-                        f,
-                        " (is it, its interpreter and its libraries under an --fs-read path?)"
-                    )?;
+            ExecError::NotExecutable {
+                command,
+                resolved,
+                hint,
+                source,
+            } => {
+                write!(f, "{command}")?;
+                if Path::new(command) != resolved {
+                    write!(f, " ({})", resolved.display())?;
+                }
+                write!(f, ": cannot execute: {source}")?;
+                if let Some(hint) = hint {
+                    write!(f, " ({hint})")?;
                 }
                 Ok(())
             }

@@ -3,6 +3,8 @@
 
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
 
 use log::warn;
 use rustix::net::{AddressFamily, SocketFlags, SocketType};
@@ -79,8 +81,9 @@ pub(crate) fn launch(
         }
     };
     let (terminal, traps) = (plan.terminal, plan.traps);
+    let exe = PathBuf::from(std::ffi::OsStr::from_bytes(plan.exe.as_bytes()));
     drop(plan);
-    let result = start(&mut supervisor, &ours, policy, traps).and_then(|()| {
+    let result = start(&mut supervisor, &ours, policy, &exe, traps).and_then(|()| {
         started(pid, supervisor.fork_control());
         let outcome = supervisor.supervise(signals, policy.timeout, policy.cpu_percent)?;
         Ok(RunReport {
@@ -118,6 +121,7 @@ fn start(
     sandbox: &mut Supervisor,
     ours: &OwnedFd,
     policy: &Policy,
+    exe: &Path,
     traps: Traps,
 ) -> Result<(), RunError> {
     // Nothing is trapped without a supervisor (Traps::for_policy).
@@ -140,7 +144,7 @@ fn start(
             }
             Ok(Some(child::Report::Failed(step, err))) => {
                 abort(sandbox);
-                return Err(child_failure(policy, step, err));
+                return Err(child_failure(policy, exe, step, err));
             }
             // (ListenerNumber was turned into Listener above.)
             Ok(None | Some(child::Report::ListenerNumber(_))) => {
@@ -169,7 +173,7 @@ fn start(
         Ok(None) => {}
         Ok(Some(child::Report::Failed(step, err))) => {
             abort(sandbox);
-            return Err(child_failure(policy, step, err));
+            return Err(child_failure(policy, exe, step, err));
         }
         Ok(Some(child::Report::Listener(_) | child::Report::ListenerNumber(_))) => {
             abort(sandbox);
@@ -185,14 +189,16 @@ fn start(
     Ok(())
 }
 
-fn child_failure(policy: &Policy, step: child::Step, err: io::Error) -> RunError {
+fn child_failure(policy: &Policy, exe: &Path, step: child::Step, err: io::Error) -> RunError {
     let command = policy.command[0].to_string_lossy().into_owned();
     match step {
-        child::Step::Exec if err.raw_os_error() == Some(libc::ENOENT) => {
+        child::Step::Exec if err.raw_os_error() == Some(libc::ENOENT) && !exe.exists() => {
             ExecError::NotFound { command }.into()
         }
         child::Step::Exec => ExecError::NotExecutable {
             command,
+            resolved: exe.to_owned(),
+            hint: exec_hint(policy, exe, &err),
             source: err,
         }
         .into(),
@@ -202,6 +208,42 @@ fn child_failure(policy: &Policy, step: child::Step, err: io::Error) -> RunError
         }
         .into(),
     }
+}
+
+/// What to do when `exe` (the resolved command) did not run: name the file the rules
+/// leave out (the command itself, or its `#!` interpreter) and the `-r` that allows it.
+fn exec_hint(policy: &Policy, exe: &Path, err: &io::Error) -> Option<String> {
+    let real = std::fs::canonicalize(exe).unwrap_or_else(|_| exe.to_owned());
+    let dir = |p: &Path| p.parent().unwrap_or(p).display().to_string();
+    let covered = |p: &Path| policy.reads(&p.to_string_lossy());
+    if !covered(&real) {
+        return Some(format!(
+            "{} is not under an --fs-read path; add -r {}",
+            real.display(),
+            dir(&real)
+        ));
+    }
+    let head = std::fs::read(&real).ok()?;
+    let head = &head[..head.len().min(crate::handlers::programs::HEAD)];
+    if let Some((interp, _)) = crate::handlers::programs::shebang(head) {
+        let interp = Path::new(&interp);
+        let real_interp = std::fs::canonicalize(interp).unwrap_or_else(|_| interp.to_owned());
+        if !real_interp.exists() {
+            return Some(format!(
+                "it is a script for {}, which does not exist",
+                interp.display()
+            ));
+        }
+        if !covered(&real_interp) {
+            return Some(format!(
+                "it is a script for {}, which is not under an --fs-read path; add -r {}",
+                interp.display(),
+                dir(&real_interp)
+            ));
+        }
+    }
+    (err.raw_os_error() == Some(libc::EACCES))
+        .then(|| "are its interpreter and libraries under an --fs-read path?".to_owned())
 }
 
 /// Waits for the child's next message: `None` is EOF (exec succeeded).

@@ -205,7 +205,9 @@ fn candidate(path: &Path) -> Candidate {
 pub fn resolve(command: &OsStr, env: &[(OsString, OsString)]) -> Result<PathBuf, ExecError> {
     let shown = command.to_string_lossy().into_owned();
     let not_executable = |command: String| ExecError::NotExecutable {
+        resolved: PathBuf::from(&command),
         command,
+        hint: Some("no execute permission".into()),
         source: std::io::Error::from_raw_os_error(libc::EACCES),
     };
     if command.as_bytes().contains(&b'/') {
@@ -217,7 +219,9 @@ pub fn resolve(command: &OsStr, env: &[(OsString, OsString)]) -> Result<PathBuf,
                 Err(ExecError::NotFound { command: shown })
             }
             Candidate::Absent(source) => Err(ExecError::NotExecutable {
+                resolved: path,
                 command: shown,
+                hint: None,
                 source,
             }),
         };

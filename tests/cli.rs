@@ -4,6 +4,7 @@
 mod util;
 
 use std::os::linux::net::SocketAddrExt;
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use util::{
@@ -367,5 +368,60 @@ fn degraded_scopes_are_exactly_the_ones_dropped() {
         );
         assert_eq!(degraded(&["read", &secret]), "err EACCES", "{mode:?}");
         assert_eq!(degraded(&["sys", "mount"]), "err EPERM", "{mode:?}");
+    }
+}
+
+#[test]
+fn an_unexecutable_command_says_which_file_and_which_rule() {
+    for mode in Mode::ALL {
+        let t = TempDir::new("unexec");
+        let bin = t.subdir("bin");
+        let tool = format!("{bin}/tool");
+        std::fs::copy("/bin/true", &tool).unwrap();
+        let scripts = t.subdir("scripts");
+        let script = |name: &str, interp: &str| {
+            let p = t.file(&format!("scripts/{name}"), &format!("#!{interp}\n"));
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+            p
+        };
+        let missing = script("missing", "/no/such/interpreter");
+        let outside = script("outside", &tool);
+        let dir = scripts;
+        let system = util::system_flags();
+        let with = |extra: &[&str], cmd: &[&str]| {
+            let mut argv = vec!["run"];
+            argv.extend(system.iter().map(String::as_str));
+            argv.extend_from_slice(extra);
+            argv.push("--");
+            argv.extend_from_slice(cmd);
+            run(mode.sandlet(&argv))
+        };
+        // The command itself outside the rules: found on PATH, named with its file.
+        let out = with(&["--env", &format!("PATH={bin}")], &["tool"]);
+        util::assert_one_error_line(&out, 126);
+        let want = format!("tool ({tool}): cannot execute");
+        assert!(out.err().contains(&want), "{mode:?}: {}", out.err());
+        assert!(
+            out.err().contains(&format!("add -r {bin}")),
+            "{}",
+            out.err()
+        );
+        // A script whose interpreter the rules leave out, or that does not exist.
+        let out = with(&["-r", &dir], &[&outside]);
+        util::assert_one_error_line(&out, 126);
+        assert!(
+            out.err().contains(&format!("script for {tool}")) && out.err().contains("add -r"),
+            "{mode:?}: {}",
+            out.err()
+        );
+        let out = with(&["-r", &dir], &[&missing]);
+        util::assert_one_error_line(&out, 126);
+        assert!(
+            out.err().contains("does not exist"),
+            "{mode:?}: {}",
+            out.err()
+        );
+        // Control: with the rule the tool runs.
+        with(&["-r", &bin, "-r", &dir], &[&outside]).expect_code(0);
     }
 }

@@ -17,6 +17,8 @@
 #    under `--net-allow 127.0.0.1` (each connect trapped and made on the caller's behalf).
 # 3. fork: scripts/bench/fork_loop.c does 2000 fork + waitpid, bare and under
 #    `sandlet run` (every fork trapped for the process limit, default -P 64).
+# 3c. the /proc view: wall time of `find /usr/share -name '*.txt'` bare, under `-r /` (the
+#    /proc view traps every open, stat and listing) and under narrower rules without /proc.
 # 4. supervisor peak RSS: the VmHWM of the sandlet process itself (not of the command)
 #    while it runs `sleep 1`, and while it answers an 8-thread mmap_loop. GNU time's %M
 #    would not do: wait4's ru_maxrss covers the children sandlet reaps, i.e. the
@@ -354,6 +356,38 @@ print(f"  => {us(cx - cb) / CONNECT_N:+.1f} µs per trapped connect")
 summary.append((f"loopback connect, --net-allow 127.0.0.1 (N={CONNECT_N})",
                 f"{us(cb) / CONNECT_N:.1f} µs", f"{us(cx) / CONNECT_N:.1f} µs",
                 f"{us(cx - cb) / CONNECT_N:+.1f} µs per trapped connect", "", ""))
+
+# 3c. The /proc view ------------------------------------------------------------------
+find_bin = next((p for p in ("/usr/bin/find", "/bin/find") if os.access(p, os.X_OK)), None)
+if find_bin and os.path.isdir("/usr/share"):
+    find_argv = [find_bin, "/usr/share", "-name", "*.txt"]
+    view = [sandlet, "run", "-r", "/", "--"]
+    narrow = [sandlet, "run", "-r", "/usr", "-r", "/lib", "-r", "/lib64", "--"]
+
+    def wall_ns(argv):
+        t0 = time.monotonic_ns()
+        run(argv, ok=(0, 1))  # find exits 1 on an unreadable directory
+        return time.monotonic_ns() - t0
+
+    for argv in (find_argv, view + find_argv, narrow + find_argv):
+        wall_ns(argv)  # warm the caches
+    f_bare, f_view, f_narrow = [], [], []
+    for _ in range(reps):
+        f_bare.append(wall_ns(find_argv))
+        f_view.append(wall_ns(view + find_argv))
+        f_narrow.append(wall_ns(narrow + find_argv))
+    fb, fv, fn = med(f_bare), med(f_view), med(f_narrow)
+    print(f"\n3c. /proc view: {reps} interleaved rounds of `find /usr/share -name '*.txt'` "
+          "(wall time; every open, stat and listing is trapped under -r /)")
+    row("find (bare)", f_bare, 1e6, "ms", 1)
+    row("sandlet run -r / -- find (the /proc view)", f_view, 1e6, "ms", 1)
+    row("sandlet run -r /usr -r /lib -r /lib64 -- find", f_narrow, 1e6, "ms", 1)
+    summary.append(("`find /usr/share`, -r / (the /proc view)", f"{fb / 1e6:.0f} ms",
+                    f"{fv / 1e6:.0f} ms", f"{fv / fb:.1f}x", "", ""))
+    summary.append(("`find /usr/share`, -r /usr -r /lib -r /lib64", f"{fb / 1e6:.0f} ms",
+                    f"{fn / 1e6:.0f} ms", f"{fn / fb:.1f}x", "", ""))
+else:
+    print("\n3c. /proc view: skipped (no find or /usr/share)")
 
 # 4. Supervisor peak RSS ------------------------------------------------------------
 

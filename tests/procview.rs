@@ -101,6 +101,13 @@ fn sensitive_host_files_are_refused() {
                 assert_eq!(got, "err EACCES", "{mode:?} {dir}");
             }
         }
+        // Writes beneath /proc are refused (they are not trapped: Landlock does it).
+        assert_eq!(bare(mode, &["write", "/proc/self/comm"]), "ok", "control");
+        assert_eq!(
+            sandboxed(mode, &ALL, &["write", "/proc/self/comm"]),
+            "err EACCES",
+            "{mode:?}"
+        );
         // What is left of / and /sys after carving them out is still listable.
         for dir in ["/", "/sys", "/sys/kernel", "/proc"] {
             assert_eq!(

@@ -324,27 +324,28 @@ pub fn program(deny: &[u32], traps: Traps) -> Result<Vec<SockFilter>, AsmError> 
         }
     }
     if traps.open {
-        // Served files are only read. Unless the /proc view (which also serves
-        // directories) is on, an open that writes, creates, only names the file
-        // (O_PATH) or wants a directory goes on without a notification: the kernel
-        // refuses a directory open of a served file by itself (ENOTDIR).
-        let not_served =
-            (libc::O_ACCMODE | libc::O_CREAT | libc::O_TRUNC | libc::O_PATH | libc::O_DIRECTORY)
-                as u32;
+        // Served files are only read, so an open that writes or creates goes on without
+        // a notification (beneath /proc, Landlock refuses it: /proc is not in the rules).
+        // Unless the /proc view (which also serves directories and answers O_PATH opens
+        // of foreign processes) is on, so does one that only names the file (O_PATH) or
+        // wants a directory: the kernel refuses a directory open of a served file by
+        // itself (ENOTDIR).
+        let writes = (libc::O_ACCMODE | libc::O_CREAT | libc::O_TRUNC) as u32;
+        let not_served = if traps.proc {
+            writes
+        } else {
+            writes | (libc::O_PATH | libc::O_DIRECTORY) as u32
+        };
         for (name, flags_arg) in [("open", 1), ("openat", 2)] {
             let Some(nr) = names::number(name) else {
                 continue;
             };
-            let body = if traps.proc {
-                Block::new().ret(SECCOMP_RET_USER_NOTIF)
-            } else {
-                Block::new()
-                    .load(arg_low(flags_arg))
-                    .jump(BPF_JSET, not_served, Label::At("pass"), Label::Next)
-                    .ret(SECCOMP_RET_USER_NOTIF)
-                    .mark("pass")
-                    .ret(allow)
-            };
+            let body = Block::new()
+                .load(arg_low(flags_arg))
+                .jump(BPF_JSET, not_served, Label::At("pass"), Label::Next)
+                .ret(SECCOMP_RET_USER_NOTIF)
+                .mark("pass")
+                .ret(allow);
             blocks.push(for_syscall(nr, body));
         }
         blocks.extend(notify_one("openat2"));
@@ -502,6 +503,26 @@ mod tests {
         for name in ["munmap", "read", "getpid"] {
             assert_eq!(call(&p, name, [0; 6]), ALLOW, "{name}");
         }
+        // Opens: with the /proc view, reads, O_PATH and directories notify; writes never.
+        let openat =
+            |p: &[SockFilter], flags: i32| call(p, "openat", [3, 0x7000, flags as u64, 0, 0, 0]);
+        for flags in [libc::O_RDONLY, libc::O_PATH, libc::O_DIRECTORY] {
+            assert_eq!(openat(&p, flags), NOTIFY, "{flags:#x}");
+        }
+        for flags in [
+            libc::O_WRONLY,
+            libc::O_RDWR,
+            libc::O_CREAT,
+            libc::O_RDONLY | libc::O_TRUNC,
+        ] {
+            assert_eq!(openat(&p, flags), ALLOW, "{flags:#x}");
+        }
+        let mut no_view = Traps::ALL;
+        no_view.proc = false;
+        let q = program(&[], no_view).unwrap();
+        assert_eq!(openat(&q, libc::O_RDONLY), NOTIFY);
+        assert_eq!(openat(&q, libc::O_PATH), ALLOW);
+        assert_eq!(openat(&q, libc::O_DIRECTORY), ALLOW);
         // Without traps nothing notifies.
         let plain = prog();
         assert_eq!(call(&plain, "clone", [sigchld, 0, 0, 0, 0, 0]), ALLOW);

@@ -195,7 +195,11 @@ fn the_policy_program_is_outside_the_view() {
         );
         // Control: the same probe, bare, against the program run by hand.
         let mut helper = mode.command(&[program.as_str()]);
-        let mut helper = helper.stdin(Stdio::piped()).spawn().unwrap();
+        let mut helper = helper
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
         let control = bare_shell(mode, &probe);
         let _ = helper.kill();
         let _ = helper.wait();

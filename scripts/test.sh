@@ -14,7 +14,19 @@ stage "cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets -- -D warnings
 
 stage "cargo test (all unit and integration tests)"
+# Checks that cannot run on this machine are recorded here (tests/util: skip()).
+skips=target/tmp/skipped.log
+mkdir -p target/tmp
+rm -f "$skips"
 cargo test --no-fail-fast
+
+stage "skipped checks"
+if [[ -s $skips ]]; then
+    sort "$skips"
+    echo "$(wc -l < "$skips") check(s) skipped on this machine"
+else
+    echo "none"
+fi
 
 stage "sandlet check (informational)"
 if ! cargo run --quiet -- check; then

@@ -5,6 +5,8 @@
 mod util;
 
 use std::net::{Ipv4Addr, Ipv6Addr, TcpListener, UdpSocket};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use util::{bare, sandboxed, sandboxed_output, Mode};
@@ -128,14 +130,14 @@ fn cidr_ipv6_and_hostnames() {
 fn v4_mapped_addresses_match_as_ipv4() {
     // An IPv6 socket connecting to ::ffff:127.0.0.1 is matched against the IPv4 rule.
     let Ok(l) = TcpListener::bind((Ipv6Addr::UNSPECIFIED, 0)) else {
-        eprintln!("note: no dual-stack listener, skipped");
+        util::skip("no dual-stack IPv6 listener");
         return;
     };
     let p = l.local_addr().unwrap().port().to_string();
     for mode in Mode::ALL {
         let mapped = "::ffff:127.0.0.1";
         if bare(mode, &["tcp_connect", mapped, &p]) != "ok" {
-            eprintln!("note: v4-mapped connect not possible here, skipped");
+            util::skip("v4-mapped connect not possible here");
             return;
         }
         let allow = format!("127.0.0.1:{p}");
@@ -153,7 +155,7 @@ fn the_any_address_is_matched_as_this_host() {
     // A connect or send to 0.0.0.0, :: or ::ffff:0.0.0.0 reaches the local host: the
     // rules see the loopback address the kernel will use (hazard 16).
     let Ok(l) = TcpListener::bind((Ipv6Addr::UNSPECIFIED, 0)) else {
-        eprintln!("note: no dual-stack listener, skipped");
+        util::skip("no dual-stack IPv6 listener");
         return;
     };
     let p = l.local_addr().unwrap().port().to_string();
@@ -318,35 +320,87 @@ fn malformed_specs_exit_2_and_run_nothing() {
     }
 }
 
+/// A loopback listener drained by a thread that counts the connections it accepts.
+struct Counted {
+    port: String,
+    count: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Counted {
+    fn new() -> Counted {
+        let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        l.set_nonblocking(true).unwrap();
+        let port = l.local_addr().unwrap().port().to_string();
+        let count = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (c, s) = (Arc::clone(&count), Arc::clone(&stop));
+        let thread = std::thread::spawn(move || loop {
+            match l.accept() {
+                Ok(_) => {
+                    c.fetch_add(1, Ordering::SeqCst);
+                }
+                Err(_) if s.load(Ordering::SeqCst) => break,
+                Err(_) => std::thread::sleep(Duration::from_millis(1)),
+            }
+        });
+        Counted {
+            port,
+            count,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// Connections accepted so far, after the backlog is drained.
+    fn taken(&self) -> usize {
+        std::thread::sleep(Duration::from_millis(50));
+        self.count.swap(0, Ordering::SeqCst)
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 #[test]
 fn connect_race_never_reaches_a_denied_server() {
     // One thread connects to the allowed server while another rewrites the sockaddr to
     // the denied one in a tight loop; the decision is made on the address copy the
     // supervisor read, so the denied server never sees a connection.
-    let allowed = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-    let denied = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-    denied.set_nonblocking(true).unwrap();
-    let a = allowed.local_addr().unwrap().port().to_string();
-    let d = denied.local_addr().unwrap().port().to_string();
-    let accepted = std::thread::spawn(move || {
-        for s in allowed.incoming() {
-            if s.is_err() {
-                break;
-            }
-        }
-    });
-    let rule = format!("127.0.0.1:{a}");
-    let out = sandboxed(
-        Mode::Root,
-        &["--net-allow", &rule],
-        &["connect_race", "127.0.0.1", &a, &d, "10000"],
-    );
-    assert!(out.starts_with("ok"), "{out}");
+    let allowed = Counted::new();
+    let denied = Counted::new();
+    let (a, d) = (allowed.port.as_str(), denied.port.as_str());
+    let race = ["connect_race", "127.0.0.1", a, d, "3000"];
+    // Control: unconfined, the flipping thread gets connects to the denied server.
+    let control = bare(Mode::Root, &race);
+    assert!(control.starts_with("ok "), "control: {control}");
     assert!(
-        denied.accept().is_err(),
-        "a connection reached the denied server"
+        allowed.taken() > 0,
+        "control: no connect reached the allowed server"
     );
-    drop(accepted);
+    assert!(
+        denied.taken() > 0,
+        "control: the race never hit the denied port"
+    );
+    let rule = format!("127.0.0.1:{a}");
+    for mode in Mode::ALL {
+        let out = sandboxed(mode, &["--net-allow", &rule], &race);
+        let connected: usize = out.strip_prefix("ok ").unwrap().parse().unwrap();
+        assert!(connected > 0, "{mode:?}: no connect was allowed: {out}");
+        assert_eq!(allowed.taken(), connected, "{mode:?}: {out}");
+        assert_eq!(
+            denied.taken(),
+            0,
+            "{mode:?}: a connection reached the denied server"
+        );
+    }
 }
 
 /// A UDP socket on 127.0.0.1 (kept by the caller) and its port.
@@ -458,7 +512,11 @@ fn a_bind_made_on_behalf_keeps_privileged_ports_privileged() {
     // The supervisor binds with its own privileges: a port below 1024 must still need
     // the caller's CAP_NET_BIND_SERVICE, which sandlet drops unless --keep-caps.
     util::require_root();
-    let Some(port) = (1000..1024).find(|p| TcpListener::bind(("127.0.0.1", *p)).is_ok()) else {
+    let Some(port) = (1..1024)
+        .rev()
+        .find(|p| TcpListener::bind(("127.0.0.1", *p)).is_ok())
+    else {
+        util::skip("no privileged TCP port is free on 127.0.0.1");
         return;
     };
     let port = port.to_string();
@@ -584,7 +642,7 @@ fn icmp_only_with_an_icmp_rule() {
     util::require_root();
     let groups = PingGroups::open_to_all();
     if groups.0.is_none() {
-        eprintln!("note: cannot open ping sockets to all groups, skipped");
+        util::skip("cannot open ping sockets to all groups");
         return;
     }
     for mode in Mode::ALL {

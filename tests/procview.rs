@@ -65,11 +65,19 @@ fn a_racing_path_cannot_open_a_foreign_process() {
     let probe = util::probe();
     // Control: bare, the flipping thread gets opens of the foreign file through.
     let control = bare(Mode::Root, &["open_race", probe, &foreign, "5000"]);
-    let escaped = |line: &str| line.split(' ').nth(1).unwrap().parse::<u64>().unwrap();
-    assert!(escaped(&control) > 0, "control: {control}");
+    // "ok ESCAPED OPENED": opens that reached the foreign file, opens that succeeded.
+    let field = |line: &str, i: usize| line.split(' ').nth(i).unwrap().parse::<u64>().unwrap();
+    assert!(field(&control, 1) > 0, "control: {control}");
     for mode in Mode::ALL {
         let line = sandboxed(mode, &ALL, &["open_race", probe, &foreign, "10000"]);
-        assert_eq!(escaped(&line), 0, "{mode:?}: {line}");
+        assert_eq!(field(&line, 1), 0, "{mode:?}: {line}");
+        // Both paths were tried: the probe's own opened, the foreign one was refused.
+        let opened = field(&line, 2);
+        assert!(opened > 0, "{mode:?}: nothing opened: {line}");
+        assert!(
+            opened < 10000,
+            "{mode:?}: the racing path was never refused: {line}"
+        );
     }
 }
 

@@ -288,7 +288,7 @@ fn time_start_holds_for_clock_ids_with_high_bits() {
 fn time_start_reaches_python() {
     let python = "/usr/bin/python3";
     if !std::path::Path::new(python).exists() {
-        eprintln!("skipped: no {python}");
+        util::skip(&format!("no {python}"));
         return;
     }
     let out = run(Mode::Root.sandlet(&[

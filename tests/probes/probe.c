@@ -786,7 +786,8 @@ static void act_socket(const char *dom, const char *type, const char *proto)
 		{ "unix", AF_UNIX }, { "inet", AF_INET }, { "inet6", AF_INET6 },
 		{ "netlink", AF_NETLINK }, { "packet", AF_PACKET },
 		{ "bluetooth", AF_BLUETOOTH }, { "alg", AF_ALG },
-		{ "vsock", AF_VSOCK },
+		{ "vsock", AF_VSOCK }, { "key", 15 /* AF_KEY */ }, { "xdp", 44 /* AF_XDP */ },
+		{ "can", 29 /* AF_CAN */ },
 	};
 	static const struct sym types[] = {
 		{ "stream", SOCK_STREAM }, { "dgram", SOCK_DGRAM },
@@ -798,6 +799,10 @@ static void act_socket(const char *dom, const char *type, const char *proto)
 		{ "sctp", 132 }, { "mptcp", 262 },
 		{ "route", 0 },   /* NETLINK_ROUTE */
 		{ "audit", 9 },   /* NETLINK_AUDIT */
+		{ "generic", 16 }, /* NETLINK_GENERIC */
+		{ "xfrm", 6 },    /* NETLINK_XFRM */
+		{ "sock_diag", 4 }, /* NETLINK_SOCK_DIAG */
+		{ "pfkey", 2 },   /* PF_KEY_V2 */
 		{ "uevent", 15 }, /* NETLINK_KOBJECT_UEVENT */
 	};
 	char tbuf[64];

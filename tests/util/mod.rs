@@ -102,6 +102,29 @@ impl Mode {
     }
 }
 
+/// Where [`skip`] records the checks that could not run here (`scripts/test.sh` prints
+/// and counts them at the end).
+pub const SKIP_LOG: &str = concat!(env!("CARGO_TARGET_TMPDIR"), "/skipped.log");
+
+/// Records, visibly, that a check of the calling test cannot run on this machine:
+/// `SKIP test_name: reason` on stderr and in [`SKIP_LOG`]. Never skip quietly.
+pub fn skip(reason: &str) {
+    use std::io::Write;
+    let name = std::thread::current()
+        .name()
+        .unwrap_or("unnamed test")
+        .to_owned();
+    let line = format!("SKIP {name}: {reason}");
+    eprintln!("{line}");
+    if let Ok(mut f) = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(SKIP_LOG)
+    {
+        let _ = writeln!(f, "{line}");
+    }
+}
+
 /// Asserts the test runs as root (the suite switches users itself).
 pub fn require_root() {
     // SAFETY: geteuid has no preconditions.

@@ -2486,6 +2486,17 @@ int main(int argc, char **argv)
 
 	/* file system */
 	if (IS("read")) { NARGS(1); act_read(argv[2]); }
+	if (IS("open")) {
+		/* open PATH: open it read-only (non-blocking), close, "ok". */
+		int fd;
+
+		NARGS(1);
+		fd = open(argv[2], O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+		if (fd < 0)
+			report(-1);
+		close(fd);
+		report(0);
+	}
 	if (IS("write")) { NARGS(1); act_write(argv[2]); }
 	if (IS("mkdir")) { NARGS(1); report(mkdir(argv[2], 0755)); }
 	if (IS("unlink")) { NARGS(1); report(unlink(argv[2])); }

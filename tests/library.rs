@@ -265,22 +265,32 @@ fn exec_events_and_restricting_the_network_after_the_first_exec() {
          else echo no; fi > {0}",
         out.display()
     );
-    let sandbox = system_reads(Sandbox::builder())
-        .fs_write(&dir)
-        .net_allow("tcp://127.0.0.1".parse().unwrap())
-        .policy_fn(move |event, ctx| {
-            if let EventKind::Exec { path, argv } = &event.kind {
-                log.lock().unwrap().push((path.clone(), argv.clone()));
-                if argv.get(1).map(String::as_str) == Some("first") {
-                    ctx.restrict_network(&[]);
+    let sandbox = |restrict: bool, log: Arc<Mutex<Vec<(String, Vec<String>)>>>| {
+        system_reads(Sandbox::builder())
+            .fs_write(&dir)
+            .net_allow("tcp://127.0.0.1".parse().unwrap())
+            .policy_fn(move |event, ctx| {
+                if let EventKind::Exec { path, argv } = &event.kind {
+                    log.lock().unwrap().push((path.clone(), argv.clone()));
+                    if restrict && argv.get(1).map(String::as_str) == Some("first") {
+                        ctx.restrict_network(&[]);
+                    }
                 }
-            }
-            Verdict::Allow
-        })
-        .command(["/bin/bash", "-c", script.as_str()])
-        .build()
+                Verdict::Allow
+            })
+            .command(["/bin/bash", "-c", script.as_str()])
+            .build()
+            .unwrap()
+    };
+    // Control: a callback that does not restrict lets the same connect through.
+    let report = sandbox(false, Arc::new(Mutex::new(Vec::new())))
+        .spawn()
+        .unwrap()
+        .wait()
         .unwrap();
-    let report = sandbox.spawn().unwrap().wait().unwrap();
+    assert_eq!(report.outcome, Outcome::Exited(0));
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "ok\n", "control");
+    let report = sandbox(true, log).spawn().unwrap().wait().unwrap();
     assert_eq!(report.outcome, Outcome::Exited(0));
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "no\n");
     let _ = std::fs::remove_dir_all(&dir);

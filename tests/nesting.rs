@@ -1,10 +1,14 @@
 //! sandlet inside sandlet: a second listener is refused with a hint, and
 //! `--no-supervisor` nests.
 
+mod util;
+
 use std::path::Path;
 use std::process::Command;
 
-fn nested(inner_flags: &[&str]) -> std::process::Output {
+/// sandlet run (system dirs, its own dir) -- sandlet run INNER_FLAGS -- echo, with the
+/// suite's watchdog.
+fn nested(inner_flags: &[&str]) -> util::Output {
     let bin = env!("CARGO_BIN_EXE_sandlet");
     let dir = Path::new(bin).parent().unwrap().to_str().unwrap();
     let mut cmd = Command::new(bin);
@@ -17,7 +21,7 @@ fn nested(inner_flags: &[&str]) -> std::process::Output {
     cmd.args(["-r", dir, "--", bin, "run"]);
     cmd.args(inner_flags);
     cmd.args(["--", "/bin/echo", "inner ran"]);
-    cmd.output().unwrap()
+    util::run(cmd)
 }
 
 #[test]

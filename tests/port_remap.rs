@@ -7,17 +7,40 @@ mod util;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::process::{Child, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
-use util::{probe, probe_dir, run, Mode};
+use util::{probe, probe_dir, run, Mode, WATCHDOG};
+
+/// A started probe: its stdin (to let it go on) and its stdout lines, read by a thread
+/// so that every wait has the suite's watchdog.
+struct Started {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Started {
+    fn line(&mut self) -> String {
+        match self.lines.recv_timeout(WATCHDOG) {
+            Ok(l) => l,
+            Err(e) => {
+                let _ = self.child.kill();
+                panic!("no line from the probe within {WATCHDOG:?} ({e:?})");
+            }
+        }
+    }
+}
+
+impl Drop for Started {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
 
 /// Starts `probe tcp_remap PORT TOKEN` in a sandbox (with `remap` or without) and
 /// waits for its "bound" line (or its final line, when the bind failed).
-fn start(
-    mode: Mode,
-    remap: bool,
-    port: &str,
-    token: &str,
-) -> (Child, BufReader<std::process::ChildStdout>, String) {
+fn start(mode: Mode, remap: bool, port: &str, token: &str) -> (Started, String) {
     let rule = format!("127.0.0.1:{port}");
     let mut args = vec!["run"];
     if remap {
@@ -43,19 +66,47 @@ fn start(
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
     let mut child = cmd.spawn().expect("start sandlet");
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut first = String::new();
-    out.read_line(&mut first).unwrap();
-    (child, out, first.trim_end().to_owned())
+    let out = BufReader::new(child.stdout.take().unwrap());
+    let (tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in out.lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut started = Started { child, lines };
+    let first = started.line();
+    (started, first)
 }
 
-/// Lets a started probe go on; its result line.
-fn finish(mut child: Child, mut out: BufReader<std::process::ChildStdout>) -> String {
-    child.stdin.take().unwrap().write_all(b"g").unwrap();
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    assert!(child.wait().unwrap().success());
-    line.trim_end().to_owned()
+/// Lets a started probe go on; its result line, once it has exited with 0.
+fn finish(mut s: Started) -> String {
+    s.child.stdin.take().unwrap().write_all(b"g").unwrap();
+    let line = s.line();
+    let deadline = Instant::now() + WATCHDOG;
+    loop {
+        match s.child.try_wait().unwrap() {
+            Some(st) => {
+                assert!(st.success(), "the probe exited with {st}");
+                break;
+            }
+            None if Instant::now() > deadline => panic!("the probe did not exit"),
+            None => std::thread::sleep(Duration::from_millis(10)),
+        }
+    }
+    line
+}
+
+/// Whether the host's /proc/net/tcp lists a socket bound to local `port`.
+fn host_lists(port: u16) -> bool {
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
+    let want = format!(":{port:04X}");
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .any(|local| local.ends_with(&want))
 }
 
 #[test]
@@ -65,16 +116,15 @@ fn two_sandboxes_bind_a_taken_port_at_once() {
     let port = outside.local_addr().unwrap().port().to_string();
     for mode in Mode::ALL {
         // Control: without --port-remap the bind fails, the port is taken.
-        let (child, out, first) = start(mode, false, &port, "c");
+        let (control, first) = start(mode, false, &port, "c");
         assert_eq!(first, "err EADDRINUSE", "{mode:?}");
-        drop(out);
-        let _ = { child }.wait();
+        drop(control);
 
         // The taken port, and 8080 (free or not: the first sandbox may get the real
         // one, the second cannot).
         for port in [port.as_str(), "8080"] {
-            let (a, a_out, a_first) = start(mode, true, port, "alpha");
-            let (b, b_out, b_first) = start(mode, true, port, "beta");
+            let (a, a_first) = start(mode, true, port, "alpha");
+            let (b, b_first) = start(mode, true, port, "beta");
             let firsts = (a_first.as_str(), b_first.as_str());
             assert_eq!(firsts, ("bound", "bound"), "{mode:?}");
             // Both hold the port now; each client reaches its own server, and every
@@ -83,19 +133,16 @@ fn two_sandboxes_bind_a_taken_port_at_once() {
             // outside listener nor the other sandbox's.
             let want_a = format!("ok {port} {port} alpha 3");
             let want_b = format!("ok {port} {port} beta 3");
-            assert_eq!(finish(a, a_out), want_a, "{mode:?}");
-            assert_eq!(finish(b, b_out), want_b, "{mode:?}");
+            assert_eq!(finish(a), want_a, "{mode:?}");
+            assert_eq!(finish(b), want_b, "{mode:?}");
         }
     }
-    // Control for the /proc/net/tcp count: outside a sandbox the host's sockets show.
-    let host_lines = std::fs::read_to_string("/proc/net/tcp")
-        .unwrap()
-        .lines()
-        .count()
-        - 1;
+    // Control for the /proc/net/tcp count: outside a sandbox the outside listener
+    // shows in the host's table.
+    let port: u16 = port.parse().unwrap();
     assert!(
-        host_lines >= 1,
-        "the outside listener is in the host's table"
+        host_lists(port),
+        "the outside listener is not in the host's table"
     );
     drop(outside);
 }

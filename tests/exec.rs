@@ -167,15 +167,31 @@ fn a_new_process_is_registered_before_it_runs() {
         let dir = TempDir::new("fork-events");
         let marker = dir.join("marker");
         let log = dir.join("events");
-        // The policy looks for the file the child creates first thing: finding it
-        // would mean the child ran before the policy heard of it.
-        let body = format!(
-            "while read -r line; do\n  case \"$line\" in\n    *'\"child_pid\"'*)\n      \
-             if [ -e {marker} ]; then echo late >> {log}; else echo early >> {log}; fi\n      \
-             case \"$line\" in *'\"syscall\":\"clone\"'*|*'\"syscall\":\"fork\"'*) ;; esac\n      \
-             echo allow;;\n    *) echo allow;;\n  esac\ndone"
-        );
-        let program = script(&dir, "policy.sh", &body);
+        // The policy looks for the file the child creates first thing (MARKER.PID):
+        // finding it would mean the child ran before the policy heard of it. With
+        // `after`, it answers first and then waits for the file: the control, showing
+        // a child that has run is seen as late.
+        let policy = |after: bool| {
+            let check = format!(
+                "cp=$(echo \"$line\" | sed 's/.*\"child_pid\":\\([0-9]*\\).*/\\1/')\n      \
+                 if [ -e {marker}.$cp ]; then echo late >> {log}; else echo early >> {log}; fi"
+            );
+            let on_child = if after {
+                format!(
+                    "echo allow\n      n=0; while [ ! -e {marker}.$cp ] && [ $n -lt 500 ]; \
+                     do sleep 0.01; n=$((n+1)); done\n      {check}"
+                )
+            } else {
+                format!("{check}\n      echo allow")
+            };
+            format!(
+                "while read -r line; do\n  case \"$line\" in\n    *'\"child_pid\"'*)\n      \
+                 cp=$(echo \"$line\" | sed 's/.*\"child_pid\":\\([0-9]*\\).*/\\1/')\n      \
+                 {on_child};;\n    *) echo allow;;\n  esac\ndone"
+            )
+        };
+        let program = script(&dir, "policy.sh", &policy(false));
+        let late_policy = script(&dir, "late.sh", &policy(true));
         // `probe fork_marker MARKER n` under the policy program `policy`.
         let forks = |policy: &str, n: &str| {
             let writable = util::s(dir.path());
@@ -194,6 +210,17 @@ fn a_new_process_is_registered_before_it_runs() {
                 n,
             ]))
         };
+        // Control: a policy that looks only after answering sees every child as late.
+        let out = forks(&late_policy, "5");
+        assert_eq!(out.probe_line(), "ok 5 0", "{mode:?}: {}", out.err());
+        // (The last child's check may be cut short when the run ends.)
+        let events = std::fs::read_to_string(&log).unwrap();
+        let late = events.lines().filter(|l| *l == "late").count();
+        assert!(
+            late >= 3 && !events.contains("early"),
+            "{mode:?} control: {events:?}"
+        );
+        std::fs::remove_file(&log).unwrap();
         let out = forks(&program, "200");
         assert_eq!(out.probe_line(), "ok 200 0", "{mode:?}: {}", out.err());
         let events = std::fs::read_to_string(&log).unwrap();
@@ -233,29 +260,60 @@ fn children_born_around_exec_freezes_are_registered_first() {
         let log = dir.join("events");
         // Only the fork_marker process's children are checked (its pid comes from its
         // exec event); the racing execs' forks are just allowed.
-        let body = format!(
-            "fm=none\nwhile read -r line; do\n  case \"$line\" in *'\"fork_marker\"'*)\n    \
-             fm=$(echo \"$line\" | sed 's/.*\"pid\":\\([0-9]*\\).*/\\1/');; esac\n  \
-             case \"$line\" in *\"\\\"pid\\\":$fm,\"*'\"child_pid\"'*)\n    \
-             if [ -e {marker} ]; then echo late >> {log}; else echo early >> {log}; fi;; esac\n  \
-             echo allow\ndone"
-        );
-        let program = script(&dir, "policy.sh", &body);
+        // With `after`, the check is made after the answer, once the child's file is
+        // there: the control showing that a child that ran is seen as late.
+        let policy = |after: bool| {
+            let check = format!(
+                "if [ -e {marker}.$cp ]; then echo late >> {log}; else echo early >> {log}; fi"
+            );
+            let on_child = if after {
+                format!(
+                    "echo allow\n    n=0; while [ ! -e {marker}.$cp ] && [ $n -lt 500 ]; \
+                     do sleep 0.01; n=$((n+1)); done\n    {check}"
+                )
+            } else {
+                format!("{check}\n    echo allow")
+            };
+            format!(
+                "fm=none\nwhile read -r line; do\n  case \"$line\" in *'\"fork_marker\"'*)\n    \
+                 fm=$(echo \"$line\" | sed 's/.*\"pid\":\\([0-9]*\\).*/\\1/');; esac\n  \
+                 case \"$line\" in *\"\\\"pid\\\":$fm,\"*'\"child_pid\"'*)\n    \
+                 cp=$(echo \"$line\" | sed 's/.*\"child_pid\":\\([0-9]*\\).*/\\1/')\n    \
+                 {on_child};;\n  *) echo allow;;\n  esac\ndone"
+            )
+        };
+        let program = script(&dir, "policy.sh", &policy(false));
+        let late_policy = script(&dir, "late.sh", &policy(true));
         let probe = util::probe();
-        let line =
-            format!("{probe} fork_marker {marker} 150 & {probe} argv_race 150 >/dev/null; wait");
-        let out = shell(
-            mode,
-            &[
+        let storm = |policy: &str, n: u32| {
+            let line = format!(
+                "{probe} fork_marker {marker} {n} & {probe} argv_race {n} >/dev/null; wait"
+            );
+            let flags = [
                 "--policy-exec",
-                &program,
+                policy,
                 "-w",
                 util::s(dir.path()),
                 "-r",
                 util::probe_dir(),
-            ],
-            &line,
+            ];
+            shell(mode, &flags, &line)
+        };
+        let out = storm(&late_policy, 5);
+        assert_eq!(
+            out.expect_code(0).out(),
+            "ok 5 0",
+            "{mode:?}: {}",
+            out.err()
         );
+        let events = std::fs::read_to_string(&log).unwrap();
+        let late = events.lines().filter(|l| *l == "late").count();
+        assert!(
+            late >= 3 && !events.contains("early"),
+            "{mode:?} control: {events:?}"
+        );
+        std::fs::remove_file(&log).unwrap();
+        let out = storm(&program, 150);
         assert_eq!(
             out.expect_code(0).out(),
             "ok 150 0",

@@ -111,20 +111,28 @@ fn mkdir_and_unlink_under_read_path_denied() {
         assert!(!Path::new(&sub).exists());
         assert_eq!(sandboxed(mode, &r, &["unlink", &file]), "err EACCES");
         assert!(Path::new(&file).exists());
+        let link = format!("{dir}/l");
+        let fifo = format!("{dir}/fifo");
         assert_eq!(
-            sandboxed(mode, &r, &["symlink", "/etc", &format!("{dir}/l")]),
+            sandboxed(mode, &r, &["symlink", "/etc", &link]),
             "err EACCES"
         );
-        assert_eq!(
-            sandboxed(mode, &r, &["mknod", &format!("{dir}/fifo")]),
-            "err EACCES"
+        assert!(
+            fs::symlink_metadata(&link).is_err(),
+            "{mode:?}: symlink made"
         );
-        // Control: granted with -w.
+        assert_eq!(sandboxed(mode, &r, &["mknod", &fifo]), "err EACCES");
+        assert!(fs::symlink_metadata(&fifo).is_err(), "{mode:?}: fifo made");
+        // Control: granted with -w, and each one then exists.
         let w = ["-w", dir.as_str()];
         assert_eq!(sandboxed(mode, &w, &["mkdir", &sub]), "ok", "{mode:?}");
         assert!(Path::new(&sub).is_dir());
         assert_eq!(sandboxed(mode, &w, &["unlink", &file]), "ok", "{mode:?}");
         assert!(!Path::new(&file).exists());
+        assert_eq!(sandboxed(mode, &w, &["symlink", "/etc", &link]), "ok");
+        assert!(fs::symlink_metadata(&link).is_ok_and(|m| m.file_type().is_symlink()));
+        assert_eq!(sandboxed(mode, &w, &["mknod", &fifo]), "ok", "{mode:?}");
+        assert!(fs::symlink_metadata(&fifo).is_ok(), "{mode:?}: no fifo");
     }
 }
 

@@ -1736,7 +1736,7 @@ static void act_argv_race(long n)
 
 /*
  * fork_marker PATH N: N times, remove PATH, then fork with the raw syscall; the child's
- * first act is to create PATH, then it exits 0.  Prints "ok EXITED KILLED": how many
+ * first act is to create PATH and PATH.PID (PID its own, left in place), then it exits 0.  Prints "ok EXITED KILLED": how many
  * children exited normally and how many were killed by a signal.
  */
 static void act_fork_marker(const char *path, long n)
@@ -1756,8 +1756,12 @@ static void act_fork_marker(const char *path, long n)
 		if (pid < 0)
 			report(-1);
 		if (pid == 0) {
+			char own[4096];
 			int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
 
+			snprintf(own, sizeof(own), "%s.%d", path, (int)getpid());
+			if (fd >= 0)
+				fd = open(own, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
 			_exit(fd < 0 ? 1 : 0);
 		}
 		if (waitpid((pid_t)pid, &status, 0) < 0)

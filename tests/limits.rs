@@ -427,6 +427,33 @@ fn fork_bomb_with_a_waiting_shell_stays_under_the_limit() {
     }
 }
 
+#[test]
+fn a_fork_bomb_never_has_more_processes_than_the_limit() {
+    // The bomb counts its own members alive at once (in shared memory, from each
+    // member's first act to its last), so a short overshoot cannot be missed.
+    let peak_of = |line: &str| -> (u64, u64) {
+        let f: Vec<u64> = line
+            .split(' ')
+            .skip(1)
+            .map(|v| v.parse().unwrap())
+            .collect();
+        (f[0], f[1])
+    };
+    for mode in Mode::ALL {
+        // Control: unconfined, it grows past 20 (to its own cap).
+        let (peak, _) = peak_of(&bare(mode, &["bomb_peak", "500"]));
+        assert!(peak > 20, "{mode:?} control: peak {peak}");
+        let line = sandboxed(mode, &["-P", "20"], &["bomb_peak", "1500"]);
+        let (peak, refused) = peak_of(&line);
+        assert!(peak <= 20, "{mode:?}: {peak} processes at once under -P 20");
+        assert!(
+            peak >= 10,
+            "{mode:?}: the bomb never filled the sandbox: {line}"
+        );
+        assert!(refused > 0, "{mode:?}: no fork was refused: {line}");
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // memory limit
 

@@ -1775,6 +1775,80 @@ static void act_fork_marker(const char *path, long n)
 	finish();
 }
 
+/*
+ * bomb_peak MS: a fork bomb that counts itself. Every member forks (raw syscall) in a
+ * loop for MS milliseconds, reaping what exited, and waits for its children before it
+ * leaves; members alive at once are counted in shared memory from their first act to
+ * their last, the peak kept (at most 60 besides the first, to bound a bare run). Prints
+ * "ok PEAK REFUSED": the most members alive at once and how many forks failed.
+ */
+struct bomb {
+	long alive, peak, refused, slots;
+};
+
+static long now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static void bomb_member(struct bomb *b, long deadline, int root)
+{
+	long n = __atomic_add_fetch(&b->alive, 1, __ATOMIC_SEQ_CST);
+	long peak = __atomic_load_n(&b->peak, __ATOMIC_SEQ_CST);
+
+	while (n > peak &&
+	       !__atomic_compare_exchange_n(&b->peak, &peak, n, 0, __ATOMIC_SEQ_CST,
+					   __ATOMIC_SEQ_CST))
+		;
+	while (now_ms() < deadline) {
+		long pid;
+
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			;
+		/* A slot per member, taken before its fork: at most 60 exist. */
+		if (__atomic_add_fetch(&b->slots, 1, __ATOMIC_SEQ_CST) > 60) {
+			__atomic_sub_fetch(&b->slots, 1, __ATOMIC_SEQ_CST);
+			usleep(1000);
+			continue;
+		}
+#ifdef SYS_fork
+		pid = syscall(SYS_fork);
+#else
+		pid = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+#endif
+		if (pid == 0)
+			bomb_member(b, deadline, 0);
+		if (pid < 0) {
+			__atomic_sub_fetch(&b->slots, 1, __ATOMIC_SEQ_CST);
+			__atomic_add_fetch(&b->refused, 1, __ATOMIC_SEQ_CST);
+			usleep(500);
+		}
+	}
+	while (waitpid(-1, NULL, 0) > 0)
+		;
+	__atomic_sub_fetch(&b->alive, 1, __ATOMIC_SEQ_CST);
+	if (!root) {
+		__atomic_sub_fetch(&b->slots, 1, __ATOMIC_SEQ_CST);
+		_exit(0);
+	}
+}
+
+static void act_bomb_peak(long ms)
+{
+	struct bomb *b = mmap(NULL, sizeof(*b), PROT_READ | PROT_WRITE,
+			      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	if (b == MAP_FAILED)
+		report(-1);
+	memset(b, 0, sizeof(*b));
+	bomb_member(b, now_ms() + ms, 1);
+	outf("ok %ld %ld", b->peak, b->refused);
+	finish();
+}
+
 /* spin_ready: print "ok ready PID" (flushed), then burn CPU until killed. */
 static void act_spin_ready(void)
 {
@@ -2733,6 +2807,7 @@ int main(int argc, char **argv)
 	if (IS("names")) { NARGS(1); act_names(argv[2]); }
 	if (IS("cpus")) { NARGS(0); act_cpus(); }
 	if (IS("cpus_conf")) { NARGS(0); act_cpus_conf(); }
+	if (IS("bomb_peak")) { NARGS(1); act_bomb_peak(need_long(argv[2])); }
 	if (IS("read_at")) { NARGS(3); act_read_at(argv[2], argv[3], need_long(argv[4])); }
 	if (IS("ready")) { NARGS(1); act_ready(argv[2]); }
 	if (IS("pidfile")) { NARGS(2); act_pidfile(argv[2], argv[3]); }

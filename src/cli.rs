@@ -239,6 +239,51 @@ const VALUE_FLAGS: &[(Option<char>, &str)] = &[
     (None, "--workers"),
 ];
 
+/// A flag of `run`, as its `--help` text lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunFlag {
+    pub short: Option<char>,
+    pub long: String,
+    pub takes_value: bool,
+}
+
+/// Every flag of `run`, read from the help text argh makes of [`RunArgs`] (so a new
+/// flag joins the list by itself): the usage line says which take a value, the option
+/// lines pair short and long names.
+pub fn run_flags() -> Vec<RunFlag> {
+    let Err(early) = Cli::from_args(&["sandlet"], &["run", "--help"]) else {
+        return Vec::new();
+    };
+    let text = early.output;
+    let usage = text.lines().next().unwrap_or("");
+    let mut flags = Vec::new();
+    for line in text.lines().skip(1) {
+        let line = line.trim_start();
+        if !line.starts_with('-') {
+            continue;
+        }
+        let names = line.split("  ").next().unwrap_or("");
+        let (short, long) = match names.split_once(", ") {
+            Some((s, l)) => (s.strip_prefix('-').and_then(|s| s.chars().next()), l),
+            None => (None, names),
+        };
+        let long = long.trim().to_owned();
+        if !long.starts_with("--") || long == "--help" {
+            continue;
+        }
+        let spelled = match short {
+            Some(c) => format!("[-{c} <"),
+            None => format!("[{long} <"),
+        };
+        flags.push(RunFlag {
+            short,
+            takes_value: usage.contains(&spelled),
+            long,
+        });
+    }
+    flags
+}
+
 /// Rewrites `--flag=value` to `--flag value` and `-rPATH` to `-r PATH` for options that
 /// take a value, after the subcommand and up to `--` or the first positional; argh
 /// accepts only the split forms.
@@ -471,6 +516,28 @@ mod tests {
 
     fn strs(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn value_flags_are_every_option_with_a_value() {
+        let flags = run_flags();
+        assert!(flags.len() > 30, "{flags:?}");
+        let from_help: Vec<(Option<char>, &str)> = flags
+            .iter()
+            .filter(|f| f.takes_value)
+            .map(|f| (f.short, f.long.as_str()))
+            .collect();
+        let mut listed: Vec<(Option<char>, &str)> = VALUE_FLAGS.to_vec();
+        let mut from_help = from_help;
+        listed.sort();
+        from_help.sort();
+        assert_eq!(
+            listed, from_help,
+            "VALUE_FLAGS must list every option that takes a value"
+        );
+        assert!(flags
+            .iter()
+            .any(|f| f.long == "--clean-env" && !f.takes_value));
     }
 
     #[test]

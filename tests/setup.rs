@@ -307,6 +307,20 @@ fn standard_signal_dispositions_and_mask_reset() {
     let ignored_sigs = [libc::SIGHUP, libc::SIGUSR1, libc::SIGINT, libc::SIGTERM];
     let blocked_sigs = [libc::SIGUSR2, libc::SIGTERM, libc::SIGCHLD];
     for mode in Mode::ALL {
+        // Control: without sandlet the probe inherits them.
+        let mut c = mode.command(&[probe(), "sigs"]);
+        with_signals_ignored_and_blocked(&mut c, &ignored_sigs, &blocked_sigs);
+        let (blocked, ignored) = sig_masks(&run(c).probe_line());
+        assert_eq!(
+            blocked & bits(&blocked_sigs),
+            bits(&blocked_sigs),
+            "{mode:?} control: {blocked:#x}"
+        );
+        assert_eq!(
+            ignored & bits(&ignored_sigs),
+            bits(&ignored_sigs),
+            "{mode:?} control: {ignored:#x}"
+        );
         let flags = [
             "run",
             "-r",

@@ -4,63 +4,47 @@
 //! normalize(normalize(x)) == normalize(x).
 //!
 //! Input: arguments separated by NUL bytes. An argument whose first byte is below 0x20
-//! is a known token (chosen by that byte) followed by the rest of the argument, so the
-//! fuzzer reaches the flag forms (`--fs-read=X`, `-rX`, `--`) quickly.
+//! is a known token chosen by its second byte (among every flag of `run`, read from the
+//! CLI definition) followed by the rest of the argument, so the fuzzer reaches the flag
+//! forms (`--fs-read=X`, `-rX`, `--`) quickly.
 #![no_main]
 
 use std::ffi::OsString;
+use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use sandlet::cli::{normalize, parse, spec, Parsed};
+use sandlet::cli::{normalize, parse, run_flags, spec, Parsed};
 
-const TOKENS: &[&str] = &[
-    "run",
-    "check",
-    "--",
-    "-",
-    "-r",
-    "-w",
-    "-t",
-    "--fs-read",
-    "--fs-write",
-    "--cwd",
-    "--env",
-    "--timeout",
-    "--max-open-files",
-    "--net-allow-bind",
-    "--extra-deny-syscall",
-    "--extra-allow-syscall",
-    "--allow-degraded",
-    "--clean-env",
-    "--no-coredump",
-    "--keep-caps",
-    "--no-supervisor",
-    "--help",
-    "--version",
-    "=",
-    "--fs-read=",
-    "-r=",
-    "--bogus=",
-    "help",
-    "-x",
-    "--no-huge-pages",
-    "--no-randomize-memory",
-    "-rw",
-    "--max-processes",
-    "--max-memory",
-    "--workers",
-    "--num-cpus",
-    "--cpu-cores",
-    "--net-allow",
-    "--net-deny",
-    "--time-start",
-    "--policy-timeout",
-];
+/// Fixed tokens, then every flag of `run` in its spellings (`--flag`, `--flag=`, `-x`,
+/// `-x=`), read from the CLI definition so that new flags join by themselves.
+fn tokens() -> &'static [String] {
+    static TOKENS: OnceLock<Vec<String>> = OnceLock::new();
+    TOKENS.get_or_init(|| {
+        let mut t: Vec<String> = [
+            "run", "check", "--", "-", "=", "help", "-x", "-rw", "--bogus=", "--help",
+            "--version",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        for flag in run_flags() {
+            t.push(flag.long.clone());
+            t.push(format!("{}=", flag.long));
+            if let Some(c) = flag.short {
+                t.push(format!("-{c}"));
+                t.push(format!("-{c}="));
+            }
+        }
+        t
+    })
+}
 
 fn arg(chunk: &[u8]) -> String {
-    match chunk.split_first() {
-        Some((&b, rest)) if b < 0x20 => {
-            let token = TOKENS[usize::from(b) % TOKENS.len()];
+    match chunk {
+        // A byte below 0x20, then the token's index, then the rest of the argument.
+        [b, index, rest @ ..] if *b < 0x20 => {
+            let tokens = tokens();
+            let token = &tokens[usize::from(*index) % tokens.len()];
             format!("{token}{}", String::from_utf8_lossy(rest))
         }
         _ => String::from_utf8_lossy(chunk).into_owned(),

@@ -248,6 +248,9 @@ fn policy_fn_sees_events_and_restricts_the_network() {
     assert!(err.is_err());
 }
 
+/// The execs a callback saw: (path, argv).
+type ExecLog = std::sync::Arc<std::sync::Mutex<Vec<(String, Vec<String>)>>>;
+
 #[test]
 fn exec_events_and_restricting_the_network_after_the_first_exec() {
     use sandlet::dynamic::{EventKind, Verdict};
@@ -265,7 +268,7 @@ fn exec_events_and_restricting_the_network_after_the_first_exec() {
          else echo no; fi > {0}",
         out.display()
     );
-    let sandbox = |restrict: bool, log: Arc<Mutex<Vec<(String, Vec<String>)>>>| {
+    let sandbox = |restrict: bool, log: ExecLog| {
         system_reads(Sandbox::builder())
             .fs_write(&dir)
             .net_allow("tcp://127.0.0.1".parse().unwrap())

@@ -25,6 +25,9 @@ fn setup(step: &'static str) -> impl FnOnce(io::Error) -> SetupError {
 pub struct RunReport {
     pub outcome: Outcome,
     pub memory: Option<MemoryReport>,
+    /// Syscalls the supervisor was notified of (0 when nothing was trapped): what the
+    /// flags of the run cost.
+    pub notifications: u64,
 }
 
 /// Runs `policy.command` confined by `policy` and waits until the sandbox is gone, as
@@ -89,6 +92,7 @@ pub(crate) fn launch(
         Ok(RunReport {
             outcome,
             memory: supervisor.memory_report(),
+            notifications: supervisor.notifications(),
         })
     });
     if let Some(tty) = terminal {

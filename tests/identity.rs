@@ -1,4 +1,5 @@
-//! `--name`: the sandbox's name is the node name `uname` reports inside it.
+//! `--name`: the sandbox's name is the node name `uname` reports inside it, and its
+//! `/etc/hostname` and `/etc/hosts` name it; without the flag all three are the host's.
 
 mod util;
 
@@ -16,42 +17,51 @@ fn uname_reports_the_sandbox_name() {
     for mode in Mode::ALL {
         let named = run(mode.sandlet(&["run", "--name", "box-7", "--", "/usr/bin/uname", "-n"]));
         assert_eq!(named.out().trim(), "box-7", "{mode:?}");
-        // By default the name is sandlet-PID, with sandlet's pid.
+        // Without --name the host's name shows (nothing is trapped for it).
         let plain = run(mode.sandlet(&["run", "--", "/usr/bin/uname", "-n"]));
-        let default = plain.expect_code(0).out();
-        let pid = default.trim().strip_prefix("sandlet-").unwrap_or("x");
-        assert!(pid.parse::<u32>().is_ok(), "{mode:?}: {default}");
-        assert_ne!(default.trim(), real_nodename());
-        // Control: without the supervisor the real name shows.
-        let bare = run(mode.sandlet(&["run", "--no-supervisor", "--", "/usr/bin/uname", "-n"]));
-        assert_eq!(bare.out().trim(), real_nodename(), "{mode:?}");
+        assert_eq!(
+            plain.expect_code(0).out().trim(),
+            real_nodename(),
+            "{mode:?}"
+        );
     }
 }
 
 #[test]
-fn the_default_name_resolves_and_the_real_one_is_gone() {
+fn a_name_resolves_and_the_real_one_is_gone() {
     let real = real_nodename();
+    let hosts = std::fs::read_to_string("/etc/hosts").unwrap();
+    let host_hostname = std::fs::read_to_string("/etc/hostname").ok();
     for mode in Mode::ALL {
         let out = run(mode.sandlet(&[
             "run",
+            "--name",
+            "box-9",
             "--",
             "/bin/sh",
             "-c",
-            "getent hosts \"$(uname -n)\"; grep -c . /etc/hosts",
+            "getent hosts \"$(uname -n)\"; cat /etc/hostname",
         ]));
         let text = out.expect_code(0).out();
         let mut lines = text.lines();
         let resolved = lines.next().unwrap_or_default();
         assert!(resolved.starts_with("127.0.1.1"), "{mode:?}: {text}");
-        assert!(resolved.contains(" sandlet-"), "{mode:?}: {text}");
-        let hosts = std::fs::read_to_string("/etc/hosts").unwrap();
+        assert!(resolved.contains("box-9"), "{mode:?}: {text}");
+        assert_eq!(lines.next(), Some("box-9"), "{mode:?}: {text}");
         if real != "localhost" && hosts.split_whitespace().any(|w| w == real) {
-            let inside = run(mode.sandlet(&["run", "--", "/bin/cat", "/etc/hosts"]));
-            let inside = inside.expect_code(0).out();
+            let args = ["run", "--name", "box-9", "--", "/bin/cat", "/etc/hosts"];
+            let inside = run(mode.sandlet(&args)).expect_code(0).out();
             assert!(
                 !inside.split_whitespace().any(|w| w == real),
                 "{mode:?}: {inside}"
             );
+        }
+        // Without --name, /etc/hosts and /etc/hostname are the host's.
+        let inside = run(mode.sandlet(&["run", "--", "/bin/cat", "/etc/hosts"]));
+        assert_eq!(inside.expect_code(0).out(), hosts.trim_end(), "{mode:?}");
+        if let Some(h) = &host_hostname {
+            let inside = run(mode.sandlet(&["run", "--", "/bin/cat", "/etc/hostname"]));
+            assert_eq!(inside.expect_code(0).out(), h.trim_end(), "{mode:?}");
         }
     }
 }

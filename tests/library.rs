@@ -310,3 +310,46 @@ fn exec_events_and_restricting_the_network_after_the_first_exec() {
         "{execs:?}"
     );
 }
+
+#[test]
+fn a_run_pays_only_for_its_flags() {
+    // A default run traps what its limits need (the fork family for -P) and nothing
+    // else: 500 opens, no notification. --name serves /etc/hostname, so opens are
+    // trapped then.
+    let probe_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("probe-lib");
+    std::fs::create_dir_all(&probe_dir).unwrap();
+    let probe = probe_dir.join("probe");
+    let src = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/probes/probe.c");
+    let built = std::process::Command::new("gcc")
+        .args(["-O2", "-static", "-pthread", "-o"])
+        .arg(&probe)
+        .arg(src)
+        .status()
+        .expect("gcc");
+    assert!(built.success(), "build the probe");
+    let run = |named: bool| {
+        let mut b = Sandbox::builder()
+            .fs_read(&probe_dir)
+            .fs_read("/etc")
+            .command([
+                probe.as_os_str(),
+                "open_loop".as_ref(),
+                "/etc/passwd".as_ref(),
+                "500".as_ref(),
+            ]);
+        if named {
+            b = b.name("box");
+        }
+        b.build().unwrap().spawn().unwrap().wait().unwrap()
+    };
+    let plain = run(false);
+    assert_eq!(plain.outcome, Outcome::Exited(0));
+    assert_eq!(plain.notifications, 0, "a default run trapped something");
+    let named = run(true);
+    assert_eq!(named.outcome, Outcome::Exited(0));
+    assert!(
+        named.notifications >= 500,
+        "--name: {} notifications",
+        named.notifications
+    );
+}

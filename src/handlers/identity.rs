@@ -32,7 +32,10 @@ fn utsname(nodename: &str) -> [u8; 6 * FIELD] {
 }
 
 fn uname(ctx: &Ctx, n: &crate::seccomp::notif::Notif) -> Decision {
-    let buf = utsname(&ctx.name);
+    let Some(name) = &ctx.name else {
+        return Decision::Respond(Response::Continue);
+    };
+    let buf = utsname(name);
     Decision::Respond(match sys::process_vm_write(n.pid as i32, n.args[0], &buf) {
         Ok(written) if written == buf.len() => Response::Value(0),
         _ => Response::Errno(libc::EFAULT),

@@ -36,8 +36,8 @@ pub struct Ctx {
     pub net: crate::policy::NetPolicy,
     /// TCP ports that may be bound (before `net.deny_bind`).
     pub bind_ports: crate::policy::parse::PortSet,
-    /// The sandbox's name (its hostname for `uname`).
-    pub name: String,
+    /// `--name`: the sandbox's hostname for `uname` (`uname` is trapped only then).
+    pub name: Option<String>,
     /// `--port-remap`'s port map.
     pub ports: Option<Mutex<crate::state::PortMap>>,
     /// `--num-cpus`.

@@ -234,7 +234,7 @@ impl Policy {
                     name: &uname.nodename().to_string_lossy(),
                 };
                 served::served_files(
-                    &s.name,
+                    s.name.as_deref(),
                     &fs,
                     &net,
                     s.num_cpus,

@@ -36,12 +36,12 @@ pub struct Host<'a> {
     pub name: &'a str,
 }
 
-/// The files a supervised sandbox called `name` serves. A file the command could not
+/// The files a supervised sandbox serves (`name`: `--name`). A file the command could not
 /// read itself (`fs`, Landlock) is only served when its content is made up
 /// (`/etc/hostname`, the CPU count): host data such as `/proc/cpuinfo` stays out of
 /// reach without `-r /proc`.
 pub fn served_files(
-    name: &str,
+    name: Option<&str>,
     fs: &[FsRule],
     net: &NetPolicy,
     num_cpus: Option<u32>,
@@ -49,18 +49,20 @@ pub fn served_files(
     host: Host<'_>,
 ) -> Vec<Served> {
     let mut files: Vec<Served> = Vec::new();
-    if let Some(text) = net.hosts_file(name) {
+    if let Some(text) = net.hosts_file(name.unwrap_or(host.name)) {
         files.push(("/etc/hosts", Content::Text(text.into_bytes())));
-    } else if covers(fs, "/etc/hosts") {
+    } else if let (Some(name), true) = (name, covers(fs, "/etc/hosts")) {
         // The host's table, with the sandbox's name for its own address instead of the
         // host's name, so the name `uname` gives resolves.
         let text = renamed_hosts(host.hosts, host.name, name);
         files.push(("/etc/hosts", Content::Text(text.into_bytes())));
     }
-    files.push((
-        "/etc/hostname",
-        Content::Text(format!("{name}\n").into_bytes()),
-    ));
+    if let Some(name) = name {
+        files.push((
+            "/etc/hostname",
+            Content::Text(format!("{name}\n").into_bytes()),
+        ));
+    }
     if net.remap && covers(fs, "/proc/net/tcp") {
         files.push(("/proc/net/tcp", Content::NetTcp { v6: false }));
         files.push(("/proc/net/tcp6", Content::NetTcp { v6: true }));
@@ -159,7 +161,7 @@ mod tests {
             name: "real",
         };
         let paths = |fs: &[FsRule], net: &NetPolicy, cpus, random| -> Vec<&'static str> {
-            served_files("box", fs, net, cpus, random, host)
+            served_files(Some("box"), fs, net, cpus, random, host)
                 .into_iter()
                 .map(|(p, _)| p)
                 .collect()
@@ -198,7 +200,9 @@ mod tests {
                 "/proc/cpuinfo"
             ]
         );
-        let files = served_files("box", &[read("/etc")], &plain, None, false, host);
+        let files = served_files(Some("box"), &[read("/etc")], &plain, None, false, host);
+        // Without --name nothing about the host's name is served.
+        assert!(served_files(None, &[read("/etc")], &plain, None, false, host).is_empty());
         assert_eq!(
             files[0],
             ("/etc/hosts", Content::Text(b"127.0.1.1\tbox\n".to_vec()))

@@ -91,7 +91,8 @@ pub struct Spec {
     pub keep_caps: bool,
 
     // --- what the command sees ---
-    /// `--name`: the sandbox's hostname (default `sandlet-PID`).
+    /// `--name`: the sandbox's hostname (`uname`, `/etc/hostname`, `/etc/hosts`);
+    /// without it they are the host's and nothing of them is trapped.
     pub name: Option<String>,
     /// `--random-seed`: getrandom and /dev/urandom give this seed's stream.
     pub random_seed: Option<u64>,

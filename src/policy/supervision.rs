@@ -38,9 +38,9 @@ pub struct MemoryLimit {
 pub struct SupervisorPolicy {
     pub max_processes: u32,
     pub memory: Option<MemoryLimit>,
-    /// The sandbox's name: its hostname for `uname` and `/etc/hostname` (`--name`,
-    /// by default `sandlet-PID` with sandlet's pid).
-    pub name: String,
+    /// `--name`: the sandbox's hostname for `uname`, `/etc/hostname` and `/etc/hosts`
+    /// (`None`: the host's, and nothing of them is trapped).
+    pub name: Option<String>,
     pub workers: usize,
     /// `shmget` is allowed (sysv_ipc) and so must be accounted.
     pub account_shm: bool,
@@ -141,12 +141,14 @@ pub fn supervisor_policy(
         None => DEFAULT_WORKERS,
     };
     let name = match &spec.name {
-        Some(raw) => parse::parse_name(raw).map_err(|source| PolicyError::BadValue {
-            flag: "--name",
-            value: raw.clone(),
-            source,
-        })?,
-        None => format!("sandlet-{}", std::process::id()),
+        Some(raw) => Some(
+            parse::parse_name(raw).map_err(|source| PolicyError::BadValue {
+                flag: "--name",
+                value: raw.clone(),
+                source,
+            })?,
+        ),
+        None => None,
     };
     let num_cpus = match spec.num_cpus {
         Some(n @ 1..=MAX_NUM_CPUS) => Some(n),

@@ -176,7 +176,14 @@ fn supervisor_knobs() {
     assert_eq!(sup.max_processes, supervision::DEFAULT_MAX_PROCESSES);
     assert_eq!(sup.memory, None);
     assert!(!sup.account_shm);
-    assert_eq!(sup.name, format!("sandlet-{}", std::process::id()));
+    assert_eq!(sup.name, None, "--name is opt-in");
+    let p = Policy::new(spec()).unwrap();
+    assert!(p.served.is_empty(), "a default run serves nothing");
+    let traps = traps::Traps::for_policy(&p);
+    assert!(
+        !traps.open && !traps.uname,
+        "a default run traps no open, no uname"
+    );
     let sysv = syscalls::group("sysv_ipc").unwrap();
     let sup = Policy::new(Spec {
         max_memory: Some(64 << 20),

@@ -22,7 +22,7 @@ pub struct Traps {
     pub udp: bool,
     /// ICMP ping sockets allowed (sends trapped as for UDP).
     pub icmp: bool,
-    /// `uname` (the sandbox's name as the node name; always, when supervised).
+    /// `uname` (`--name`: the sandbox's name as the node name).
     pub uname: bool,
     /// `open`, `openat`, `openat2` (files served instead of the host's).
     pub open: bool,
@@ -81,7 +81,7 @@ impl Traps {
                 bind: policy.net.trap_bind() || policy.dynamic.is_some(),
                 udp: policy.net.udp(),
                 icmp: policy.net.icmp(),
-                uname: true,
+                uname: s.name.is_some(),
                 open: policy.proc_view || !policy.served.is_empty(),
                 sockname: policy.net.remap,
                 random: s.random_seed.is_some(),

@@ -211,7 +211,7 @@ mod tests {
             memory: None,
             net: Default::default(),
             bind_ports: Default::default(),
-            name: "test".into(),
+            name: Some("test".into()),
             served: Default::default(),
             ports: None,
             num_cpus: None,

@@ -64,6 +64,8 @@ struct Supervised {
     pool: Option<Pool>,
     /// The listener is still registered (it is dropped from the poll set on hang-up).
     listening: bool,
+    /// Notifications received so far.
+    received: std::sync::atomic::AtomicU64,
 }
 
 /// What the memory limit did during the run.
@@ -211,6 +213,7 @@ impl Supervisor {
             table,
             pool,
             listening: true,
+            received: Default::default(),
         });
         Ok(())
     }
@@ -221,6 +224,13 @@ impl Supervisor {
             ctx: Arc::clone(&s.ctx),
             waker: Arc::clone(&self.waker),
         })
+    }
+
+    /// How many notifications the supervisor received (every trapped syscall).
+    pub fn notifications(&self) -> u64 {
+        self.supervised
+            .as_ref()
+            .map_or(0, |s| s.received.load(std::sync::atomic::Ordering::Relaxed))
     }
 
     /// What the memory limit did (`None` without one).
@@ -469,7 +479,11 @@ enum Readiness {
 /// Receives and dispatches one queued notification.
 fn receive_one(s: &Supervised) {
     match s.ctx.listener.recv() {
-        Ok(Some(n)) => dispatch_one(s, &n),
+        Ok(Some(n)) => {
+            s.received
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            dispatch_one(s, &n)
+        }
         Ok(None) => {}
         Err(e) => warn!("receive a notification: {e}"),
     }

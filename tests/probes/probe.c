@@ -2807,6 +2807,21 @@ int main(int argc, char **argv)
 	if (IS("names")) { NARGS(1); act_names(argv[2]); }
 	if (IS("cpus")) { NARGS(0); act_cpus(); }
 	if (IS("cpus_conf")) { NARGS(0); act_cpus_conf(); }
+	if (IS("open_loop")) {
+		/* open_loop PATH N: N times open PATH read-only and close it. */
+		long i, n;
+
+		NARGS(2);
+		n = need_long(argv[3]);
+		for (i = 0; i < n; i++) {
+			int fd = open(argv[2], O_RDONLY | O_CLOEXEC);
+
+			if (fd < 0)
+				report(-1);
+			close(fd);
+		}
+		report(0);
+	}
 	if (IS("bomb_peak")) { NARGS(1); act_bomb_peak(need_long(argv[2])); }
 	if (IS("read_at")) { NARGS(3); act_read_at(argv[2], argv[3], need_long(argv[4])); }
 	if (IS("ready")) { NARGS(1); act_ready(argv[2]); }

@@ -124,34 +124,43 @@ fn cpu_ticks(pid: i32) -> u64 {
 #[test]
 fn cpu_percent_throttles_the_sandbox() {
     // Judged against an unthrottled spinner measured over the same seconds, so that
-    // load elsewhere on the machine shifts both alike.
+    // load elsewhere on the machine shifts both alike. A spinner that left the
+    // sandbox's process group (setpgid into sandlet's group, setsid) is throttled too.
     for mode in Mode::ALL {
-        let spin = |flags: &[&str]| {
+        let spin = |flags: &[&str], action: &[&str]| {
             let mut argv = vec!["run"];
             argv.extend_from_slice(flags);
-            argv.extend_from_slice(&["-r", util::probe_dir(), "--", util::probe(), "spin_ready"]);
+            argv.extend_from_slice(&["-r", util::probe_dir(), "--", util::probe()]);
+            argv.extend_from_slice(action);
             let spinner = Running::start(mode.sandlet(&argv));
             let line = spinner.line();
             let pid: i32 = line.rsplit(' ').next().unwrap().parse().unwrap();
             (spinner, pid)
         };
-        let (throttled, tp) = spin(&["-c", "25"]);
-        let (free, fp) = spin(&[]);
-        let (t0, f0) = (cpu_ticks(tp), cpu_ticks(fp));
-        std::thread::sleep(Duration::from_secs(2));
-        let (t1, f1) = (cpu_ticks(tp), cpu_ticks(fp));
-        for s in [&throttled, &free] {
-            s.signal(libc::SIGTERM);
+        for action in [
+            &["spin_ready"][..],
+            &["spin_escape", "setpgid"],
+            &["spin_escape", "setsid"],
+        ] {
+            let (throttled, tp) = spin(&["-c", "25"], action);
+            let (free, fp) = spin(&[], &["spin_ready"]);
+            let (t0, f0) = (cpu_ticks(tp), cpu_ticks(fp));
+            std::thread::sleep(Duration::from_secs(2));
+            let (t1, f1) = (cpu_ticks(tp), cpu_ticks(fp));
+            for s in [&throttled, &free] {
+                s.signal(libc::SIGTERM);
+            }
+            throttled.wait();
+            free.wait();
+            let (used, control) = ((t1 - t0) as f64, (f1 - f0) as f64);
+            assert!(control > 0.0, "{mode:?}: the control spinner did not run");
+            let ratio = used / control;
+            assert!(
+                (0.12..=0.40).contains(&ratio),
+                "{mode:?} {action:?}: throttled/unthrottled CPU time {ratio:.2} \
+                 ({used} / {control} ticks)"
+            );
         }
-        throttled.wait();
-        free.wait();
-        let (used, control) = ((t1 - t0) as f64, (f1 - f0) as f64);
-        assert!(control > 0.0, "{mode:?}: the control spinner did not run");
-        let ratio = used / control;
-        assert!(
-            (0.12..=0.40).contains(&ratio),
-            "{mode:?}: throttled/unthrottled CPU time {ratio:.2} ({used} / {control} ticks)"
-        );
     }
     for bad in ["0", "101", "x", "25%"] {
         let out = run(Mode::Root.sandlet(&["run", "-c", bad, "--", "/bin/true"]));

@@ -124,8 +124,17 @@ fn admit(ctx: &Ctx, n: &Notif, request: u64, charge: Charge) -> bool {
     );
     if m.kill && !m.killed {
         m.killed = true;
+        drop(m);
         debug!("memory limit exceeded by process {tgid}; killing the sandbox");
         let _ = rustix::process::kill_process_group(ctx.group, rustix::process::Signal::KILL);
+        // Members that left the group (setpgid, setsid) too. (The memory lock is
+        // released: the process lock comes first in the lock order.)
+        let root = lock(&ctx.processes).root;
+        for pid in procfs::tree_pids(root) {
+            if let Some(p) = rustix::process::Pid::from_raw(pid) {
+                let _ = rustix::process::kill_process(p, rustix::process::Signal::KILL);
+            }
+        }
     }
     false
 }

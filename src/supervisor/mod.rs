@@ -244,6 +244,26 @@ impl Supervisor {
         })
     }
 
+    /// Signals the sandbox's process group and every member of the sandbox outside it
+    /// (one that moved itself with `setpgid` or `setsid`): the throttle, forwarded
+    /// signals and the timeout follow the sandbox, not a group (hazard 18).
+    fn signal_members(&self, sig: Signal) {
+        self.signal_group(sig);
+        let root = match self.owns_children {
+            true => None,
+            false => Some(self.pid.as_raw_nonzero().get()),
+        };
+        let group = self.pid;
+        for pid in crate::procfs::tree_pids(root) {
+            let Some(p) = Pid::from_raw(pid) else {
+                continue;
+            };
+            if rustix::process::getpgid(Some(p)).is_ok_and(|g| g != group) {
+                let _ = rustix::process::kill_process(p, sig);
+            }
+        }
+    }
+
     fn signal_group(&self, sig: Signal) {
         match rustix::process::kill_process_group(self.pid, sig) {
             Ok(()) => debug!(
@@ -308,15 +328,15 @@ impl Supervisor {
             let now = Instant::now();
             if let Some(t) = throttle.as_mut() {
                 match t.tick(now) {
-                    Some(Switch::Stop) => self.signal_group(Signal::STOP),
-                    Some(Switch::Continue) => self.signal_group(Signal::CONT),
+                    Some(Switch::Stop) => self.signal_members(Signal::STOP),
+                    Some(Switch::Continue) => self.signal_members(Signal::CONT),
                     None => {}
                 }
             }
             let wait = deadline.map(|d| d.saturating_duration_since(now));
             if wait == Some(Duration::ZERO) {
                 debug!("timeout expired; killing the sandbox");
-                self.signal_group(Signal::KILL);
+                self.signal_members(Signal::KILL);
                 self.reap_command()?;
                 self.kill_leftovers();
                 return Ok(Outcome::TimedOut(timeout.unwrap_or_default()));
@@ -358,7 +378,7 @@ impl Supervisor {
                         let (forward, child) = signals.take();
                         for sig in forward {
                             if let Some(sig) = Signal::from_named_raw(sig) {
-                                self.signal_group(sig);
+                                self.signal_members(sig);
                             }
                         }
                         if child && self.owns_children {
@@ -440,7 +460,7 @@ impl Supervisor {
 
     /// Kills the whole sandbox now (the loop then sees the command exit).
     pub fn kill(&self) {
-        self.signal_group(Signal::KILL);
+        self.signal_members(Signal::KILL);
     }
 
     fn reap_command(&self) -> Result<Outcome, SupervisorError> {

@@ -1849,6 +1849,35 @@ static void act_bomb_peak(long ms)
 	finish();
 }
 
+/*
+ * spin_escape setpgid|setsid: leave the sandbox's process group (join the parent's
+ * group, or start a new session in a forked child), then as spin_ready: "ok ready PID"
+ * with the spinning process's pid, and burn CPU until killed.
+ */
+static void act_spin_escape(const char *how)
+{
+	if (strcmp(how, "setpgid") == 0) {
+		if (setpgid(0, getpgid(getppid())))
+			report(-1);
+	} else if (strcmp(how, "setsid") == 0) {
+		pid_t pid = fork();
+
+		if (pid < 0)
+			report(-1);
+		if (pid > 0) {
+			for (;;)
+				pause();
+		}
+		if (setsid() < 0)
+			report(-1);
+	} else {
+		usage();
+	}
+	printf("ok ready %d\n", (int)getpid());
+	fflush(stdout);
+	act_spin();
+}
+
 /* spin_ready: print "ok ready PID" (flushed), then burn CPU until killed. */
 static void act_spin_ready(void)
 {
@@ -2807,6 +2836,7 @@ int main(int argc, char **argv)
 	if (IS("names")) { NARGS(1); act_names(argv[2]); }
 	if (IS("cpus")) { NARGS(0); act_cpus(); }
 	if (IS("cpus_conf")) { NARGS(0); act_cpus_conf(); }
+	if (IS("spin_escape")) { NARGS(1); act_spin_escape(argv[2]); }
 	if (IS("open_loop")) {
 		/* open_loop PATH N: N times open PATH read-only and close it. */
 		long i, n;

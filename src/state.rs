@@ -86,6 +86,18 @@ impl Tracked {
     }
 }
 
+/// An admitted allocation whose syscall may still be on its way into the kernel's
+/// counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pending {
+    pub tgid: i32,
+    /// The syscall that was let through.
+    pub nr: i32,
+    pub bytes: u64,
+    /// A SysV segment (counted in /proc/sysvipc/shm, not in the process).
+    pub shm: bool,
+}
+
 /// The memory limit's ledger. The kernel's own counters (`/proc/PID/statm`) are the
 /// truth: a process's charge is re-read when it asks for more, so unmaps, exec and exit
 /// give memory back without being trapped, and the ledger cannot drift.
@@ -93,6 +105,9 @@ impl Tracked {
 pub struct MemoryState {
     pub limit: u64,
     pub kill: bool,
+    /// Grants whose call may not have completed yet, by thread: charged on top of what
+    /// the kernel's counters show until the thread is known to be past that call.
+    pub pending: HashMap<u32, Pending>,
     /// Thread id -> thread-group id, for callers seen so far.
     pub tgids: HashMap<u32, i32>,
     pub procs: HashMap<i32, Tracked>,
@@ -111,6 +126,7 @@ impl MemoryState {
             kill,
             tgids: HashMap::new(),
             procs: HashMap::new(),
+            pending: HashMap::new(),
             shm_bytes: 0,
             refused: 0,
             killed: false,

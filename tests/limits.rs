@@ -458,6 +458,29 @@ fn a_fork_bomb_never_has_more_processes_than_the_limit() {
 // memory limit
 
 #[test]
+fn memory_limit_holds_when_processes_and_threads_allocate_at_once() {
+    // 8 children (or threads), released together, each map and touch 15 MiB under
+    // -m 64M: at most 4 fit, whatever the interleaving. Repeated to catch the race.
+    for mode in Mode::ALL {
+        for how in ["procs", "threads"] {
+            let burst = |flags: &[&str]| -> u64 {
+                let line = sandboxed(mode, flags, &["mmap_burst", how, "8", "15"]);
+                line.strip_prefix("ok ").unwrap().parse().unwrap()
+            };
+            // Control: under a large limit all 8 get their memory.
+            assert_eq!(burst(&["-m", "1G"]), 8, "{mode:?} {how} control");
+            for round in 0..8 {
+                let granted = burst(&["-m", "64M"]);
+                assert!(
+                    (1..=4).contains(&granted),
+                    "{mode:?} {how} round {round}: {granted} of 8 got 15 MiB under -m 64M"
+                );
+            }
+        }
+    }
+}
+
+#[test]
 fn mmap_over_the_limit_is_enomem() {
     for mode in Mode::ALL {
         let big = bytes(256 * MIB);

@@ -4,9 +4,12 @@
 //! A process's charge is what `/proc/PID/statm` showed at the last look plus everything
 //! granted since: an upper bound, so the common case needs no /proc read at all. Only
 //! when a request would not fit is every process re-read, so memory given back (unmap,
-//! exec, exit) is counted before anything is refused. (Grants still in flight when a
-//! process is re-read are the one window: a concurrent thread's mmap that was admitted
-//! but has not happened yet.) Over the limit the request fails
+//! exec, exit) is counted before anything is refused. A grant whose call may not have
+//! reached the counters yet (the thread is still in it, or running) stays charged on
+//! top of them until the thread is seen past it: in a new trapped call, blocked
+//! elsewhere, or gone; so concurrent allocations are never admitted twice over. (A
+//! thread that runs on in user space keeps its last grant charged twice until then: a
+//! bounded over-count, on the safe side.) Over the limit the request fails
 //! as on a full machine (ENOMEM; `brk` returns the unchanged break), or with
 //! `--memory-kill` the sandbox is killed.
 
@@ -15,7 +18,7 @@ use log::debug;
 use super::{Ctx, Decision, Handler};
 use crate::procfs::{self, Statm};
 use crate::seccomp::notif::{Notif, Response};
-use crate::state::{lock, MemoryState, Tracked};
+use crate::state::{lock, MemoryState, Pending, Tracked};
 
 pub const MMAP: Handler = mmap;
 pub const MREMAP: Handler = mremap;
@@ -53,12 +56,35 @@ fn caller(m: &mut MemoryState, tid: u32) -> Option<i32> {
     Some(tgid)
 }
 
-/// Re-reads every tracked process, forgetting those that are gone.
+/// Whether thread `tid` may still be inside syscall `nr` (so a grant for it may not
+/// show in the kernel's counters yet): it is in that call, or running (in user space or
+/// in the kernel: it cannot be told). Gone, or blocked anywhere else, means past it.
+fn maybe_in_call(tid: u32, nr: i32) -> bool {
+    match procfs::task_syscall(tid) {
+        Some(procfs::SyscallState::In(n)) => n == i64::from(nr),
+        Some(procfs::SyscallState::Running) => true,
+        Some(procfs::SyscallState::NotInSyscall) | None => false,
+    }
+}
+
+/// Re-reads every tracked process, forgetting those that are gone. What the counters
+/// cannot show yet stays charged: grants whose thread may still be in the call.
 fn refresh_all(m: &mut MemoryState, page: u64, shm: bool) {
-    m.procs.retain(|_, t| match t.statm.data_pages() {
+    m.pending.retain(|&tid, p| maybe_in_call(tid, p.nr));
+    let mut in_flight: std::collections::HashMap<i32, u64> = Default::default();
+    let mut shm_in_flight = 0u64;
+    for p in m.pending.values() {
+        if p.shm {
+            shm_in_flight = shm_in_flight.saturating_add(p.bytes);
+        } else {
+            let e = in_flight.entry(p.tgid).or_default();
+            *e = e.saturating_add(p.bytes);
+        }
+    }
+    m.procs.retain(|tgid, t| match t.statm.data_pages() {
         Some(pages) => {
             t.bytes = pages.saturating_mul(page);
-            t.granted = 0;
+            t.granted = in_flight.get(tgid).copied().unwrap_or(0);
             true
         }
         None => false,
@@ -67,7 +93,7 @@ fn refresh_all(m: &mut MemoryState, page: u64, shm: bool) {
         .retain(|tid, _| std::path::Path::new(&format!("/proc/{tid}")).exists());
     if shm {
         let pids: Vec<i32> = m.procs.keys().copied().collect();
-        m.shm_bytes = procfs::shm_bytes_created_by(&pids);
+        m.shm_bytes = procfs::shm_bytes_created_by(&pids).saturating_add(shm_in_flight);
     }
 }
 
@@ -92,6 +118,9 @@ fn admit(ctx: &Ctx, n: &Notif, request: u64, charge: Charge) -> bool {
         // The caller is gone; its syscall will not complete.
         return true;
     };
+    // The caller is in a new call, so its previous one is over: that grant shows in
+    // the counters now (or never will, if it failed).
+    m.pending.remove(&n.pid);
     let mut fits = m.fits(request);
     if !fits {
         refresh_all(&mut m, page, true);
@@ -111,6 +140,13 @@ fn admit(ctx: &Ctx, n: &Notif, request: u64, charge: Charge) -> bool {
             }
             Charge::Shm => m.shm_bytes = m.shm_bytes.saturating_add(request),
         }
+        let pending = Pending {
+            tgid,
+            nr: n.nr,
+            bytes: request,
+            shm: charge == Charge::Shm,
+        };
+        m.pending.insert(n.pid, pending);
         return true;
     }
     if !ctx.listener.id_valid(n.id) {

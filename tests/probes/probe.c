@@ -1878,6 +1878,96 @@ static void act_spin_escape(const char *how)
 	act_spin();
 }
 
+/* Maps and touches MB MiB of anonymous memory; 0 when it got it. */
+static int take_mib(long mb)
+{
+	size_t len = (size_t)mb << 20, i;
+	char *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (m == MAP_FAILED)
+		return -1;
+	for (i = 0; i < len; i += 4096)
+		m[i] = 1;
+	return 0;
+}
+
+/*
+ * mmap_burst procs|threads K MB: K children (or threads) released at once by a
+ * barrier each map and touch MB MiB, then hold it until all are done. Prints
+ * "ok GRANTED": how many got their memory.
+ */
+static pthread_barrier_t burst_go, burst_done;
+static long burst_mb;
+static long burst_granted;
+
+static void *mburst_thread(void *arg)
+{
+	(void)arg;
+	pthread_barrier_wait(&burst_go);
+	if (take_mib(burst_mb) == 0)
+		__atomic_add_fetch(&burst_granted, 1, __ATOMIC_SEQ_CST);
+	pthread_barrier_wait(&burst_done);
+	return NULL;
+}
+
+static void act_mmap_burst(const char *how, long k, long mb)
+{
+	long i;
+
+	if (k < 1 || k > 64 || mb < 1)
+		usage();
+	burst_mb = mb;
+	if (strcmp(how, "threads") == 0) {
+		pthread_t t[64];
+
+		pthread_barrier_init(&burst_go, NULL, (unsigned)k);
+		pthread_barrier_init(&burst_done, NULL, (unsigned)k);
+		for (i = 0; i < k; i++)
+			if (pthread_create(&t[i], NULL, mburst_thread, NULL))
+				report_errno(EAGAIN);
+		for (i = 0; i < k; i++)
+			pthread_join(t[i], NULL);
+	} else if (strcmp(how, "procs") == 0) {
+		int go[2], done[2];
+		char c;
+
+		if (pipe(go) || pipe(done))
+			report(-1);
+		for (i = 0; i < k; i++) {
+			pid_t pid = fork();
+
+			if (pid < 0)
+				report(-1);
+			if (pid == 0) {
+				close(go[1]);
+				close(done[1]);
+				if (read(go[0], &c, 1) < 0)
+					_exit(2);
+				i = take_mib(mb);
+				/* Hold the memory until the parent says all are done. */
+				if (read(done[0], &c, 1) < 0)
+					_exit(2);
+				_exit(i == 0 ? 0 : 1);
+			}
+		}
+		close(go[0]);
+		close(done[0]);
+		close(go[1]); /* every child reads EOF at once */
+		usleep(300000); /* let them all map (or fail) */
+		close(done[1]);
+		for (i = 0; i < k; i++) {
+			int st;
+
+			if (wait(&st) > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0)
+				burst_granted++;
+		}
+	} else {
+		usage();
+	}
+	outf("ok %ld", burst_granted);
+	finish();
+}
+
 /* spin_ready: print "ok ready PID" (flushed), then burn CPU until killed. */
 static void act_spin_ready(void)
 {
@@ -2836,6 +2926,7 @@ int main(int argc, char **argv)
 	if (IS("names")) { NARGS(1); act_names(argv[2]); }
 	if (IS("cpus")) { NARGS(0); act_cpus(); }
 	if (IS("cpus_conf")) { NARGS(0); act_cpus_conf(); }
+	if (IS("mmap_burst")) { NARGS(3); act_mmap_burst(argv[2], need_long(argv[3]), need_long(argv[4])); }
 	if (IS("spin_escape")) { NARGS(1); act_spin_escape(argv[2]); }
 	if (IS("open_loop")) {
 		/* open_loop PATH N: N times open PATH read-only and close it. */

@@ -481,6 +481,27 @@ fn memory_limit_holds_when_processes_and_threads_allocate_at_once() {
 }
 
 #[test]
+fn private_mappings_of_dev_zero_and_memfds_count() {
+    // A private writable mapping of /dev/zero or of a memfd is private memory: it
+    // counts as an anonymous one does (and --memory-kill fires on it).
+    for mode in Mode::ALL {
+        for kind in ["zero", "memfd"] {
+            let args = ["priv_map", kind, "64"];
+            let w = ["-w", "/dev/zero"];
+            assert_eq!(bare(mode, &args), "ok", "{mode:?} {kind} control");
+            let big = [&w[..], &["-m", "1G"]].concat();
+            assert_eq!(sandboxed(mode, &big, &args), "ok", "{mode:?} {kind}");
+            let small = [&w[..], &["-m", "32M"]].concat();
+            let out = sandboxed_output(mode, &small, &args);
+            assert_eq!(out.probe_line(), "err ENOMEM", "{mode:?} {kind}");
+            let kill = [&w[..], &["-m", "32M", "--memory-kill"]].concat();
+            let out = sandboxed_output(mode, &kill, &args);
+            assert_eq!(out.code(), 137, "{mode:?} {kind}: {}", out.err());
+        }
+    }
+}
+
+#[test]
 fn mmap_over_the_limit_is_enomem() {
     for mode in Mode::ALL {
         let big = bytes(256 * MIB);

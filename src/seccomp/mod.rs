@@ -69,6 +69,8 @@ pub const CLONE_NEW_ANY: u32 = (libc::CLONE_NEWNS
     | libc::CLONE_NEWNET) as u32;
 
 const PR_SET_PTRACER: u32 = 0x5961_6d61;
+/// The mapping-type bits of mmap's flags (`MAP_SHARED`, `MAP_PRIVATE`, ...).
+const MAP_TYPE: u32 = 0x0f;
 const SOCK_TYPE_MASK: u32 = 0xf;
 const PERSONALITY_QUERY: u32 = 0xffff_ffff;
 
@@ -254,6 +256,8 @@ pub fn program(deny: &[u32], traps: Traps) -> Result<Vec<SockFilter>, AsmError> 
         blocks.extend(["fork", "vfork"].into_iter().filter_map(notify_one));
     }
     if traps.memory {
+        // Writable and anonymous, or writable and private (a private mapping of a file,
+        // /dev/zero or a memfd is private memory too: the kernel's VmData counts it).
         let mmap = Block::new()
             .load(arg_low(2))
             .jump(
@@ -266,9 +270,13 @@ pub fn program(deny: &[u32], traps: Traps) -> Result<Vec<SockFilter>, AsmError> 
             .jump(
                 BPF_JSET,
                 libc::MAP_ANONYMOUS as u32,
+                Label::At("notify"),
                 Label::Next,
-                Label::At("allow"),
             )
+            .and(MAP_TYPE)
+            .if_eq(libc::MAP_PRIVATE as u32, "notify")
+            .ret(allow)
+            .mark("notify")
             .ret(SECCOMP_RET_USER_NOTIF)
             .mark("allow")
             .ret(allow);
@@ -474,8 +482,24 @@ mod tests {
         let rw = (libc::PROT_READ | libc::PROT_WRITE) as u64;
         let anon = (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS) as u64;
         assert_eq!(call(&p, MMAP, [0, 4096, rw, anon, u64::MAX, 0]), NOTIFY);
-        let file = libc::MAP_PRIVATE as u64;
-        assert_eq!(call(&p, MMAP, [0, 4096, rw, file, 3, 0]), ALLOW);
+        let private = libc::MAP_PRIVATE as u64;
+        assert_eq!(
+            call(&p, MMAP, [0, 4096, rw, private, 3, 0]),
+            NOTIFY,
+            "private file"
+        );
+        let shared = libc::MAP_SHARED as u64;
+        assert_eq!(
+            call(&p, MMAP, [0, 4096, rw, shared, 3, 0]),
+            ALLOW,
+            "shared file"
+        );
+        let ro = libc::PROT_READ as u64;
+        assert_eq!(
+            call(&p, MMAP, [0, 4096, ro, private, 3, 0]),
+            ALLOW,
+            "read-only"
+        );
         let none = libc::PROT_NONE as u64;
         assert_eq!(call(&p, MMAP, [0, 1 << 40, none, anon, u64::MAX, 0]), ALLOW);
         for name in ["brk", "mremap", "shmget", "connect", "bind"] {

@@ -1968,6 +1968,35 @@ static void act_mmap_burst(const char *how, long k, long mb)
 	finish();
 }
 
+/*
+ * priv_map zero|memfd MB: maps MB MiB of /dev/zero (or of a memfd of that size) private
+ * and writable, and touches every page: "ok", or the mmap's error.
+ */
+static void act_priv_map(const char *kind, long mb)
+{
+	size_t len = (size_t)mb << 20, i;
+	int fd;
+	char *m;
+
+	if (strcmp(kind, "zero") == 0) {
+		fd = open("/dev/zero", O_RDWR | O_CLOEXEC);
+	} else if (strcmp(kind, "memfd") == 0) {
+		fd = (int)syscall(SYS_memfd_create, "m", 0);
+		if (fd >= 0 && ftruncate(fd, (off_t)len))
+			report(-1);
+	} else {
+		usage();
+	}
+	if (fd < 0)
+		report(-1);
+	m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	if (m == MAP_FAILED)
+		report(-1);
+	for (i = 0; i < len; i += 4096)
+		m[i] = 1;
+	report(0);
+}
+
 /* spin_ready: print "ok ready PID" (flushed), then burn CPU until killed. */
 static void act_spin_ready(void)
 {
@@ -2926,6 +2955,7 @@ int main(int argc, char **argv)
 	if (IS("names")) { NARGS(1); act_names(argv[2]); }
 	if (IS("cpus")) { NARGS(0); act_cpus(); }
 	if (IS("cpus_conf")) { NARGS(0); act_cpus_conf(); }
+	if (IS("priv_map")) { NARGS(2); act_priv_map(argv[2], need_long(argv[3])); }
 	if (IS("mmap_burst")) { NARGS(3); act_mmap_burst(argv[2], need_long(argv[3]), need_long(argv[4])); }
 	if (IS("spin_escape")) { NARGS(1); act_spin_escape(argv[2]); }
 	if (IS("open_loop")) {

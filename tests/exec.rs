@@ -161,6 +161,25 @@ fn argv_cannot_change_after_the_decision() {
     }
 }
 
+/// Shell lines a policy program runs on a fork event in `$line`: `$cp` is set to the
+/// child's pid, and "early" or "late" is appended to `log` as the child's own marker
+/// (`MARKER.PID`, its first act) is missing or there when the program looks. `allow` is
+/// answered after looking, or with `after` before it and once the marker is there: the
+/// control, where the child has run when the program looks.
+fn child_check(marker: &str, log: &str, after: bool) -> String {
+    let cp = "      cp=$(echo \"$line\" | sed 's/.*\"child_pid\":\\([0-9]*\\).*/\\1/')";
+    let check =
+        format!("if [ -e {marker}.$cp ]; then echo late >> {log}; else echo early >> {log}; fi");
+    if after {
+        format!(
+            "{cp}\n      echo allow\n      n=0; while [ ! -e {marker}.$cp ] && [ $n -lt 500 ]; \
+             do sleep 0.01; n=$((n+1)); done\n      {check}"
+        )
+    } else {
+        format!("{cp}\n      {check}\n      echo allow")
+    }
+}
+
 #[test]
 fn a_new_process_is_registered_before_it_runs() {
     for mode in Mode::ALL {
@@ -172,21 +191,9 @@ fn a_new_process_is_registered_before_it_runs() {
         // `after`, it answers first and then waits for the file: the control, showing
         // a child that has run is seen as late.
         let policy = |after: bool| {
-            let check = format!(
-                "cp=$(echo \"$line\" | sed 's/.*\"child_pid\":\\([0-9]*\\).*/\\1/')\n      \
-                 if [ -e {marker}.$cp ]; then echo late >> {log}; else echo early >> {log}; fi"
-            );
-            let on_child = if after {
-                format!(
-                    "echo allow\n      n=0; while [ ! -e {marker}.$cp ] && [ $n -lt 500 ]; \
-                     do sleep 0.01; n=$((n+1)); done\n      {check}"
-                )
-            } else {
-                format!("{check}\n      echo allow")
-            };
+            let on_child = child_check(&marker, &log, after);
             format!(
-                "while read -r line; do\n  case \"$line\" in\n    *'\"child_pid\"'*)\n      \
-                 cp=$(echo \"$line\" | sed 's/.*\"child_pid\":\\([0-9]*\\).*/\\1/')\n      \
+                "while read -r line; do\n  case \"$line\" in\n    *'\"child_pid\"'*)\n\
                  {on_child};;\n    *) echo allow;;\n  esac\ndone"
             )
         };
@@ -263,22 +270,11 @@ fn children_born_around_exec_freezes_are_registered_first() {
         // With `after`, the check is made after the answer, once the child's file is
         // there: the control showing that a child that ran is seen as late.
         let policy = |after: bool| {
-            let check = format!(
-                "if [ -e {marker}.$cp ]; then echo late >> {log}; else echo early >> {log}; fi"
-            );
-            let on_child = if after {
-                format!(
-                    "echo allow\n    n=0; while [ ! -e {marker}.$cp ] && [ $n -lt 500 ]; \
-                     do sleep 0.01; n=$((n+1)); done\n    {check}"
-                )
-            } else {
-                format!("{check}\n    echo allow")
-            };
+            let on_child = child_check(&marker, &log, after);
             format!(
                 "fm=none\nwhile read -r line; do\n  case \"$line\" in *'\"fork_marker\"'*)\n    \
                  fm=$(echo \"$line\" | sed 's/.*\"pid\":\\([0-9]*\\).*/\\1/');; esac\n  \
-                 case \"$line\" in *\"\\\"pid\\\":$fm,\"*'\"child_pid\"'*)\n    \
-                 cp=$(echo \"$line\" | sed 's/.*\"child_pid\":\\([0-9]*\\).*/\\1/')\n    \
+                 case \"$line\" in *\"\\\"pid\\\":$fm,\"*'\"child_pid\"'*)\n\
                  {on_child};;\n  *) echo allow;;\n  esac\ndone"
             )
         };

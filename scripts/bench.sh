@@ -88,10 +88,17 @@ else
         [[ -d "$d" ]] && read_dirs+=("$d")
     done
 fi
-for prog in mmap_loop fork_loop notify_floor connect_loop; do
+for prog in mmap_loop fork_loop notify_floor connect_loop open_loop; do
     cc "${link[@]}" -o "$work/bin/$prog" "scripts/bench/$prog.c"
 done
 cc -o "$work/peak_rss" scripts/bench/peak_rss.c
+# The floor: shared/bench/floorbox.c beside the repository, when it is there.
+floor=""
+if [[ -f ../shared/bench/floorbox.c ]] && gcc -O2 -o "$work/floorbox" ../shared/bench/floorbox.c; then
+    floor="$work/floorbox"
+else
+    echo "bench: no ../shared/bench/floorbox.c: the floor column is left out" >&2
+fi
 
 # A failing sandbox would make the numbers meaningless: check one run first.
 if ! "$sandlet" run -- "$target_cmd"; then
@@ -99,7 +106,7 @@ if ! "$sandlet" run -- "$target_cmd"; then
     exit 1
 fi
 
-python3 - "$sandlet" "$origin" "$target_cmd" "$runs" "$reps" "$diag" "$work" "${read_dirs[@]}" <<'EOF'
+python3 - "$sandlet" "$origin" "$target_cmd" "$runs" "$reps" "$diag" "$work" "$floor" "${read_dirs[@]}" <<'EOF'
 import os
 import re
 import statistics
@@ -107,7 +114,7 @@ import subprocess
 import sys
 import time
 
-sandlet, origin, cmd, runs, reps, diag, work, *read_dirs = sys.argv[1:]
+sandlet, origin, cmd, runs, reps, diag, work, floorbox, *read_dirs = sys.argv[1:]
 runs, reps, diag = int(runs), int(reps), diag == "1"
 MMAP_N = 100000
 FORK_N = 2000
@@ -194,6 +201,9 @@ nosup_argv = [sandlet, "run", "--no-supervisor", "--", cmd]
 VIRT_FLAGS = ["--random-seed", "1", "--time-start", "2000-01-01T00:00:00Z", "--num-cpus", "1",
               "--deterministic-dirs", "--name", "box"]
 virt_argv = [sandlet, "run", *VIRT_FLAGS, "--", cmd]
+# The floor with the same filesystem rules as sandlet's built-in default.
+DEFAULT_DIRS = [d for d in ("/usr", "/lib", "/lib64", "/bin", "/sbin", "/etc") if os.path.isdir(d)]
+floor_argv = [floorbox, *[a for d in DEFAULT_DIRS for a in ("-r", d)], "--", cmd] if floorbox else None
 quiet = [(os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0)]
 
 
@@ -210,11 +220,13 @@ def once(argv):
 for _ in range(10):  # warm up caches and the page cache
     once(bare_argv)
     once(sandlet_argv)
-bare, boxed, nosup, virt = [], [], [], []
+bare, boxed, nosup, virt, floored = [], [], [], [], []
 for _ in range(runs):
     bare.append(once(bare_argv))
     boxed.append(once(sandlet_argv))
     virt.append(once(virt_argv))
+    if floor_argv:
+        floored.append(once(floor_argv))
     if diag:
         nosup.append(once(nosup_argv))
 mb, ms = med(bare), med(boxed)
@@ -222,6 +234,8 @@ print(f"\n1. start-up: {runs} interleaved runs each (wall time per run)")
 row(cmd, bare, 1000, digits=1)
 row(f"sandlet run -- {cmd}", boxed, 1000, digits=1)
 row(f"sandlet run {' '.join(VIRT_FLAGS)} -- {cmd}", virt, 1000, digits=1)
+if floored:
+    row(f"floorbox (same rules) -- {cmd}", floored, 1000, digits=1)
 if diag:
     row(f"sandlet run --no-supervisor -- {cmd}", nosup, 1000, digits=1)
 print(f"  ratio (median)               {ms / mb:9.2f} x")
@@ -229,6 +243,12 @@ print(f"  overhead (median difference) {us(ms - mb):9.1f} µs")
 summary.append((f"start-up: `{cmd}`, {runs} runs", f"{us(mb):.0f} µs", f"{us(ms):.0f} µs",
                 f"{us(ms - mb):+.0f} µs ({ms / mb:.2f}x)", "≤ +1500 µs",
                 verdict(ms - mb <= 1.5e6)))
+if floored:
+    mf = med(floored)
+    summary.append((f"start-up: floor (floorbox), `{cmd}`", f"{us(mb):.0f} µs", f"{us(mf):.0f} µs",
+                    f"{us(mf - mb):+.0f} µs", "", ""))
+    summary.append(("start-up: sandlet over the floor", f"{us(mf):.0f} µs", f"{us(ms):.0f} µs",
+                    f"{us(ms - mf):+.0f} µs", "≤ +300 µs", verdict(ms - mf <= 3e5)))
 mv = med(virt)
 summary.append(("start-up with every virtualization flag", f"{us(mb):.0f} µs", f"{us(mv):.0f} µs",
                 f"{us(mv - mb):+.0f} µs ({mv / mb:.2f}x)", "", ""))
@@ -357,6 +377,38 @@ summary.append((f"loopback connect, --net-allow 127.0.0.1 (N={CONNECT_N})",
                 f"{us(cb) / CONNECT_N:.1f} µs", f"{us(cx) / CONNECT_N:.1f} µs",
                 f"{us(cx - cb) / CONNECT_N:+.1f} µs per trapped connect", "", ""))
 
+# 3d. Open loop: what a default run pays for opens -----------------------------------
+open_loop = os.path.join(bindir, "open_loop")
+OPEN_N = 8000
+open_argv = [open_loop, str(OPEN_N), "/etc/passwd"]
+box_open = [sandlet, "run", *confine, "-r", "/etc", "--"]
+nosup_open = [sandlet, "run", "--no-supervisor", *confine, "-r", "/etc", "--"]
+named_open = [sandlet, "run", "--name", "box", *confine, "-r", "/etc", "--"]
+floor_open = ([floorbox, *[a for d in read_dirs for a in ("-r", d)], "-r", "/etc", "--"]
+              if floorbox else None)
+o = {k: [] for k in ("bare", "box", "nosup", "named", "floor")}
+for _ in range(reps):
+    o["bare"].append(loop_ns(open_argv))
+    o["box"].append(loop_ns(box_open + open_argv))
+    o["nosup"].append(loop_ns(nosup_open + open_argv))
+    o["named"].append(loop_ns(named_open + open_argv))
+    if floor_open:
+        o["floor"].append(loop_ns(floor_open + open_argv))
+print(f"\n3d. open loop: {reps} interleaved rounds of {OPEN_N} open+close of /etc/passwd")
+row("open_loop (bare)", o["bare"], 1e6, "ms", 1)
+row("sandlet run -- open_loop (default)", o["box"], 1e6, "ms", 1)
+row("sandlet run --no-supervisor -- open_loop", o["nosup"], 1e6, "ms", 1)
+row("sandlet run --name box -- open_loop", o["named"], 1e6, "ms", 1)
+if o["floor"]:
+    row("floorbox -- open_loop", o["floor"], 1e6, "ms", 1)
+ob = med(o["bare"])
+for key, name in (("box", "default run"), ("nosup", "--no-supervisor"), ("named", "--name"),
+                  ("floor", "floor")):
+    if o[key]:
+        x = med(o[key])
+        summary.append((f"{OPEN_N} x open+close, {name}", f"{ob / 1e6:.1f} ms",
+                        f"{x / 1e6:.1f} ms", f"{x / ob:.2f}x", "", ""))
+
 # 3c. The /proc view ------------------------------------------------------------------
 find_bin = next((p for p in ("/usr/bin/find", "/bin/find") if os.access(p, os.X_OK)), None)
 if find_bin and os.path.isdir("/usr/share"):
@@ -437,6 +489,8 @@ print(f"\n## Summary\n\nkernel {os.uname().release}, {os.cpu_count()} CPUs, "
       f"{os.path.getsize(sandlet)}-byte binary; medians of {reps} rounds "
       f"(start-up: {runs} runs); load average {load_before[0]:.2f} -> {load_after[0]:.2f}; "
       f"{time.monotonic() - started:.0f} s of benchmarks\n")
+summary.append(("binary size (the one measured)", "", f"{os.path.getsize(origin)} bytes", "",
+                "≤ 1.8 MB static-pie, ≤ 0.9 MB dynamic", ""))
 print("| benchmark | bare | sandlet | result | target | |")
 print("|---|---|---|---|---|---|")
 for r in summary:

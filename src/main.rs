@@ -8,6 +8,14 @@ use sandlet::cli::{self, Parsed};
 use sandlet::policy::Policy;
 use sandlet::supervisor::Outcome;
 
+/// Writes one line to stderr; a failed write (a closed pipe) is ignored, so it never
+/// changes the exit code.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 fn init_logging() {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("sandlet=warn"))
         .format(|buf, record| {
@@ -23,7 +31,7 @@ fn exit_code(outcome: Outcome) -> u8 {
         Outcome::Exited(code) => (code & 0xff) as u8,
         Outcome::Signaled(sig) => (128 + sig).clamp(0, 255) as u8,
         Outcome::TimedOut(after) => {
-            eprintln!(
+            say!(
                 "sandlet: timeout of {}s expired; the sandbox was killed",
                 after.as_secs_f64()
             );
@@ -37,20 +45,20 @@ fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
     let code = match cli::parse(&args) {
         Parsed::Help(text) => {
-            print!("{text}");
+            let _ = write!(std::io::stdout(), "{text}");
             0
         }
         Parsed::Version => {
-            println!("sandlet {}", env!("CARGO_PKG_VERSION"));
+            let _ = writeln!(std::io::stdout(), "sandlet {}", env!("CARGO_PKG_VERSION"));
             0
         }
         Parsed::Usage(msg) => {
-            eprintln!("sandlet: error: {msg}");
+            say!("sandlet: error: {msg}");
             2
         }
         Parsed::Check => {
             let report = sandlet::check::probe();
-            print!("{report}");
+            let _ = write!(std::io::stdout(), "{report}");
             if report.ok() {
                 0
             } else {
@@ -59,7 +67,7 @@ fn main() -> ExitCode {
         }
         Parsed::Run(args, command) => match cli::spec(&args, command).and_then(Policy::new) {
             Err(e) => {
-                eprintln!("sandlet: error: {e}");
+                say!("sandlet: error: {e}");
                 2
             }
             Ok(policy) => match sandlet::Sandbox::from_policy(policy).run() {
@@ -67,7 +75,7 @@ fn main() -> ExitCode {
                     if let Some(m) = report.memory {
                         let limit = sandlet::policy::parse::format_size(m.limit);
                         if m.killed {
-                            eprintln!("sandlet: memory limit of {limit} exceeded, killed");
+                            say!("sandlet: memory limit of {limit} exceeded, killed");
                         } else if m.refused > 0 {
                             // A program that does not handle ENOMEM often crashes on it.
                             let after = match report.outcome {
@@ -76,7 +84,7 @@ fn main() -> ExitCode {
                                 }
                                 _ => String::new(),
                             };
-                            eprintln!(
+                            say!(
                                 "sandlet: {} allocation(s) refused at the memory limit of \
                                  {limit}{after}",
                                 m.refused
@@ -86,7 +94,7 @@ fn main() -> ExitCode {
                     exit_code(report.outcome)
                 }
                 Err(e) => {
-                    eprintln!("sandlet: error: {e}");
+                    say!("sandlet: error: {e}");
                     e.exit_code()
                 }
             },

@@ -425,3 +425,28 @@ fn an_unexecutable_command_says_which_file_and_which_rule() {
         with(&["-r", &bin, "-r", &dir], &[&outside]).expect_code(0);
     }
 }
+
+#[test]
+fn a_closed_stderr_does_not_change_the_exit_code() {
+    // The timeout's message meets a closed pipe: the exit code stays 124, as with a
+    // readable stderr (the control).
+    for mode in Mode::ALL {
+        let argv = ["run", "-t", "0.3", "--", "/bin/sleep", "5"];
+        let control = run(mode.sandlet(&argv));
+        assert_eq!(control.code(), 124, "{mode:?} control: {}", control.err());
+        let mut cmd = mode.sandlet(&argv);
+        cmd.stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        drop(child.stderr.take()); // the read end is closed: writes get EPIPE
+        let deadline = std::time::Instant::now() + util::WATCHDOG;
+        let status = loop {
+            if let Some(st) = child.try_wait().unwrap() {
+                break st;
+            }
+            assert!(std::time::Instant::now() < deadline, "{mode:?}: still running");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        assert_eq!(status.code(), Some(124), "{mode:?}: {status}");
+    }
+}

@@ -444,7 +444,10 @@ fn a_closed_stderr_does_not_change_the_exit_code() {
             if let Some(st) = child.try_wait().unwrap() {
                 break st;
             }
-            assert!(std::time::Instant::now() < deadline, "{mode:?}: still running");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{mode:?}: still running"
+            );
             std::thread::sleep(std::time::Duration::from_millis(20));
         };
         assert_eq!(status.code(), Some(124), "{mode:?}: {status}");

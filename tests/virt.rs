@@ -253,7 +253,30 @@ fn time_start_moves_the_wall_clock_everywhere() {
             "{mode:?}"
         );
     }
-    for bad in ["", "2000-01-01", "yesterday", "-5", "2000-02-30T00:00:00Z"] {
+    // A negative absolute deadline is invalid, as bare.
+    for mode in Mode::ALL {
+        let flags = ["--time-start", "2000-01-01T00:00:00Z"];
+        assert_eq!(
+            bare(mode, &["sleep_until_negative"]),
+            "err EINVAL",
+            "control"
+        );
+        assert_eq!(
+            sandboxed(mode, &flags, &["sleep_until_negative"]),
+            "err EINVAL",
+            "{mode:?}"
+        );
+    }
+    // Instants the clock could not run on from for a century (i64 ns end in 2262).
+    for bad in [
+        "",
+        "2000-01-01",
+        "yesterday",
+        "-5",
+        "2000-02-30T00:00:00Z",
+        "9223372035",
+        "2200-01-01T00:00:00Z",
+    ] {
         let out = run(Mode::Root.sandlet(&["run", "--time-start", bad, "--", "/bin/true"]));
         util::assert_one_error_line(&out, 2);
     }

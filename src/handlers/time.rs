@@ -84,7 +84,8 @@ fn timespec_bytes(ns: i64) -> [u8; 16] {
 fn timespec_ns(b: &[u8]) -> Option<i64> {
     let sec = i64::from_ne_bytes(b.get(..8)?.try_into().ok()?);
     let nsec = i64::from_ne_bytes(b.get(8..16)?.try_into().ok()?);
-    if !(0..NANOS).contains(&nsec) {
+    // As the kernel's timespec64_valid: no negative seconds, nanoseconds below 1e9.
+    if sec < 0 || !(0..NANOS).contains(&nsec) {
         return None;
     }
     sec.checked_mul(NANOS)?.checked_add(nsec)
@@ -155,7 +156,7 @@ fn clock_nanosleep(ctx: &Ctx, n: &Notif) -> Decision {
     let Some(deadline) = timespec_ns(&req) else {
         return errno(libc::EINVAL);
     };
-    let now = now_ns(real_clock(n.args[0] as u32)) + offset(ctx);
+    let now = now_ns(real_clock(n.args[0] as u32)).saturating_add(offset(ctx));
     let left = deadline.saturating_sub(now);
     if left <= 0 {
         return Decision::Respond(Response::Value(0));
@@ -494,5 +495,6 @@ mod tests {
         let mut bad = timespec_bytes(0);
         bad[8..].copy_from_slice(&NANOS.to_ne_bytes());
         assert_eq!(timespec_ns(&bad), None);
+        assert_eq!(timespec_ns(&timespec_bytes(-1)), None, "negative seconds");
     }
 }

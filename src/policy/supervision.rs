@@ -186,11 +186,14 @@ fn time_start_ns(at: SystemTime) -> Result<i64, PolicyError> {
         Some(d) => format!("{}s after 1970", d.as_secs()),
         None => "before 1970".to_owned(),
     };
-    let Some(ns) = ns else {
+    // The clock must run on for a century without overflowing (i64 ns end in 2262).
+    const CENTURY_NS: i64 = 100 * 366 * 24 * 3600 * 1_000_000_000;
+    let Some(ns) = ns.filter(|ns| ns.checked_add(CENTURY_NS).is_some()) else {
         return Err(out_of_range(
             "--time-start",
             shown(),
-            "the instant must be between 1970 and 2262".into(),
+            "the instant must be between 1970 and 2161 (the clock must run on for a century)"
+                .into(),
         ));
     };
     if !cfg!(target_arch = "x86_64") {

@@ -2934,6 +2934,13 @@ int main(int argc, char **argv)
 	if (IS("spin_ready")) { NARGS(0); act_spin_ready(); }
 	if (IS("clocks")) { NARGS(0); act_clocks(); }
 	if (IS("clocks_hi")) { NARGS(0); act_clocks_hi(); }
+	if (IS("sleep_until_negative")) {
+		/* An absolute CLOCK_REALTIME sleep to -1 s: the kernel says EINVAL. */
+		struct timespec t = { -1, 0 };
+
+		NARGS(0);
+		report(syscall(SYS_clock_nanosleep, CLOCK_REALTIME, TIMER_ABSTIME, &t, NULL) ? -1 : 0);
+	}
 	if (IS("argv_race")) { NARGS(1); act_argv_race(need_long(argv[2])); }
 	if (IS("fork_marker")) { NARGS(2); act_fork_marker(argv[2], need_long(argv[3])); }
 	if (IS("posix_timer")) { NARGS(1); act_posix_timer(argv[2]); }

@@ -4,7 +4,6 @@
 
 use std::fs::File;
 use std::io::Read;
-use std::os::unix::fs::FileExt;
 
 /// sandlet's own children that are not part of any sandbox (a `--policy-exec`
 /// program): left out when the sandbox is "every child of sandlet".
@@ -109,17 +108,23 @@ pub fn sandbox_process_count_at_least(root: Option<i32>) -> u32 {
 /// Built from every process's parent in `/proc/PID/stat` (a thread-group id, so it does
 /// not change when a child moves between the threads of its parent, which makes the
 /// per-thread `children` files race).
-pub fn sandbox_process_count(root: Option<i32>) -> u32 {
-    sandbox_pids(root).len() as u32
+pub fn sandbox_process_count(root: Option<i32>) -> Option<u32> {
+    sandbox_pids_checked(root).map(|p| p.len() as u32)
 }
 
-/// The processes counted by [`sandbox_process_count`].
+/// The processes counted by [`sandbox_process_count`] (none when /proc cannot be
+/// read).
 pub fn sandbox_pids(root: Option<i32>) -> Vec<i32> {
+    sandbox_pids_checked(root).unwrap_or_default()
+}
+
+/// [`sandbox_pids`], or `None` when /proc could not be read in full (sandlet out of
+/// descriptors, say): a count that must not come out too low.
+fn sandbox_pids_checked(root: Option<i32>) -> Option<Vec<i32>> {
     let mut children: std::collections::HashMap<i32, Vec<i32>> = Default::default();
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    for entry in dir.flatten() {
+    let dir = std::fs::read_dir("/proc").ok()?;
+    for entry in dir {
+        let entry = entry.ok()?;
         let Some(pid) = entry
             .file_name()
             .to_str()
@@ -127,8 +132,11 @@ pub fn sandbox_pids(root: Option<i32>) -> Vec<i32> {
         else {
             continue;
         };
-        if let Some(ppid) = parent_of(pid) {
-            children.entry(ppid).or_default().push(pid);
+        match parent_of(pid) {
+            Some(ppid) => children.entry(ppid).or_default().push(pid),
+            // Gone meanwhile: not counted. Still there: the read failed.
+            None if exists(pid) => return None,
+            None => {}
         }
     }
     let mut stack = match root {
@@ -151,7 +159,7 @@ pub fn sandbox_pids(root: Option<i32>) -> Vec<i32> {
             stack.extend(kids);
         }
     }
-    pids
+    Some(pids)
 }
 
 /// The threads of process `pid` (none when it is gone).
@@ -278,21 +286,24 @@ fn status_field(tid: u32, key: &str) -> Option<i32> {
         .and_then(|v| v.trim().parse().ok())
 }
 
-/// An open `/proc/PID/statm`, re-read without reopening.
-#[derive(Debug)]
-pub struct Statm(File);
+/// Process `pid`'s data + stack size in pages (statm's sixth field): private writable
+/// memory, what anonymous allocations grow. Opened, read and closed each time: nothing
+/// is held per process.
+pub fn data_pages(pid: i32) -> std::io::Result<u64> {
+    let mut buf = [0u8; 160];
+    let n = File::open(format!("/proc/{pid}/statm"))?.read(&mut buf)?;
+    parse_statm_data(&buf[..n]).ok_or_else(|| std::io::Error::from_raw_os_error(libc::EIO))
+}
 
-impl Statm {
-    pub fn open(pid: i32) -> Option<Statm> {
-        File::open(format!("/proc/{pid}/statm")).ok().map(Statm)
-    }
-
-    /// The process's data + stack size in pages (statm's sixth field): private
-    /// writable memory, what anonymous allocations grow. `None` once it is gone.
-    pub fn data_pages(&self) -> Option<u64> {
-        let mut buf = [0u8; 160];
-        let n = self.0.read_at(&mut buf, 0).ok()?;
-        parse_statm_data(&buf[..n])
+/// Whether process (or thread) `pid` exists (a zombie does), by `kill(pid, 0)`: no
+/// descriptor needed, so it answers when sandlet is out of them.
+pub fn exists(pid: i32) -> bool {
+    match rustix::process::Pid::from_raw(pid) {
+        Some(p) => !matches!(
+            rustix::process::test_kill_process(p),
+            Err(rustix::io::Errno::SRCH)
+        ),
+        None => false,
     }
 }
 
@@ -403,16 +414,16 @@ mod tests {
     fn reads_our_own_process() {
         let me = std::process::id() as i32;
         assert_eq!(tgid_of(me as u32), Some(me));
-        let statm = Statm::open(me).unwrap();
-        assert!(statm.data_pages().unwrap() > 0);
+        assert!(data_pages(me).unwrap() > 0);
+        assert!(exists(me) && !exists(i32::MAX));
         assert!(current_brk(me).unwrap() > 0);
         assert_eq!(task_children(me as u32), Some(vec![]));
         assert_eq!(
             parent_of(me),
             Some(std::os::unix::process::parent_id() as i32)
         );
-        assert_eq!(sandbox_process_count(Some(me)), 1);
-        assert_eq!(sandbox_process_count(Some(-5)), 0);
+        assert_eq!(sandbox_process_count(Some(me)), Some(1));
+        assert_eq!(sandbox_process_count(Some(-5)), Some(0));
         assert_eq!(sandbox_process_count_at_least(Some(me)), 1);
         assert_eq!(sandbox_process_count_at_least(Some(-5)), 0);
     }

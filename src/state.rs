@@ -13,7 +13,6 @@ use rustix::fs::{Mode, OFlags};
 use crate::policy::fs::{carved_dirs, FsRule, PROC};
 use crate::policy::net::Proto;
 use crate::policy::served::Served;
-use crate::procfs::Statm;
 use crate::rng::Stream;
 use crate::seccomp::notif::Notif;
 
@@ -72,7 +71,6 @@ impl ProcessState {
 /// One process whose memory is accounted.
 #[derive(Debug)]
 pub struct Tracked {
-    pub statm: Statm,
     /// Private writable bytes at the last look.
     pub bytes: u64,
     /// Bytes granted since that look (they may not be mapped yet; counted until the
@@ -205,7 +203,6 @@ mod tests {
         m.procs.insert(
             me,
             Tracked {
-                statm: Statm::open(me).unwrap(),
                 bytes: 40,
                 granted: 20,
             },

@@ -502,6 +502,81 @@ fn private_mappings_of_dev_zero_and_memfds_count() {
 }
 
 #[test]
+fn short_lived_processes_leave_nothing_open_in_sandlet() {
+    // 2,000 children that each make one trapped allocation and exit: sandlet keeps no
+    // descriptor per process (it held one statm per process before).
+    for mode in Mode::ALL {
+        let argv = [
+            "run",
+            "-m",
+            "4G",
+            "-r",
+            util::probe_dir(),
+            "--",
+            util::probe(),
+            "mmap_churn",
+            "2000",
+        ];
+        let churn = util::Running::start(mode.sandlet(&argv));
+        let line = churn.line();
+        assert!(line.starts_with("ok ready"), "{mode:?}: {line}");
+        // Running's pid is sandlet's (setpriv execs it for uid 65534).
+        let fds = std::fs::read_dir(format!("/proc/{}/fd", churn.pid))
+            .unwrap()
+            .count();
+        churn.signal(libc::SIGTERM);
+        churn.wait();
+        assert!(fds < 64, "{mode:?}: sandlet has {fds} descriptors open");
+    }
+}
+
+#[test]
+fn accounting_that_cannot_be_done_refuses() {
+    // sandlet out of descriptors (its limit lowered under it) cannot read /proc for a
+    // caller: the allocation is refused, never admitted unaccounted.
+    let start = |mb: &str| {
+        let argv = [
+            "run",
+            "-m",
+            "512M",
+            "-r",
+            util::probe_dir(),
+            "--",
+            util::probe(),
+            "alloc_on_usr1",
+            mb,
+        ];
+        let r = util::Running::start(Mode::Root.sandlet(&argv));
+        let line = r.line();
+        let probe: i32 = line.rsplit(' ').next().unwrap().parse().unwrap();
+        (r, probe)
+    };
+    let go = |probe: i32| {
+        // SAFETY: kill has no memory-safety preconditions.
+        unsafe { libc::kill(probe, libc::SIGUSR1) };
+    };
+    // Control: with descriptors to spare, 64 MiB under -m 512M is granted.
+    let (r, probe) = start("64");
+    go(probe);
+    assert_eq!(r.line(), "ok", "control");
+    r.wait();
+    let (r, probe) = start("1024");
+    let limited = std::process::Command::new("prlimit")
+        .arg(format!("--pid={}", r.pid))
+        .arg("--nofile=3")
+        .status()
+        .expect("prlimit");
+    assert!(limited.success());
+    go(probe);
+    assert_eq!(
+        r.line(),
+        "err ENOMEM",
+        "an unaccounted allocation was admitted"
+    );
+    r.wait();
+}
+
+#[test]
 fn mmap_over_the_limit_is_enomem() {
     for mode in Mode::ALL {
         let big = bytes(256 * MIB);

@@ -16,7 +16,7 @@
 use log::debug;
 
 use super::{Ctx, Decision, Handler};
-use crate::procfs::{self, Statm};
+use crate::procfs;
 use crate::seccomp::notif::{Notif, Response};
 use crate::state::{lock, MemoryState, Pending, Tracked};
 
@@ -34,27 +34,49 @@ fn round_up(len: u64) -> u64 {
     len.saturating_add(page - 1) & !(page - 1)
 }
 
+/// Who asked, for accounting.
+enum Caller {
+    /// This thread group, registered.
+    Known(i32),
+    /// Gone: its call will not complete, the answer does not matter.
+    Gone,
+    /// Alive, but /proc could not be read for it (sandlet out of descriptors, say):
+    /// accounting that cannot be done refuses.
+    Unknown,
+}
+
 /// The caller's thread group, registered for accounting on first sight.
-fn caller(m: &mut MemoryState, tid: u32) -> Option<i32> {
-    let tgid = match m.tgids.get(&tid) {
-        Some(&t) => t,
-        None => {
-            let t = procfs::tgid_of(tid)?;
-            m.tgids.insert(tid, t);
-            t
+fn caller(m: &mut MemoryState, tid: u32) -> Caller {
+    let failed = |id: i32| {
+        if procfs::exists(id) {
+            Caller::Unknown
+        } else {
+            Caller::Gone
         }
     };
+    let tgid = match m.tgids.get(&tid) {
+        Some(&t) => t,
+        None => match procfs::tgid_of(tid) {
+            Some(t) => {
+                m.tgids.insert(tid, t);
+                t
+            }
+            None => return failed(tid as i32),
+        },
+    };
     if let std::collections::hash_map::Entry::Vacant(slot) = m.procs.entry(tgid) {
-        let statm = Statm::open(tgid)?;
-        let bytes = statm.data_pages()?.saturating_mul(page_size());
+        let Ok(pages) = procfs::data_pages(tgid) else {
+            return failed(tgid);
+        };
         slot.insert(Tracked {
-            statm,
-            bytes,
+            bytes: pages.saturating_mul(page_size()),
             granted: 0,
         });
     }
-    Some(tgid)
+    Caller::Known(tgid)
 }
+
+static UNKNOWN_CALLER: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// Whether thread `tid` may still be inside syscall `nr` (so a grant for it may not
 /// show in the kernel's counters yet): it is in that call, or running (in user space or
@@ -81,13 +103,15 @@ fn refresh_all(m: &mut MemoryState, page: u64, shm: bool) {
             *e = e.saturating_add(p.bytes);
         }
     }
-    m.procs.retain(|tgid, t| match t.statm.data_pages() {
-        Some(pages) => {
+    m.procs.retain(|&tgid, t| match procfs::data_pages(tgid) {
+        Ok(pages) => {
             t.bytes = pages.saturating_mul(page);
-            t.granted = in_flight.get(tgid).copied().unwrap_or(0);
+            t.granted = in_flight.get(&tgid).copied().unwrap_or(0);
             true
         }
-        None => false,
+        // A process that is still there keeps its charge (a failed read must not make
+        // room); a gone one is forgotten.
+        Err(_) => procfs::exists(tgid),
     });
     m.tgids
         .retain(|tid, _| std::path::Path::new(&format!("/proc/{tid}")).exists());
@@ -114,9 +138,19 @@ fn admit(ctx: &Ctx, n: &Notif, request: u64, charge: Charge) -> bool {
     };
     let page = page_size();
     let mut m = lock(memory);
-    let Some(tgid) = caller(&mut m, n.pid) else {
-        // The caller is gone; its syscall will not complete.
-        return true;
+    let tgid = match caller(&mut m, n.pid) {
+        Caller::Known(tgid) => tgid,
+        // Its syscall will not complete.
+        Caller::Gone => return true,
+        Caller::Unknown => {
+            if !UNKNOWN_CALLER.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                log::warn!(
+                    "memory: cannot read /proc for process {}; its allocations are refused",
+                    n.pid
+                );
+            }
+            return false;
+        }
     };
     // The caller is in a new call, so its previous one is over: that grant shows in
     // the counters now (or never will, if it failed).
@@ -204,12 +238,27 @@ fn brk(ctx: &Ctx, n: &Notif) -> Decision {
     if wanted == 0 {
         return Decision::Respond(Response::Continue);
     }
-    let tgid = ctx
-        .memory
-        .as_ref()
-        .and_then(|m| caller(&mut lock(m), n.pid));
-    let Some(current) = tgid.and_then(procfs::current_brk) else {
+    let Some(memory) = &ctx.memory else {
         return Decision::Respond(Response::Continue);
+    };
+    let who = caller(&mut lock(memory), n.pid);
+    let current = match &who {
+        Caller::Known(tgid) => procfs::current_brk(*tgid),
+        Caller::Gone => return Decision::Respond(Response::Continue),
+        // Unaccountable: refused, as a full machine would (the unchanged break).
+        Caller::Unknown => {
+            return Decision::Respond(match procfs::current_brk(n.pid as i32) {
+                Some(current) => Response::Value(current as i64),
+                None => Response::Errno(libc::ENOMEM),
+            })
+        }
+    };
+    let Some(current) = current else {
+        return Decision::Respond(if procfs::exists(n.pid as i32) {
+            Response::Errno(libc::ENOMEM)
+        } else {
+            Response::Continue
+        });
     };
     if wanted <= current || admit(ctx, n, round_up(wanted - current), Charge::Process) {
         return Decision::Respond(Response::Continue);

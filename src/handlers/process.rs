@@ -93,12 +93,28 @@ fn recount(p: &mut ProcessState) -> u32 {
     if quick.saturating_add(inflight) >= p.max {
         return quick.saturating_add(inflight);
     }
-    let seen = procfs::sandbox_process_count(p.root);
+    let Some(seen) = procfs::sandbox_process_count(p.root) else {
+        // A count that cannot be made must not admit: the sandbox is taken as full.
+        warn_once(
+            &COUNT_FAILED,
+            "cannot count the sandbox's processes in /proc; forks are refused until it can",
+        );
+        return p.max;
+    };
     debug!(
         "recounted the sandbox: {seen} processes + {} forks in flight",
         p.inflight.len()
     );
     seen.saturating_add(p.inflight.len() as u32)
+}
+
+static COUNT_FAILED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Logs `message` as a warning the first time `flag` is raised.
+fn warn_once(flag: &std::sync::atomic::AtomicBool, message: &str) {
+    if !flag.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        log::warn!("{message}");
+    }
 }
 
 /// Admits one more process or refuses with EAGAIN.

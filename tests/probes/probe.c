@@ -2934,6 +2934,57 @@ int main(int argc, char **argv)
 	if (IS("spin_ready")) { NARGS(0); act_spin_ready(); }
 	if (IS("clocks")) { NARGS(0); act_clocks(); }
 	if (IS("clocks_hi")) { NARGS(0); act_clocks_hi(); }
+	if (IS("alloc_on_usr1")) {
+		/* alloc_on_usr1 MB: "ok ready PID", wait for SIGUSR1, then a new child maps
+		 * and touches MB MiB: "ok", or "err ENOMEM" when it could not. */
+		sigset_t set;
+		int sig;
+
+		NARGS(1);
+		sigemptyset(&set);
+		sigaddset(&set, SIGUSR1);
+		sigprocmask(SIG_BLOCK, &set, NULL);
+		printf("ok ready %d\n", (int)getpid());
+		fflush(stdout);
+		sigwait(&set, &sig);
+		/* A new process makes the allocation: one the supervisor has not seen yet. */
+		{
+			pid_t pid = fork();
+			int st;
+
+			if (pid < 0)
+				report(-1);
+			if (pid == 0)
+				_exit(take_mib(need_long(argv[2])) == 0 ? 0 : 1);
+			if (waitpid(pid, &st, 0) < 0)
+				report(-1);
+			if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+				report(0);
+			report_errno(ENOMEM);
+		}
+	}
+	if (IS("mmap_churn")) {
+		/* mmap_churn N: N short-lived children, each maps one writable anonymous
+		 * page and exits; then "ok ready PID" and wait to be killed. */
+		long i, n;
+
+		NARGS(1);
+		n = need_long(argv[2]);
+		for (i = 0; i < n; i++) {
+			pid_t pid = fork();
+
+			if (pid < 0)
+				report(-1);
+			if (pid == 0)
+				_exit(mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+					   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) == MAP_FAILED);
+			waitpid(pid, NULL, 0);
+		}
+		printf("ok ready %d\n", (int)getpid());
+		fflush(stdout);
+		for (;;)
+			pause();
+	}
 	if (IS("sleep_until_negative")) {
 		/* An absolute CLOCK_REALTIME sleep to -1 s: the kernel says EINVAL. */
 		struct timespec t = { -1, 0 };

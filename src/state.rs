@@ -225,6 +225,8 @@ pub struct RandomState {
     pub calls: Stream,
     /// Opens of the random devices so far (the next stream number).
     pub opened: u64,
+    /// Streams open now (each a feeding thread and a pipe).
+    pub live: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl RandomState {
@@ -233,6 +235,7 @@ impl RandomState {
             seed,
             calls: Stream::new(seed, 0),
             opened: 0,
+            live: Default::default(),
         })
     }
 }

@@ -412,3 +412,16 @@ fn served_files_are_found_by_any_spelling() {
         }
     }
 }
+
+#[test]
+fn random_streams_are_bounded() {
+    // Each open /dev/urandom under --random-seed is a thread and a pipe of sandlet's:
+    // past 64 at once an open fails with EMFILE, as past a descriptor limit.
+    for mode in Mode::ALL {
+        let hold = ["hold_opens", "/dev/urandom", "200"];
+        let control = sandboxed(mode, &["-r", "/dev/urandom"], &hold);
+        assert_eq!(control, "ok 200 none", "{mode:?} control: the real device");
+        let seeded = sandboxed(mode, &["--random-seed", "1"], &hold);
+        assert_eq!(seeded, "ok 64 EMFILE", "{mode:?}");
+    }
+}

@@ -10,6 +10,8 @@
 //! (true for a single-threaded program).
 
 use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use log::debug;
 
@@ -28,7 +30,10 @@ const MAX_CALL: usize = 1 << 20;
 const GRND_ALL: u64 = 0x7;
 /// Bytes the feeding thread writes at a time, and the pipe size it asks for.
 const CHUNK: usize = 64 << 10;
-const PIPE_SIZE: usize = 1 << 20;
+const PIPE_SIZE: usize = 256 << 10;
+/// Most streams open at once in a sandbox (each is a thread and a pipe of sandlet's):
+/// past it an open fails with EMFILE, as past a descriptor limit.
+pub const MAX_STREAMS: usize = 64;
 
 /// `getrandom(buf, len, flags)`.
 fn getrandom(ctx: &Ctx, n: &Notif) -> Decision {
@@ -55,20 +60,38 @@ pub fn open_stream(ctx: &Ctx) -> rustix::io::Result<OwnedFd> {
     let Some(state) = &ctx.random else {
         return Err(rustix::io::Errno::NOENT);
     };
-    let (seed, number) = {
+    let (seed, number, live) = {
         let mut s = lock(state);
+        if s.live.load(Ordering::SeqCst) >= MAX_STREAMS {
+            return Err(rustix::io::Errno::MFILE);
+        }
         s.opened += 1;
-        (s.seed, s.opened)
+        s.live.fetch_add(1, Ordering::SeqCst);
+        (s.seed, s.opened, Arc::clone(&s.live))
     };
+    // Released when the feeding thread ends (the read end closed), or here on failure.
+    let release = Release(live);
     let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
     if let Err(e) = rustix::pipe::fcntl_setpipe_size(&write, PIPE_SIZE) {
         debug!("random stream pipe stays at the default size: {e}");
     }
     std::thread::Builder::new()
         .name("sandlet-random".into())
-        .spawn(move || feed(&write, Stream::new(seed, number)))
+        .spawn(move || {
+            let _release = release;
+            feed(&write, Stream::new(seed, number))
+        })
         .map_err(|e| rustix::io::Errno::from_io_error(&e).unwrap_or(rustix::io::Errno::AGAIN))?;
     Ok(read)
+}
+
+/// A live stream's place in the count, given back on drop.
+struct Release(Arc<AtomicUsize>);
+
+impl Drop for Release {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// Keeps `pipe` full of `stream` until its read end is closed.

@@ -2963,6 +2963,34 @@ int main(int argc, char **argv)
 			report_errno(ENOMEM);
 		}
 	}
+	if (IS("hold_opens")) {
+		/* hold_opens PATH N: open PATH read-only N times, keeping each open; "ok
+		 * OPENED ERRNO-NAME-OF-THE-FIRST-FAILURE|none". */
+		long i, n, opened = 0;
+		int err = 0;
+
+		NARGS(2);
+		n = need_long(argv[3]);
+		for (i = 0; i < n; i++) {
+			if (open(argv[2], O_RDONLY | O_CLOEXEC) < 0) {
+				err = errno;
+				break;
+			}
+			opened++;
+		}
+		if (err) {
+			size_t k;
+			const char *name = "other";
+
+			for (k = 0; k < sizeof(errnames) / sizeof(errnames[0]); k++)
+				if (errnames[k].num == err)
+					name = errnames[k].name;
+			outf("ok %ld %s", opened, name);
+		} else {
+			outf("ok %ld none", opened);
+		}
+		finish();
+	}
 	if (IS("mmap_churn")) {
 		/* mmap_churn N: N short-lived children, each maps one writable anonymous
 		 * page and exits; then "ok ready PID" and wait to be killed. */

@@ -264,6 +264,8 @@ pub struct DirState {
     /// are served only to hide foreign processes in /proc).
     pub sorted: bool,
     pub listings: HashMap<(u32, u64), Listing>,
+    /// The keys of `listings`, oldest first.
+    pub order: std::collections::VecDeque<(u32, u64)>,
 }
 
 impl DirState {
@@ -271,6 +273,7 @@ impl DirState {
         Mutex::new(DirState {
             sorted,
             listings: HashMap::new(),
+            order: Default::default(),
         })
     }
 }

@@ -425,3 +425,50 @@ fn random_streams_are_bounded() {
         assert_eq!(seeded, "ok 64 EMFILE", "{mode:?}");
     }
 }
+
+/// Resident memory of process `pid`, in KiB.
+fn rss_kib(pid: i32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+        .unwrap()
+}
+
+#[test]
+fn abandoned_sorted_listings_are_not_kept() {
+    // 200 descriptors of a 20,000-entry directory, each read for one batch and closed:
+    // sandlet keeps a bounded number of listings, not one per abandoned descriptor.
+    let dir = TempDir::new("many");
+    for i in 0..20_000 {
+        std::fs::File::create(dir.path().join(format!("entry-with-a-longish-name-{i:05}")))
+            .unwrap();
+    }
+    let d = dir.path().to_str().unwrap().to_owned();
+    for mode in Mode::ALL {
+        let argv = [
+            "run",
+            "--deterministic-dirs",
+            "-r",
+            d.as_str(),
+            "-r",
+            util::probe_dir(),
+            "--",
+            util::probe(),
+            "abandon_listings",
+            d.as_str(),
+            "200",
+        ];
+        let r = Running::start(mode.sandlet(&argv));
+        let line = r.line();
+        assert!(line.starts_with("ok ready"), "{mode:?}: {line}");
+        let rss = rss_kib(r.pid);
+        r.signal(libc::SIGTERM);
+        r.wait();
+        assert!(
+            rss < 96 * 1024,
+            "{mode:?}: sandlet holds {rss} KiB after the listings"
+        );
+    }
+}

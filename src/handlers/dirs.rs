@@ -27,6 +27,9 @@ pub const GETDENTS64: Handler = getdents64;
 /// Fixed part of a `struct linux_dirent64` (ino, off, reclen, type).
 const HEADER: usize = 19;
 
+/// Most listings kept at once (each may hold a whole large directory).
+const MAX_LISTINGS: usize = 16;
+
 /// /proc's root directory inode.
 const PROC_ROOT_INO: u64 = 1;
 
@@ -132,6 +135,17 @@ fn getdents64(ctx: &Ctx, n: &Notif) -> Decision {
                     },
                 );
             }
+            // Listings abandoned before their end (the descriptor closed, never read to
+            // the empty batch) are dropped oldest first past a bound; one dropped while
+            // still in use is simply listed again at its next call.
+            while s.listings.len() >= MAX_LISTINGS {
+                let Some(oldest) = s.order.pop_front() else {
+                    break;
+                };
+                s.listings.remove(&oldest);
+            }
+            s.order.retain(|k| *k != key);
+            s.order.push_back(key);
             s.listings.insert(key, Listing { dir, entries });
         }
         let Some(listing) = s.listings.get(&key) else {
@@ -143,6 +157,7 @@ fn getdents64(ctx: &Ctx, n: &Notif) -> Decision {
         }
         if next >= listing.entries.len() && records.is_empty() {
             s.listings.remove(&key);
+            s.order.retain(|k| *k != key);
         }
         (records, next)
     };

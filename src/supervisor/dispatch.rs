@@ -93,7 +93,7 @@ impl Table {
             add("sched_getaffinity", cpus::SCHED_GETAFFINITY, false);
         }
         if traps.dirs {
-            add("getdents64", dirs::GETDENTS64, false);
+            add("getdents64", dirs::GETDENTS64, true);
         }
         if traps.open {
             add("open", files::OPEN, false);

@@ -2963,6 +2963,29 @@ int main(int argc, char **argv)
 			report_errno(ENOMEM);
 		}
 	}
+	if (IS("abandon_listings")) {
+		/* abandon_listings DIR N: open DIR N times, read one small batch of entries
+		 * from each, close them all; then "ok ready PID" and wait to be killed. */
+		static char buf[512];
+		static int fds[1024];
+		long i, n;
+
+		NARGS(2);
+		n = need_long(argv[3]);
+		if (n < 1 || n > 1024)
+			usage();
+		for (i = 0; i < n; i++) {
+			fds[i] = open(argv[2], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			if (fds[i] < 0 || syscall(SYS_getdents64, fds[i], buf, sizeof(buf)) < 0)
+				report(-1);
+		}
+		for (i = 0; i < n; i++)
+			close(fds[i]);
+		printf("ok ready %d\n", (int)getpid());
+		fflush(stdout);
+		for (;;)
+			pause();
+	}
 	if (IS("hold_opens")) {
 		/* hold_opens PATH N: open PATH read-only N times, keeping each open; "ok
 		 * OPENED ERRNO-NAME-OF-THE-FIRST-FAILURE|none". */

@@ -170,7 +170,7 @@ fn start(
     // child reports or its exec closes the socket.
     if traps.exec {
         sandbox
-            .serve_until_readable(ours.as_fd())
+            .serve_until_readable(ours.as_fd(), policy.timeout)
             .map_err(RunError::from)?;
     }
     match read_report(ours) {

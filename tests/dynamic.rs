@@ -237,3 +237,28 @@ fn the_policy_program_is_found_like_a_command_or_refused_at_start() {
         std::fs::remove_file(&marker).unwrap();
     }
 }
+
+#[test]
+fn the_timeout_covers_a_hung_first_exec_decision() {
+    // The policy program never answers; its own timeout is an hour. -t 1 still ends
+    // the run (124) about a second after it started.
+    let dir = TempDir::new("hung-policy");
+    let program = script(&dir, "hung.sh", "exec sleep 100000");
+    for mode in Mode::ALL {
+        let start = Instant::now();
+        let out = run(mode.sandlet(&[
+            "run",
+            "-t",
+            "1",
+            "--policy-exec",
+            &program,
+            "--policy-timeout",
+            "3600000",
+            "--",
+            "/bin/true",
+        ]));
+        let took = start.elapsed();
+        assert_eq!(out.code(), 124, "{mode:?}: {}", out.err());
+        assert!(took < Duration::from_secs(10), "{mode:?}: took {took:?}");
+    }
+}

@@ -116,6 +116,8 @@ pub struct Supervisor {
     poll: Poll,
     waker: Arc<Waker>,
     supervised: Option<Supervised>,
+    /// When the run began: `--timeout` counts from here, exec decisions included.
+    started: Instant,
 }
 
 impl Supervisor {
@@ -136,6 +138,7 @@ impl Supervisor {
             poll,
             waker: Arc::new(waker),
             supervised: None,
+            started: Instant::now(),
         })
     }
 
@@ -276,17 +279,38 @@ impl Supervisor {
 
     /// Answers notifications until `fd` is readable (or hangs up): the child's exec of
     /// the command can itself be trapped before `supervise` runs.
-    pub fn serve_until_readable(&self, fd: BorrowedFd<'_>) -> Result<(), SupervisorError> {
+    /// Past the `timeout` of the run the sandbox is killed, which ends the wait.
+    pub fn serve_until_readable(
+        &self,
+        fd: BorrowedFd<'_>,
+        timeout: Option<Duration>,
+    ) -> Result<(), SupervisorError> {
         use rustix::event::{PollFd, PollFlags};
         let Some(s) = &self.supervised else {
             return Ok(());
         };
+        let deadline = timeout.map(|t| self.started + t);
         loop {
             let mut fds = [
                 PollFd::from_borrowed_fd(fd, PollFlags::IN),
                 PollFd::from_borrowed_fd(s.ctx.listener.as_fd(), PollFlags::IN),
             ];
-            match rustix::event::poll(&mut fds, None) {
+            let wait = match deadline.map(|d| d.saturating_duration_since(Instant::now())) {
+                Some(Duration::ZERO) => {
+                    debug!("timeout expired before the command ran; killing the sandbox");
+                    self.signal_members(Signal::KILL);
+                    Some(rustix::time::Timespec {
+                        tv_sec: 0,
+                        tv_nsec: 10_000_000,
+                    })
+                }
+                Some(left) => Some(rustix::time::Timespec {
+                    tv_sec: left.as_secs() as i64,
+                    tv_nsec: i64::from(left.subsec_nanos()),
+                }),
+                None => None,
+            };
+            match rustix::event::poll(&mut fds, wait.as_ref()) {
                 Ok(_) => {}
                 Err(rustix::io::Errno::INTR) => continue,
                 Err(e) => return Err(op("poll")(e.into())),
@@ -320,7 +344,7 @@ impl Supervisor {
                 )
                 .map_err(op("watch signal pipe"))?;
         }
-        let deadline = timeout.map(|t| Instant::now() + t);
+        let deadline = timeout.map(|t| self.started + t);
         let mut throttle = cpu_percent.and_then(|p| Throttle::new(p, Instant::now()));
         let mut events = Events::with_capacity(16);
         let mut exited = false;

@@ -577,6 +577,58 @@ fn accounting_that_cannot_be_done_refuses() {
 }
 
 #[test]
+fn a_reused_thread_id_does_not_inherit_a_ledger() {
+    // A thread makes a trapped allocation and dies with its process; a new process
+    // gets that id (the next pid set through ns_last_pid) and asks for 1 GiB in 16 MiB
+    // steps under -m 128M: it is judged as itself, not as the dead process.
+    let last_pid = "/proc/sys/kernel/ns_last_pid";
+    for mode in Mode::ALL {
+        let argv = [
+            "run",
+            "-m",
+            "128M",
+            "-r",
+            util::probe_dir(),
+            "--",
+            util::probe(),
+            "reuse_tid",
+            "1024",
+        ];
+        let r = util::Running::start(mode.sandlet(&argv));
+        let line = r.line();
+        let ids: Vec<i32> = line
+            .strip_prefix("ok tid ")
+            .unwrap()
+            .split(' ')
+            .map(|v| v.parse().unwrap())
+            .collect();
+        let (tid, probe) = (ids[0], ids[1]);
+        std::fs::write(last_pid, (tid - 1).to_string()).unwrap();
+        // SAFETY: kill has no memory-safety preconditions.
+        unsafe { libc::kill(probe, libc::SIGUSR1) };
+        let result = r.line();
+        r.wait();
+        let f: Vec<i32> = result
+            .split(' ')
+            .skip(1)
+            .map(|v| v.parse().unwrap())
+            .collect();
+        if f[1] != tid {
+            util::skip(&format!(
+                "{mode:?}: pid {tid} was taken by another process first"
+            ));
+            continue;
+        }
+        assert!(
+            f[0] <= 128,
+            "{mode:?}: the new process got {} MiB under -m 128M",
+            f[0]
+        );
+        assert!(f[0] >= 16, "{mode:?}: {result}");
+    }
+}
+
+#[test]
 fn mmap_over_the_limit_is_enomem() {
     for mode in Mode::ALL {
         let big = bytes(256 * MIB);

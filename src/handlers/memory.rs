@@ -54,7 +54,7 @@ fn caller(m: &mut MemoryState, tid: u32) -> Caller {
             Caller::Gone
         }
     };
-    let tgid = match m.tgids.get(&tid) {
+    let mut tgid = match m.tgids.get(&tid) {
         Some(&t) => t,
         None => match procfs::tgid_of(tid) {
             Some(t) => {
@@ -64,6 +64,20 @@ fn caller(m: &mut MemoryState, tid: u32) -> Caller {
             None => return failed(tid as i32),
         },
     };
+    if !m.procs.contains_key(&tgid) && !procfs::exists(tgid) {
+        // The cached process is gone, so this thread id was reused by another one:
+        // look it up afresh (never charge a new process to a dead one's entry).
+        match procfs::tgid_of(tid) {
+            Some(t) => {
+                m.tgids.insert(tid, t);
+                tgid = t;
+            }
+            None => {
+                m.tgids.remove(&tid);
+                return failed(tid as i32);
+            }
+        }
+    }
     if let std::collections::hash_map::Entry::Vacant(slot) = m.procs.entry(tgid) {
         let Ok(pages) = procfs::data_pages(tgid) else {
             return failed(tgid);
@@ -113,8 +127,10 @@ fn refresh_all(m: &mut MemoryState, page: u64, shm: bool) {
         // room); a gone one is forgotten.
         Err(_) => procfs::exists(tgid),
     });
+    // Thread ids are checked, not assumed: one that now belongs to another process (or
+    // to none) is looked up afresh at its next call.
     m.tgids
-        .retain(|tid, _| std::path::Path::new(&format!("/proc/{tid}")).exists());
+        .retain(|&tid, tgid| procfs::tgid_of(tid) == Some(*tgid));
     if shm {
         let pids: Vec<i32> = m.procs.keys().copied().collect();
         m.shm_bytes = procfs::shm_bytes_created_by(&pids).saturating_add(shm_in_flight);

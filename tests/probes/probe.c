@@ -1997,6 +1997,19 @@ static void act_priv_map(const char *kind, long mb)
 	report(0);
 }
 
+/* reuse_tid's thread: one trapped allocation, then its tid down the pipe. */
+static void *reuse_thread(void *arg)
+{
+	long t = (long)syscall(SYS_gettid);
+
+	if (mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) ==
+	    MAP_FAILED)
+		return NULL;
+	if (write(*(int *)arg, &t, sizeof(t)) < 0)
+		return NULL;
+	return NULL;
+}
+
 /* spin_ready: print "ok ready PID" (flushed), then burn CPU until killed. */
 static void act_spin_ready(void)
 {
@@ -2962,6 +2975,62 @@ int main(int argc, char **argv)
 				report(0);
 			report_errno(ENOMEM);
 		}
+	}
+	if (IS("reuse_tid")) {
+		/*
+		 * reuse_tid MB: a child process's thread makes one trapped allocation and
+		 * exits with its process; "ok tid T PID" is printed (PID: the probe's); after SIGUSR1 (meant to
+		 * come once the next pid is set to T), a new child maps and touches MB MiB
+		 * in 16 MiB steps: "ok GOT_MB PID" with its pid.
+		 */
+		sigset_t set;
+		int sig, st, fds[2];
+		pid_t a, b;
+		long t = 0, got;
+
+		NARGS(1);
+		sigemptyset(&set);
+		sigaddset(&set, SIGUSR1);
+		sigprocmask(SIG_BLOCK, &set, NULL);
+		if (pipe(fds))
+			report(-1);
+		a = fork();
+		if (a < 0)
+			report(-1);
+		if (a == 0) {
+			pthread_t th;
+
+			if (pthread_create(&th, NULL, reuse_thread, &fds[1]))
+				_exit(1);
+			pthread_join(th, NULL);
+			_exit(0);
+		}
+		if (read(fds[0], &t, sizeof(t)) != (ssize_t)sizeof(t))
+			report(-1);
+		waitpid(a, &st, 0);
+		printf("ok tid %ld %d\n", t, (int)getpid());
+		fflush(stdout);
+		sigwait(&set, &sig);
+		if (pipe(fds))
+			report(-1);
+		b = fork();
+		if (b < 0)
+			report(-1);
+		if (b == 0) {
+			long mb, want = need_long(argv[2]);
+
+			for (mb = 0; mb < want; mb += 16)
+				if (take_mib(16))
+					break;
+			if (write(fds[1], &mb, sizeof(mb)) < 0)
+				_exit(1);
+			_exit(0);
+		}
+		if (read(fds[0], &got, sizeof(got)) != (ssize_t)sizeof(got))
+			report(-1);
+		waitpid(b, &st, 0);
+		outf("ok %ld %d", got, (int)b);
+		finish();
 	}
 	if (IS("abandon_listings")) {
 		/* abandon_listings DIR N: open DIR N times, read one small batch of entries

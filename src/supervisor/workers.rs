@@ -67,11 +67,25 @@ fn work(ctx: &Ctx, rx: &Mutex<Receiver<Job>>) {
     }
 }
 
+/// How long the end of a run waits for workers to finish their jobs.
+const GRACE: std::time::Duration = std::time::Duration::from_millis(100);
+
 impl Drop for Pool {
+    /// Lets the workers finish and stop, waiting for them at most [`GRACE`]: a worker
+    /// held by the command (an on-behalf connect to a host that never answers) must
+    /// not keep the run alive after the sandbox is gone. The ones still busy then are
+    /// left to end on their own (they hold the context they answer through).
     fn drop(&mut self) {
         self.tx = None;
+        let deadline = std::time::Instant::now() + GRACE;
+        while self.threads.iter().any(|t| !t.is_finished()) && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
         for t in self.threads.drain(..) {
-            let _ = t.join();
+            if t.is_finished() {
+                let _ = t.join();
+            }
         }
     }
 }

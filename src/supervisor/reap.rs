@@ -17,11 +17,18 @@ fn children() -> Vec<Pid> {
         .collect()
 }
 
-/// Reaps re-parented orphans that have exited (never `command`, reaped by pidfd).
+/// Reaps re-parented orphans that have exited (never `command`, reaped by pidfd). Only
+/// zombies are waited for: a wait on a live orphan that a worker is tracing (an exec
+/// decision) would take the ptrace stop the worker waits for, since the kernel reports
+/// a tracee's stops to any thread of its tracer's process.
 pub fn reap_exited_orphans(command: Pid) {
     for pid in children().into_iter().filter(|&p| p != command) {
+        let raw = pid.as_raw_nonzero().get();
+        if crate::procfs::task_state(raw as u32) != Some('Z') {
+            continue;
+        }
         if let Ok(Some(_)) = rustix::process::waitpid(Some(pid), WaitOptions::NOHANG) {
-            debug!("reaped orphan {}", pid.as_raw_nonzero());
+            debug!("reaped orphan {raw}");
         }
     }
 }

@@ -629,6 +629,51 @@ fn a_reused_thread_id_does_not_inherit_a_ledger() {
 }
 
 #[test]
+fn a_process_count_that_cannot_be_made_refuses() {
+    // sandlet out of descriptors cannot recount the sandbox in /proc: at the limit,
+    // forks are refused, never admitted on a count of zero.
+    let start = || {
+        let argv = [
+            "run",
+            "-P",
+            "20",
+            "-r",
+            util::probe_dir(),
+            "--",
+            util::probe(),
+            "forks_on_usr1",
+            "60",
+        ];
+        let r = util::Running::start(Mode::Root.sandlet(&argv));
+        let line = r.line();
+        let probe: i32 = line.rsplit(' ').next().unwrap().parse().unwrap();
+        (r, probe)
+    };
+    let forked = |r: &util::Running, probe: i32| -> u32 {
+        // SAFETY: kill has no memory-safety preconditions.
+        unsafe { libc::kill(probe, libc::SIGUSR1) };
+        let line = r.line();
+        r.wait();
+        line.strip_prefix("ok ").unwrap().parse().unwrap()
+    };
+    // Control: with descriptors, -P 20 holds at 19 children (the probe is the 20th).
+    let (r, probe) = start();
+    assert_eq!(forked(&r, probe), 19, "control");
+    let (r, probe) = start();
+    let limited = std::process::Command::new("prlimit")
+        .arg(format!("--pid={}", r.pid))
+        .arg("--nofile=3")
+        .status()
+        .expect("prlimit");
+    assert!(limited.success());
+    let n = forked(&r, probe);
+    assert!(
+        n <= 19,
+        "{n} children at once under -P 20 with /proc unreadable"
+    );
+}
+
+#[test]
 fn mmap_over_the_limit_is_enomem() {
     for mode in Mode::ALL {
         let big = bytes(256 * MIB);

@@ -3083,6 +3083,41 @@ int main(int argc, char **argv)
 		}
 		finish();
 	}
+	if (IS("forks_on_usr1")) {
+		/* forks_on_usr1 N: "ok ready PID", wait for SIGUSR1, then fork N children
+		 * that each wait (all alive at once): "ok FORKED". */
+		sigset_t set;
+		int sig;
+		long i, n, forked = 0;
+		pid_t kids[256];
+
+		NARGS(1);
+		n = need_long(argv[2]);
+		if (n < 1 || n > 256)
+			usage();
+		sigemptyset(&set);
+		sigaddset(&set, SIGUSR1);
+		sigprocmask(SIG_BLOCK, &set, NULL);
+		printf("ok ready %d\n", (int)getpid());
+		fflush(stdout);
+		sigwait(&set, &sig);
+		for (i = 0; i < n; i++) {
+			pid_t pid = fork();
+
+			if (pid == 0) {
+				for (;;)
+					pause();
+			}
+			if (pid > 0)
+				kids[forked++] = pid;
+		}
+		for (i = 0; i < forked; i++) {
+			kill(kids[i], SIGKILL);
+			waitpid(kids[i], NULL, 0);
+		}
+		outf("ok %ld", forked);
+		finish();
+	}
 	if (IS("mmap_churn")) {
 		/* mmap_churn N: N short-lived children, each maps one writable anonymous
 		 * page and exits; then "ok ready PID" and wait to be killed. */

@@ -180,6 +180,18 @@ fn child_check(marker: &str, log: &str, after: bool) -> String {
     }
 }
 
+/// The control run's log (see [`child_check`]): its children were seen as late (the
+/// last check may be cut short when the run ends), none as early. Empties the log.
+fn assert_control_saw_late(log: &str, mode: Mode) {
+    let events = std::fs::read_to_string(log).unwrap();
+    let late = events.lines().filter(|l| *l == "late").count();
+    assert!(
+        late >= 3 && !events.contains("early"),
+        "{mode:?} control: {events:?}"
+    );
+    std::fs::remove_file(log).unwrap();
+}
+
 #[test]
 fn a_new_process_is_registered_before_it_runs() {
     for mode in Mode::ALL {
@@ -220,14 +232,7 @@ fn a_new_process_is_registered_before_it_runs() {
         // Control: a policy that looks only after answering sees every child as late.
         let out = forks(&late_policy, "5");
         assert_eq!(out.probe_line(), "ok 5 0", "{mode:?}: {}", out.err());
-        // (The last child's check may be cut short when the run ends.)
-        let events = std::fs::read_to_string(&log).unwrap();
-        let late = events.lines().filter(|l| *l == "late").count();
-        assert!(
-            late >= 3 && !events.contains("early"),
-            "{mode:?} control: {events:?}"
-        );
-        std::fs::remove_file(&log).unwrap();
+        assert_control_saw_late(&log, mode);
         let out = forks(&program, "200");
         assert_eq!(out.probe_line(), "ok 200 0", "{mode:?}: {}", out.err());
         let events = std::fs::read_to_string(&log).unwrap();
@@ -302,13 +307,7 @@ fn children_born_around_exec_freezes_are_registered_first() {
             "{mode:?}: {}",
             out.err()
         );
-        let events = std::fs::read_to_string(&log).unwrap();
-        let late = events.lines().filter(|l| *l == "late").count();
-        assert!(
-            late >= 3 && !events.contains("early"),
-            "{mode:?} control: {events:?}"
-        );
-        std::fs::remove_file(&log).unwrap();
+        assert_control_saw_late(&log, mode);
         let out = storm(&program, 150);
         assert_eq!(
             out.expect_code(0).out(),

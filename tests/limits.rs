@@ -134,8 +134,9 @@ fn survivors(marker: &str, limit: Duration) -> Vec<i32> {
     }
 }
 
-/// The pid of a `ready PID` line.
+/// The pid of a `ready PID` (or `ok ready PID`) line.
 fn ready_pid(line: &str) -> i32 {
+    let line = line.strip_prefix("ok ").unwrap_or(line);
     line.strip_prefix("ready ")
         .and_then(|p| p.parse().ok())
         .unwrap_or_else(|| panic!("not a ready line: {line:?}"))
@@ -501,25 +502,25 @@ fn private_mappings_of_dev_zero_and_memfds_count() {
     }
 }
 
+/// `sandlet run FLAGS -r PROBE_DIR -- probe ARGS` as `mode`, left running: the handle
+/// and the probe's first line.
+fn start_probe(mode: Mode, flags: &[&str], args: &[&str]) -> (util::Running, String) {
+    let mut argv = vec!["run"];
+    argv.extend_from_slice(flags);
+    argv.extend_from_slice(&["-r", probe_dir(), "--", probe()]);
+    argv.extend_from_slice(args);
+    let r = util::Running::start(mode.sandlet(&argv));
+    let line = r.line();
+    (r, line)
+}
+
 #[test]
 fn short_lived_processes_leave_nothing_open_in_sandlet() {
     // 2,000 children that each make one trapped allocation and exit: sandlet keeps no
     // descriptor per process (it held one statm per process before).
     for mode in Mode::ALL {
-        let argv = [
-            "run",
-            "-m",
-            "4G",
-            "-r",
-            util::probe_dir(),
-            "--",
-            util::probe(),
-            "mmap_churn",
-            "2000",
-        ];
-        let churn = util::Running::start(mode.sandlet(&argv));
-        let line = churn.line();
-        assert!(line.starts_with("ok ready"), "{mode:?}: {line}");
+        let (churn, line) = start_probe(mode, &["-m", "4G"], &["mmap_churn", "2000"]);
+        ready_pid(&line);
         // Running's pid is sandlet's (setpriv execs it for uid 65534).
         let fds = std::fs::read_dir(format!("/proc/{}/fd", churn.pid))
             .unwrap()
@@ -535,21 +536,8 @@ fn accounting_that_cannot_be_done_refuses() {
     // sandlet out of descriptors (its limit lowered under it) cannot read /proc for a
     // caller: the allocation is refused, never admitted unaccounted.
     let start = |mb: &str| {
-        let argv = [
-            "run",
-            "-m",
-            "512M",
-            "-r",
-            util::probe_dir(),
-            "--",
-            util::probe(),
-            "alloc_on_usr1",
-            mb,
-        ];
-        let r = util::Running::start(Mode::Root.sandlet(&argv));
-        let line = r.line();
-        let probe: i32 = line.rsplit(' ').next().unwrap().parse().unwrap();
-        (r, probe)
+        let (r, line) = start_probe(Mode::Root, &["-m", "512M"], &["alloc_on_usr1", mb]);
+        (r, ready_pid(&line))
     };
     let go = |probe: i32| {
         // SAFETY: kill has no memory-safety preconditions.
@@ -583,19 +571,7 @@ fn a_reused_thread_id_does_not_inherit_a_ledger() {
     // steps under -m 128M: it is judged as itself, not as the dead process.
     let last_pid = "/proc/sys/kernel/ns_last_pid";
     for mode in Mode::ALL {
-        let argv = [
-            "run",
-            "-m",
-            "128M",
-            "-r",
-            util::probe_dir(),
-            "--",
-            util::probe(),
-            "reuse_tid",
-            "1024",
-        ];
-        let r = util::Running::start(mode.sandlet(&argv));
-        let line = r.line();
+        let (r, line) = start_probe(mode, &["-m", "128M"], &["reuse_tid", "1024"]);
         let ids: Vec<i32> = line
             .strip_prefix("ok tid ")
             .unwrap()
@@ -633,21 +609,8 @@ fn a_process_count_that_cannot_be_made_refuses() {
     // sandlet out of descriptors cannot recount the sandbox in /proc: at the limit,
     // forks are refused, never admitted on a count of zero.
     let start = || {
-        let argv = [
-            "run",
-            "-P",
-            "20",
-            "-r",
-            util::probe_dir(),
-            "--",
-            util::probe(),
-            "forks_on_usr1",
-            "60",
-        ];
-        let r = util::Running::start(Mode::Root.sandlet(&argv));
-        let line = r.line();
-        let probe: i32 = line.rsplit(' ').next().unwrap().parse().unwrap();
-        (r, probe)
+        let (r, line) = start_probe(Mode::Root, &["-P", "20"], &["forks_on_usr1", "60"]);
+        (r, ready_pid(&line))
     };
     let forked = |r: &util::Running, probe: i32| -> u32 {
         // SAFETY: kill has no memory-safety preconditions.

@@ -1849,6 +1849,43 @@ static void act_bomb_peak(long ms)
 	finish();
 }
 
+/* Prints "ok ready PID" (flushed): the harness may act on the probe now. */
+static void say_ready(void)
+{
+	printf("ok ready %d\n", (int)getpid());
+	fflush(stdout);
+}
+
+/* Blocks SIGUSR1, so that one sent early waits for usr1_wait(). */
+static void usr1_block(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+}
+
+/* Waits for SIGUSR1 (blocked by usr1_block). */
+static void usr1_wait(void)
+{
+	sigset_t set;
+	int sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	sigwait(&set, &sig);
+}
+
+/* Says ready, then waits to be killed. */
+static void ready_then_pause(void) __attribute__((noreturn));
+static void ready_then_pause(void)
+{
+	say_ready();
+	for (;;)
+		pause();
+}
+
 /*
  * spin_escape setpgid|setsid: leave the sandbox's process group (join the parent's
  * group, or start a new session in a forked child), then as spin_ready: "ok ready PID"
@@ -1873,8 +1910,7 @@ static void act_spin_escape(const char *how)
 	} else {
 		usage();
 	}
-	printf("ok ready %d\n", (int)getpid());
-	fflush(stdout);
+	say_ready();
 	act_spin();
 }
 
@@ -2013,8 +2049,7 @@ static void *reuse_thread(void *arg)
 /* spin_ready: print "ok ready PID" (flushed), then burn CPU until killed. */
 static void act_spin_ready(void)
 {
-	printf("ok ready %d\n", (int)getpid());
-	fflush(stdout);
+	say_ready();
 	act_spin();
 }
 
@@ -2950,16 +2985,10 @@ int main(int argc, char **argv)
 	if (IS("alloc_on_usr1")) {
 		/* alloc_on_usr1 MB: "ok ready PID", wait for SIGUSR1, then a new child maps
 		 * and touches MB MiB: "ok", or "err ENOMEM" when it could not. */
-		sigset_t set;
-		int sig;
-
 		NARGS(1);
-		sigemptyset(&set);
-		sigaddset(&set, SIGUSR1);
-		sigprocmask(SIG_BLOCK, &set, NULL);
-		printf("ok ready %d\n", (int)getpid());
-		fflush(stdout);
-		sigwait(&set, &sig);
+		usr1_block();
+		say_ready();
+		usr1_wait();
 		/* A new process makes the allocation: one the supervisor has not seen yet. */
 		{
 			pid_t pid = fork();
@@ -2983,15 +3012,12 @@ int main(int argc, char **argv)
 		 * come once the next pid is set to T), a new child maps and touches MB MiB
 		 * in 16 MiB steps: "ok GOT_MB PID" with its pid.
 		 */
-		sigset_t set;
-		int sig, st, fds[2];
+		int st, fds[2];
 		pid_t a, b;
 		long t = 0, got;
 
 		NARGS(1);
-		sigemptyset(&set);
-		sigaddset(&set, SIGUSR1);
-		sigprocmask(SIG_BLOCK, &set, NULL);
+		usr1_block();
 		if (pipe(fds))
 			report(-1);
 		a = fork();
@@ -3010,7 +3036,7 @@ int main(int argc, char **argv)
 		waitpid(a, &st, 0);
 		printf("ok tid %ld %d\n", t, (int)getpid());
 		fflush(stdout);
-		sigwait(&set, &sig);
+		usr1_wait();
 		if (pipe(fds))
 			report(-1);
 		b = fork();
@@ -3050,10 +3076,7 @@ int main(int argc, char **argv)
 		}
 		for (i = 0; i < n; i++)
 			close(fds[i]);
-		printf("ok ready %d\n", (int)getpid());
-		fflush(stdout);
-		for (;;)
-			pause();
+		ready_then_pause();
 	}
 	if (IS("hold_opens")) {
 		/* hold_opens PATH N: open PATH read-only N times, keeping each open; "ok
@@ -3086,8 +3109,6 @@ int main(int argc, char **argv)
 	if (IS("forks_on_usr1")) {
 		/* forks_on_usr1 N: "ok ready PID", wait for SIGUSR1, then fork N children
 		 * that each wait (all alive at once): "ok FORKED". */
-		sigset_t set;
-		int sig;
 		long i, n, forked = 0;
 		pid_t kids[256];
 
@@ -3095,12 +3116,9 @@ int main(int argc, char **argv)
 		n = need_long(argv[2]);
 		if (n < 1 || n > 256)
 			usage();
-		sigemptyset(&set);
-		sigaddset(&set, SIGUSR1);
-		sigprocmask(SIG_BLOCK, &set, NULL);
-		printf("ok ready %d\n", (int)getpid());
-		fflush(stdout);
-		sigwait(&set, &sig);
+		usr1_block();
+		say_ready();
+		usr1_wait();
 		for (i = 0; i < n; i++) {
 			pid_t pid = fork();
 
@@ -3135,10 +3153,7 @@ int main(int argc, char **argv)
 					   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) == MAP_FAILED);
 			waitpid(pid, NULL, 0);
 		}
-		printf("ok ready %d\n", (int)getpid());
-		fflush(stdout);
-		for (;;)
-			pause();
+		ready_then_pause();
 	}
 	if (IS("sleep_until_negative")) {
 		/* An absolute CLOCK_REALTIME sleep to -1 s: the kernel says EINVAL. */

@@ -531,6 +531,17 @@ fn short_lived_processes_leave_nothing_open_in_sandlet() {
     }
 }
 
+/// Lowers the descriptor limit of running process `pid` (sandlet) to 3, below what it
+/// has open: every open it makes from now on fails with EMFILE.
+fn out_of_descriptors(pid: i32) {
+    let limited = std::process::Command::new("prlimit")
+        .arg(format!("--pid={pid}"))
+        .arg("--nofile=3")
+        .status()
+        .expect("prlimit");
+    assert!(limited.success(), "prlimit --pid={pid}");
+}
+
 #[test]
 fn accounting_that_cannot_be_done_refuses() {
     // sandlet out of descriptors (its limit lowered under it) cannot read /proc for a
@@ -549,12 +560,7 @@ fn accounting_that_cannot_be_done_refuses() {
     assert_eq!(r.line(), "ok", "control");
     r.wait();
     let (r, probe) = start("1024");
-    let limited = std::process::Command::new("prlimit")
-        .arg(format!("--pid={}", r.pid))
-        .arg("--nofile=3")
-        .status()
-        .expect("prlimit");
-    assert!(limited.success());
+    out_of_descriptors(r.pid);
     go(probe);
     assert_eq!(
         r.line(),
@@ -623,12 +629,7 @@ fn a_process_count_that_cannot_be_made_refuses() {
     let (r, probe) = start();
     assert_eq!(forked(&r, probe), 19, "control");
     let (r, probe) = start();
-    let limited = std::process::Command::new("prlimit")
-        .arg(format!("--pid={}", r.pid))
-        .arg("--nofile=3")
-        .status()
-        .expect("prlimit");
-    assert!(limited.success());
+    out_of_descriptors(r.pid);
     let n = forked(&r, probe);
     assert!(
         n <= 19,

@@ -33,7 +33,7 @@ fn exit_code(outcome: Outcome) -> u8 {
         Outcome::TimedOut(after) => {
             say!(
                 "sandlet: timeout of {}s expired; the sandbox was killed",
-                after.as_secs_f64()
+                sandlet::policy::parse::format_secs(after)
             );
             124
         }

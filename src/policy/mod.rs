@@ -141,7 +141,7 @@ impl Policy {
             if t.is_zero() || t > MAX_TIMEOUT {
                 return Err(bad(
                     "--timeout",
-                    format!("{}s", t.as_secs_f64()),
+                    format!("{}s", parse::format_secs(t)),
                     "must be greater than zero and at most a year",
                 ));
             }
@@ -325,8 +325,7 @@ fn environment(spec: &Spec) -> Result<Vec<(OsString, OsString)>, PolicyError> {
 /// `--cpu-cores`, sorted and unique, each one a CPU sandlet may run on.
 fn cpu_cores(cores: &[usize]) -> Result<Vec<usize>, PolicyError> {
     let mut cores = cores.to_vec();
-    cores.sort_unstable();
-    cores.dedup();
+    parse::sort_unique(&mut cores);
     let available = available_cpus();
     if cores.is_empty() {
         return Err(bad("--cpu-cores", "", "the CPU list is empty"));

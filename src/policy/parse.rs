@@ -99,17 +99,18 @@ impl fmt::Display for PortSet {
     }
 }
 
-fn merge(mut ranges: Vec<RangeInclusive<u16>>) -> Vec<RangeInclusive<u16>> {
-    ranges.sort_by_key(|r| (*r.start(), *r.end()));
-    let mut out: Vec<RangeInclusive<u16>> = Vec::with_capacity(ranges.len());
-    for r in ranges {
+fn merge(ranges: Vec<RangeInclusive<u16>>) -> Vec<RangeInclusive<u16>> {
+    let mut pairs: Vec<(u16, u16)> = ranges.iter().map(|r| (*r.start(), *r.end())).collect();
+    sort_unique(&mut pairs);
+    let mut out: Vec<RangeInclusive<u16>> = Vec::with_capacity(pairs.len());
+    for (start, end) in pairs {
         match out.last_mut() {
-            Some(last) if u32::from(*r.start()) <= u32::from(*last.end()) + 1 => {
-                if r.end() > last.end() {
-                    *last = *last.start()..=*r.end();
+            Some(last) if u32::from(start) <= u32::from(*last.end()) + 1 => {
+                if end > *last.end() {
+                    *last = *last.start()..=end;
                 }
             }
-            _ => out.push(r),
+            _ => out.push(start..=end),
         }
     }
     out
@@ -161,43 +162,104 @@ pub fn parse_ports(s: &str) -> Result<PortSet, ParseError> {
 const MAX_DURATION: Duration = Duration::from_secs(366 * 24 * 3600);
 
 /// Parses a positive duration: a decimal number of seconds, optionally suffixed `ms`,
-/// `s`, `m` or `h` (`30`, `1.5`, `250ms`, `2m`).
+/// `s`, `m` or `h` (`30`, `1.5`, `250ms`, `2m`). Exact to the nanosecond (fixed point,
+/// digits past the nanosecond are dropped).
 pub fn parse_duration(s: &str) -> Result<Duration, ParseError> {
-    let (num, scale) = if let Some(n) = s.strip_suffix("ms") {
-        (n, 0.001)
+    let (num, nanos_per_unit) = if let Some(n) = s.strip_suffix("ms") {
+        (n, 1_000_000u128)
     } else if let Some(n) = s.strip_suffix('s') {
-        (n, 1.0)
+        (n, 1_000_000_000)
     } else if let Some(n) = s.strip_suffix('m') {
-        (n, 60.0)
+        (n, 60_000_000_000)
     } else if let Some(n) = s.strip_suffix('h') {
-        (n, 3600.0)
+        (n, 3_600_000_000_000)
     } else {
-        (s, 1.0)
+        (s, 1_000_000_000)
     };
-    let well_formed = !num.is_empty()
-        && num.bytes().all(|b| b.is_ascii_digit() || b == b'.')
-        && num.bytes().filter(|&b| b == b'.').count() <= 1
-        && num.bytes().any(|b| b.is_ascii_digit());
-    if !well_formed {
+    let Some(value) = Decimal::parse(num) else {
         return err(format!(
             "'{s}' is not a duration (seconds, e.g. 30, 1.5, 250ms, 2m, 1h)"
         ));
-    }
-    let value: f64 = num
-        .parse()
-        .map_err(|_| ParseError(format!("'{s}' is not a duration")))?;
-    let secs = value * scale;
-    if secs <= 0.0 {
+    };
+    let nanos = value.times(nanos_per_unit);
+    if value.is_zero() {
         return err(format!("duration '{s}' must be greater than zero"));
     }
-    if secs > MAX_DURATION.as_secs_f64() {
-        return err(format!("duration '{s}' is longer than a year"));
+    match nanos {
+        Some(n) if n > MAX_DURATION.as_nanos() => {
+            err(format!("duration '{s}' is longer than a year"))
+        }
+        None => err(format!("duration '{s}' is longer than a year")),
+        Some(0) => err(format!("duration '{s}' is shorter than a nanosecond")),
+        Some(n) => Ok(Duration::new(
+            (n / 1_000_000_000) as u64,
+            (n % 1_000_000_000) as u32,
+        )),
     }
-    let d = Duration::from_secs_f64(secs);
-    if d.is_zero() {
-        return err(format!("duration '{s}' is shorter than a nanosecond"));
+}
+
+/// Writes a duration as a decimal number of seconds, exactly (`0.5`, `30`, `1.25`).
+pub fn format_secs(d: Duration) -> String {
+    let nanos = d.subsec_nanos();
+    if nanos == 0 {
+        return d.as_secs().to_string();
     }
-    Ok(d)
+    let frac = format!("{nanos:09}");
+    format!("{}.{}", d.as_secs(), frac.trim_end_matches('0'))
+}
+
+/// A non-negative decimal number read exactly: `digits / 10^scale`.
+struct Decimal {
+    digits: u128,
+    scale: u32,
+}
+
+impl Decimal {
+    /// Digits with at most one '.', at least one digit; no sign, exponent or spaces. Up
+    /// to 20 integer digits; fraction digits past the 18th are dropped.
+    fn parse(s: &str) -> Option<Decimal> {
+        let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+        let all_digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
+        if int.len() + frac.len() == 0 || !all_digits(int) || !all_digits(frac) {
+            return None;
+        }
+        let int = int.trim_start_matches('0');
+        if int.len() > 20 {
+            return None;
+        }
+        let frac = &frac[..frac.len().min(18)];
+        let digits = int
+            .bytes()
+            .chain(frac.bytes())
+            .fold(0u128, |acc, b| acc * 10 + u128::from(b - b'0'));
+        Some(Decimal {
+            digits,
+            scale: frac.len() as u32,
+        })
+    }
+
+    fn is_zero(&self) -> bool {
+        self.digits == 0
+    }
+
+    /// `self × unit`, rounded down; None when it does not fit.
+    fn times(&self, unit: u128) -> Option<u128> {
+        Some(self.digits.checked_mul(unit)? / 10u128.pow(self.scale))
+    }
+}
+
+/// Sorts `items` and drops repeats. An insertion sort: the lists it serves (ports, CPUs,
+/// paths from flags and small directories) are short and mostly in order already, and one
+/// small routine per type keeps the binary small (the library sort is kilobytes each).
+pub(crate) fn sort_unique<T: Ord>(items: &mut Vec<T>) {
+    for i in 1..items.len() {
+        let mut j = i;
+        while j > 0 && items[j - 1] > items[j] {
+            items.swap(j - 1, j);
+            j -= 1;
+        }
+    }
+    items.dedup();
 }
 
 /// Parses a non-negative decimal count (`1024`).
@@ -219,28 +281,17 @@ pub fn parse_size(s: &str) -> Result<u64, ParseError> {
         Some(b'T') => (&s[..s.len() - 1], 1 << 40),
         _ => (s, 1),
     };
-    let well_formed = !num.is_empty()
-        && num.bytes().all(|b| b.is_ascii_digit() || b == b'.')
-        && num.bytes().filter(|&b| b == b'.').count() <= 1
-        && num.bytes().any(|b| b.is_ascii_digit())
-        && !num.starts_with('.')
-        && !num.ends_with('.');
-    if !well_formed {
+    let value = Decimal::parse(num).filter(|_| !num.starts_with('.') && !num.ends_with('.'));
+    let Some(value) = value else {
         return err(format!(
             "'{s}' is not a size (a number with an optional K, M, G or T suffix, e.g. 512K, 64M, 1.5G)"
         ));
+    };
+    match value.times(u128::from(scale)) {
+        Some(0) => err(format!("size '{s}' must be at least one byte")),
+        Some(bytes) if bytes < u128::from(u64::MAX) => Ok(bytes as u64),
+        _ => err(format!("size '{s}' is too large")),
     }
-    let value: f64 = num
-        .parse()
-        .map_err(|_| ParseError(format!("'{s}' is not a size")))?;
-    let bytes = value * scale as f64;
-    if bytes < 1.0 {
-        return err(format!("size '{s}' must be at least one byte"));
-    }
-    if bytes >= u64::MAX as f64 {
-        return err(format!("size '{s}' is too large"));
-    }
-    Ok(bytes as u64)
 }
 
 /// Formats a byte count the way sizes are written on the command line (`64M`, `1.5G`).
@@ -252,12 +303,12 @@ pub fn format_size(bytes: u64) -> String {
         ("K", 1 << 10),
     ] {
         if bytes >= scale {
-            let v = bytes as f64 / scale as f64;
-            return if bytes % scale == 0 {
-                format!("{}{suffix}", bytes / scale)
-            } else {
-                format!("{v:.1}{suffix}")
-            };
+            if bytes % scale == 0 {
+                return format!("{}{suffix}", bytes / scale);
+            }
+            // One decimal, rounded to nearest.
+            let tenths = (u128::from(bytes) * 10 + u128::from(scale / 2)) / u128::from(scale);
+            return format!("{}.{}{suffix}", tenths / 10, tenths % 10);
         }
     }
     format!("{bytes}")
@@ -434,8 +485,7 @@ pub fn parse_cpu_list(s: &str) -> Result<Vec<usize>, ParseError> {
             None => out.push(cpu(part)?),
         }
     }
-    out.sort_unstable();
-    out.dedup();
+    sort_unique(&mut out);
     Ok(out)
 }
 
@@ -583,6 +633,17 @@ mod tests {
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
         assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
         assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        // Exact, not through binary floating point.
+        assert_eq!(parse_duration("0.1"), Ok(Duration::from_millis(100)));
+        assert_eq!(parse_duration("1.000000001"), Ok(Duration::new(1, 1)));
+        assert_eq!(parse_duration("0.0015ms"), Ok(Duration::from_nanos(1500)));
+        assert_eq!(
+            parse_duration("8784h"),
+            Ok(Duration::from_secs(366 * 24 * 3600))
+        );
+        assert_eq!(format_secs(Duration::from_millis(500)), "0.5");
+        assert_eq!(format_secs(Duration::from_secs(30)), "30");
+        assert_eq!(format_secs(Duration::new(1, 250_000_000)), "1.25");
         for bad in [
             "",
             "0",
@@ -598,10 +659,22 @@ mod tests {
             "NaN",
             "1e3",
             "9999999h",
+            "8784.000001h",
+            "99999999999999999999999999999999999999",
             " 1",
         ] {
             assert!(parse_duration(bad).is_err(), "{bad:?} accepted");
         }
+    }
+
+    #[test]
+    fn sorts_and_drops_repeats() {
+        let mut v = vec![5, 3, 9, 3, 1, 5, 0];
+        sort_unique(&mut v);
+        assert_eq!(v, [0, 1, 3, 5, 9]);
+        let mut empty: Vec<u8> = Vec::new();
+        sort_unique(&mut empty);
+        assert!(empty.is_empty());
     }
 
     #[test]
@@ -622,6 +695,13 @@ mod tests {
         assert_eq!(parse_size("1.5G"), Ok(3 << 29));
         assert_eq!(parse_size("4096"), Ok(4096));
         assert_eq!(parse_size("2T"), Ok(2 << 40));
+        assert_eq!(parse_size("0.1K"), Ok(102));
+        assert_eq!(
+            parse_size("0.5"),
+            Err(ParseError("size '0.5' must be at least one byte".into()))
+        );
+        assert_eq!(format_size((2 << 30) - 1), "2.0G");
+        assert_eq!(format_size(1126), "1.1K");
         for bad in [
             "",
             "M",

@@ -4,14 +4,62 @@
 //! riscv64, armv7; glibc and musl) defines; legacy calls only some targets have are
 //! behind `cfg`. Generated from the libc crate's per-arch constants.
 
+/// One table: the names as one string (`SYS_a SYS_b ... `), where each name starts, and
+/// the numbers in the same order. One string instead of a slice of `&str` keeps the
+/// table out of the relocations a position-independent binary applies at start-up.
+struct Table {
+    names: &'static str,
+    starts: &'static [u16],
+    numbers: &'static [u32],
+}
+
 macro_rules! table {
-    ($($name:ident),* $(,)?) => {
-        &[$((stringify!($name), libc::$name as u32)),*]
-    };
+    ($($name:ident),* $(,)?) => {{
+        const NAMES: &str = concat!($(stringify!($name), " "),*);
+        const NUMBERS: &[u32] = &[$(libc::$name as u32),*];
+        const STARTS: [u16; NUMBERS.len()] = starts(NAMES);
+        &Table { names: NAMES, starts: &STARTS, numbers: NUMBERS }
+    }};
+}
+
+/// Where each space-terminated word of `names` starts.
+const fn starts<const N: usize>(names: &str) -> [u16; N] {
+    let bytes = names.as_bytes();
+    let mut out = [0u16; N];
+    let (mut i, mut k) = (0, 0);
+    while i < bytes.len() {
+        if i == 0 || bytes[i - 1] == b' ' {
+            out[k] = i as u16;
+            k += 1;
+        }
+        i += 1;
+    }
+    out
+}
+
+impl Table {
+    fn len(&self) -> usize {
+        self.numbers.len()
+    }
+
+    /// Entry `i`: the name without libc's `SYS_` prefix, and the number.
+    fn get(&self, i: usize) -> (&'static str, u32) {
+        let start = self.starts[i] as usize + 4;
+        let end = self
+            .starts
+            .get(i + 1)
+            .map_or(self.names.len(), |&s| s as usize)
+            - 1;
+        (&self.names[start..end], self.numbers[i])
+    }
+
+    fn iter(&'static self) -> impl Iterator<Item = (&'static str, u32)> {
+        (0..self.len()).map(move |i| self.get(i))
+    }
 }
 
 /// Syscalls defined on every supported architecture.
-const COMMON: &[(&str, u32)] = table!(
+const COMMON: &Table = table!(
     SYS_accept,
     SYS_accept4,
     SYS_acct,
@@ -307,7 +355,7 @@ const COMMON: &[(&str, u32)] = table!(
 
 /// Legacy or arch-specific syscalls of x86_64.
 #[cfg(target_arch = "x86_64")]
-const ARCH: &[(&str, u32)] = table!(
+const ARCH: &Table = table!(
     SYS__sysctl,
     SYS_access,
     SYS_afs_syscall,
@@ -380,30 +428,34 @@ const ARCH: &[(&str, u32)] = table!(
 );
 
 #[cfg(target_arch = "aarch64")]
-const ARCH: &[(&str, u32)] = table!(SYS_kexec_file_load, SYS_mmap);
+const ARCH: &Table = table!(SYS_kexec_file_load, SYS_mmap);
 
 #[cfg(target_arch = "riscv64")]
-const ARCH: &[(&str, u32)] = table!(SYS_mmap);
+const ARCH: &Table = table!(SYS_mmap);
 
 #[cfg(target_arch = "arm")]
-const ARCH: &[(&str, u32)] = table!(SYS_fork, SYS_vfork, SYS_mmap2);
+const ARCH: &Table = table!(SYS_fork, SYS_vfork, SYS_mmap2);
 
-/// Every (name, number) pair of the build target; names carry libc's `SYS_` prefix.
+/// Every (name, number) pair of the build target.
 fn entries() -> impl Iterator<Item = (&'static str, u32)> {
-    COMMON
-        .iter()
-        .chain(ARCH.iter())
-        .map(|&(name, nr)| (&name[4..], nr))
+    COMMON.iter().chain(ARCH.iter())
 }
 
 /// The number of syscall `name` on the build target, if it has one. Both tables are
 /// sorted by name (checked by a test), so this is two binary searches.
 pub fn number(name: &str) -> Option<u32> {
     [COMMON, ARCH].into_iter().find_map(|table| {
-        table
-            .binary_search_by(|(n, _)| n[4..].cmp(name))
-            .ok()
-            .map(|i| table[i].1)
+        let (mut lo, mut hi) = (0, table.len());
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            let (n, nr) = table.get(mid);
+            match n.cmp(name) {
+                std::cmp::Ordering::Equal => return Some(nr),
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+            }
+        }
+        None
     })
 }
 
@@ -428,7 +480,9 @@ mod tests {
     #[test]
     fn tables_are_sorted_by_name() {
         for table in [COMMON, ARCH] {
-            assert!(table.windows(2).all(|w| w[0].0 < w[1].0));
+            let names: Vec<&str> = table.iter().map(|(n, _)| n).collect();
+            assert!(names.windows(2).all(|w| w[0] < w[1]), "{names:?}");
+            assert_eq!(names.len(), table.names.split_terminator(' ').count());
         }
         for (name, nr) in entries() {
             assert_eq!(number(name), Some(nr), "{name}");

@@ -98,7 +98,7 @@ pub fn carved_dirs(rules: &[FsRule], proc_view: bool) -> Vec<PathBuf> {
             }
         }
     }
-    out.sort();
+    super::parse::sort_unique(&mut out);
     out
 }
 
@@ -155,7 +155,7 @@ pub fn list_dir(dir: &Path) -> Vec<PathBuf> {
         .map(|e| e.path())
         .filter(|p| p.exists())
         .collect();
-    out.sort();
+    super::parse::sort_unique(&mut out);
     out
 }
 

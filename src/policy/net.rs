@@ -556,8 +556,7 @@ fn parse_port_list(list: &str) -> Result<Ports, String> {
             _ => return Err(format!("port {item} is out of range (1-65535)")),
         }
     }
-    ports.sort_unstable();
-    ports.dedup();
+    super::parse::sort_unique(&mut ports);
     Ok(Ports::List(ports))
 }
 

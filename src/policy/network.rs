@@ -59,8 +59,7 @@ impl NetPolicy {
             .flatten()
             .copied()
             .collect();
-        ports.sort_unstable();
-        ports.dedup();
+        super::parse::sort_unique(&mut ports);
         ports
     }
 

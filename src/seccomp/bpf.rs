@@ -16,6 +16,7 @@ pub const BPF_RET: u16 = 0x06;
 pub const BPF_W: u16 = 0x00;
 pub const BPF_ABS: u16 = 0x20;
 pub const BPF_AND: u16 = 0x50;
+pub const BPF_JA: u16 = 0x00;
 pub const BPF_JEQ: u16 = 0x10;
 pub const BPF_JGE: u16 = 0x30;
 pub const BPF_JSET: u16 = 0x40;
@@ -186,6 +187,13 @@ impl Block {
         self
     }
 
+    /// Instructions already assembled (their jumps relative, inside themselves).
+    fn raw(code: Vec<SockFilter>) -> Self {
+        Block {
+            ins: code.into_iter().map(Ins::Stmt).collect(),
+        }
+    }
+
     /// Defines label `name` at the current position.
     pub fn mark(mut self, name: &'static str) -> Self {
         self.ins.push(Ins::Mark(name));
@@ -239,6 +247,62 @@ impl Block {
     }
 }
 
+/// A jump table on the syscall number held in A: the body of a route runs when A equals
+/// its number (the first route given for a number wins), anything else returns
+/// `default`. A binary search on the number (`jge`, with `ja` for long branches) down to
+/// leaves of a few numbers decides any number in about log2(routes) + 4 comparisons,
+/// where a run of `jeq` tests takes one per route. That matters twice: on every call the filter
+/// runs, and when the kernel builds its per-filter action cache, for which it runs the
+/// program once for every syscall number. Each body must return on every path.
+pub fn dispatch(routes: &[(u32, Block)], default: u32) -> Result<Block, AsmError> {
+    let mut table: Vec<(u32, Vec<SockFilter>)> = Vec::with_capacity(routes.len());
+    for (nr, body) in routes {
+        if !table.iter().any(|(n, _)| n == nr) {
+            table.push((*nr, assemble(std::slice::from_ref(body))?));
+        }
+    }
+    table.sort_unstable_by_key(|(nr, _)| *nr);
+    let mut out = Vec::new();
+    search(&table, default, &mut out)?;
+    Ok(Block::raw(out))
+}
+
+/// Routes per leaf of the search: tested one after the other.
+const LEAF: usize = 4;
+
+fn search(
+    table: &[(u32, Vec<SockFilter>)],
+    default: u32,
+    out: &mut Vec<SockFilter>,
+) -> Result<(), AsmError> {
+    if table.len() <= LEAF {
+        for (nr, body) in table {
+            let skip = u8::try_from(body.len()).map_err(|_| AsmError::JumpTooFar {
+                label: "syscall body",
+                offset: body.len(),
+            })?;
+            out.push(jump(BPF_JMP | BPF_JEQ | BPF_K, *nr, 0, skip));
+            out.extend_from_slice(body);
+        }
+        out.push(stmt(BPF_RET | BPF_K, default));
+        return Ok(());
+    }
+    let (low, high) = table.split_at(table.len() / 2);
+    let mut below = Vec::new();
+    search(low, default, &mut below)?;
+    // A >= first of the high half: over the low half, with a `ja` when it is too long
+    // for a conditional jump.
+    match u8::try_from(below.len()) {
+        Ok(over) => out.push(jump(BPF_JMP | BPF_JGE | BPF_K, high[0].0, over, 0)),
+        Err(_) => {
+            out.push(jump(BPF_JMP | BPF_JGE | BPF_K, high[0].0, 0, 1));
+            out.push(stmt(BPF_JMP | BPF_JA, below.len() as u32));
+        }
+    }
+    out.append(&mut below);
+    search(high, default, out)
+}
+
 /// Lays `blocks` end to end and checks the result fits the kernel's limit.
 pub fn assemble(blocks: &[Block]) -> Result<Vec<SockFilter>, AsmError> {
     let mut out = Vec::new();
@@ -253,7 +317,11 @@ pub fn assemble(blocks: &[Block]) -> Result<Vec<SockFilter>, AsmError> {
     }
     for (at, ins) in out.iter().enumerate() {
         let is_jump = ins.code & 0x07 == BPF_JMP;
-        let furthest = at + 1 + usize::from(ins.jt.max(ins.jf));
+        let furthest = if ins.code == BPF_JMP | BPF_JA {
+            at + 1 + ins.k as usize
+        } else {
+            at + 1 + usize::from(ins.jt.max(ins.jf))
+        };
         if is_jump && furthest >= out.len() {
             return Err(AsmError::JumpPastEnd { at });
         }
@@ -261,9 +329,130 @@ pub fn assemble(blocks: &[Block]) -> Result<Vec<SockFilter>, AsmError> {
     Ok(out)
 }
 
+/// What [`interpret`] saw.
+#[cfg(test)]
+pub struct Run {
+    pub action: u32,
+    /// Instructions executed before the first load of an argument (all of them when
+    /// none was loaded).
+    pub steps_before_args: usize,
+}
+
+/// A classic-BPF interpreter for the subset the generator emits, run against a
+/// `seccomp_data` of (arch, nr, args).
+#[cfg(test)]
+pub fn interpret(prog: &[SockFilter], arch: u32, nr: u32, args: [u64; 6]) -> Run {
+    let mut data = Vec::new();
+    data.extend_from_slice(&nr.to_ne_bytes());
+    data.extend_from_slice(&arch.to_ne_bytes());
+    data.extend_from_slice(&0u64.to_ne_bytes());
+    for a in args {
+        data.extend_from_slice(&a.to_ne_bytes());
+    }
+    let (mut a, mut pc, mut steps, mut args_loaded) = (0u32, 0usize, 0, false);
+    loop {
+        let ins = prog[pc];
+        pc += 1;
+        if !args_loaded {
+            steps += 1;
+        }
+        match ins.code {
+            c if c == BPF_LD | BPF_W | BPF_ABS => {
+                let k = ins.k as usize;
+                if k >= 16 && !args_loaded {
+                    args_loaded = true;
+                    steps -= 1;
+                }
+                a = u32::from_ne_bytes(data[k..k + 4].try_into().unwrap());
+            }
+            c if c == BPF_ALU | BPF_AND | BPF_K => a &= ins.k,
+            c if c == BPF_RET | BPF_K => {
+                return Run {
+                    action: ins.k,
+                    steps_before_args: steps,
+                }
+            }
+            c if c == BPF_JMP | BPF_JA => pc += ins.k as usize,
+            c if c & 0x07 == BPF_JMP => {
+                let taken = match c & 0xf0 {
+                    BPF_JEQ => a == ins.k,
+                    BPF_JGE => a >= ins.k,
+                    BPF_JSET => a & ins.k != 0,
+                    op => panic!("unexpected jump op {op:#x}"),
+                };
+                pc += usize::from(if taken { ins.jt } else { ins.jf });
+            }
+            c => panic!("unexpected instruction {c:#x}"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dispatch_routes_each_number_to_its_first_body() {
+        let ret = |k| Block::new().ret(k);
+        let arg_test = Block::new()
+            .load(arg_low(0))
+            .if_eq(7, "seven")
+            .ret(70)
+            .mark("seven")
+            .ret(77);
+        let routes: Vec<(u32, Block)> = vec![
+            (5, ret(50)),
+            (1, ret(10)),
+            (300, arg_test),
+            (7, ret(70)),
+            (5, ret(99)),
+            (0, ret(1)),
+            (299, ret(2990)),
+        ];
+        let nr = Block::new().load(OFFSET_NR);
+        let prog = assemble(&[nr, dispatch(&routes, SECCOMP_RET_ALLOW).unwrap()]).unwrap();
+        for nr in 0..400 {
+            let expect = match nr {
+                0 => 1,
+                1 => 10,
+                5 => 50,
+                7 => 70,
+                299 => 2990,
+                300 => 70,
+                _ => SECCOMP_RET_ALLOW,
+            };
+            assert_eq!(interpret(&prog, 0, nr, [0; 6]).action, expect, "nr {nr}");
+        }
+        assert_eq!(interpret(&prog, 0, 300, [7, 0, 0, 0, 0, 0]).action, 77);
+        let none = assemble(&[Block::new().load(OFFSET_NR), dispatch(&[], 3).unwrap()]).unwrap();
+        assert_eq!(interpret(&none, 0, 42, [0; 6]).action, 3);
+    }
+
+    #[test]
+    fn dispatch_reaches_routes_far_apart() {
+        // 600 routes make the low half far longer than a conditional jump reaches. Steps:
+        // the load, jge (+ ja) per level (8 levels to leaves of 4 or fewer), up to four
+        // jeq and the return.
+        let routes: Vec<(u32, Block)> = (0..600)
+            .map(|nr| (nr * 2, Block::new().ret(nr + 1)))
+            .collect();
+        let prog =
+            assemble(&[Block::new().load(OFFSET_NR), dispatch(&routes, 0).unwrap()]).unwrap();
+        for nr in 0..1300 {
+            let expect = if nr % 2 == 0 && nr < 1200 {
+                nr / 2 + 1
+            } else {
+                0
+            };
+            let run = interpret(&prog, 0, nr, [0; 6]);
+            assert_eq!(run.action, expect, "nr {nr}");
+            assert!(
+                run.steps_before_args <= 1 + 2 * 8 + 4 + 1,
+                "{} steps",
+                run.steps_before_args
+            );
+        }
+    }
 
     #[test]
     fn resolves_forward_labels() {

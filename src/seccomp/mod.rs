@@ -1,17 +1,22 @@
 //! The seccomp program: the policy's deny list (see [`crate::policy::syscalls`]), the
 //! fixed argument filters, and a notification for each syscall [`Traps`] names.
 //!
-//! Layout of the generated program (every jump stays inside its block):
+//! Layout of the generated program:
 //!
 //! ```text
 //! arch:    A = arch; A != AUDIT_ARCH_<target> -> KILL_PROCESS
 //!          A = nr; (x86_64) nr has __X32_SYSCALL_BIT -> KILL_PROCESS
-//! deny:    one `nr == N -> ERRNO(EPERM)` pair per denied syscall (clone3: ENOSYS)
-//! args:    clone (CLONE_NEW* -> EPERM), ioctl (TIOCSTI/TIOCLINUX -> EPERM),
+//! routes:  a binary search on nr (bpf::dispatch) to one body per listed syscall:
+//!   deny:  ERRNO(EPERM) per denied syscall (clone3: ENOSYS)
+//!   args:  clone (CLONE_NEW* -> EPERM), ioctl (TIOCSTI/TIOCLINUX -> EPERM),
 //!          socket (family/type/protocol), prctl (DUMPABLE/SECUREBITS/PTRACER -> EPERM),
-//!          personality (anything but the query -> EPERM)
+//!          personality (anything but the query -> EPERM), send* (MSG_FASTOPEN)
+//!   traps: USER_NOTIF (whole call, or after an argument test)
 //! default: ALLOW
 //! ```
+//!
+//! When a number has several routes the first one built wins: the deny list before
+//! everything else.
 
 pub mod bpf;
 pub mod names;
@@ -99,30 +104,27 @@ fn arch_check() -> Block {
     b
 }
 
-/// `nr == N -> return action`; falls through with A = nr otherwise.
-fn deny_one(nr: u32, action: u32) -> Block {
-    Block::new()
-        .jump(BPF_JEQ, nr, Label::Next, Label::At("miss"))
-        .ret(action)
-        .mark("miss")
+/// A route: syscall `nr` runs `body`, which ends every path in a return.
+type Route = (u32, Block);
+
+/// `nr -> return action`.
+fn deny_one(nr: u32, action: u32) -> Route {
+    (nr, Block::new().ret(action))
 }
 
-/// `nr == N -> USER_NOTIF` when `nr` exists on the target.
-fn notify_one(name: &str) -> Option<Block> {
+/// `nr -> USER_NOTIF` when `name` exists on the target.
+fn notify_one(name: &str) -> Option<Route> {
     names::number(name).map(|nr| deny_one(nr, SECCOMP_RET_USER_NOTIF))
 }
 
-/// Runs `body` only when A == `nr`; `body` must end every path in a return.
-fn for_syscall(nr: u32, body: Block) -> Block {
-    Block::new()
-        .jump(BPF_JEQ, nr, Label::Next, Label::At("skip"))
-        .append(body)
-        .mark("skip")
+/// Runs `body` for syscall `nr`.
+fn for_syscall(nr: u32, body: Block) -> Route {
+    (nr, body)
 }
 
 /// `--time-start`'s notifications: wall-clock `clock_gettime`, `gettimeofday`, `time`,
 /// absolute wall-clock `clock_nanosleep`, absolute `timerfd_settime`, `arch_prctl`.
-fn time_rules() -> Vec<Block> {
+fn time_rules() -> Vec<Route> {
     let notify = SECCOMP_RET_USER_NOTIF;
     let allow = SECCOMP_RET_ALLOW;
     // A wall clock id. The kernel reads a clockid_t (32 bits): the high half of the
@@ -172,8 +174,7 @@ fn time_rules() -> Vec<Block> {
 pub fn program(deny: &[u32], traps: Traps) -> Result<Vec<SockFilter>, AsmError> {
     let eperm = errno(libc::EPERM);
     let allow = SECCOMP_RET_ALLOW;
-    let mut blocks = vec![arch_check()];
-    blocks.push(deny_one(nr("clone3"), errno(libc::ENOSYS)));
+    let mut blocks: Vec<Route> = vec![deny_one(nr("clone3"), errno(libc::ENOSYS))];
     for &n in deny {
         blocks.push(deny_one(n, eperm));
     }
@@ -399,11 +400,9 @@ pub fn program(deny: &[u32], traps: Traps) -> Result<Vec<SockFilter>, AsmError> 
         ("prctl", prctl),
         ("personality", personality),
     ] {
-        // A still holds the number when the body is skipped: bodies always return.
         blocks.push(for_syscall(nr(name), body));
     }
-    blocks.push(Block::new().ret(allow));
-    bpf::assemble(&blocks)
+    bpf::assemble(&[arch_check(), bpf::dispatch(&blocks, allow)?])
 }
 
 #[cfg(test)]
@@ -412,39 +411,8 @@ mod tests {
     use super::*;
     use crate::policy::syscalls::{numbers, DEFAULT_DENY, GROUPS};
 
-    /// A classic-BPF interpreter for the subset the generator emits, run against a
-    /// `seccomp_data` of (arch, nr, args). Returns the action.
     fn run(prog: &[SockFilter], arch: u32, nr: u32, args: [u64; 6]) -> u32 {
-        let mut data = Vec::new();
-        data.extend_from_slice(&nr.to_ne_bytes());
-        data.extend_from_slice(&arch.to_ne_bytes());
-        data.extend_from_slice(&0u64.to_ne_bytes());
-        for a in args {
-            data.extend_from_slice(&a.to_ne_bytes());
-        }
-        let (mut a, mut pc) = (0u32, 0usize);
-        loop {
-            let ins = prog[pc];
-            pc += 1;
-            match ins.code {
-                c if c == BPF_LD | BPF_W | BPF_ABS => {
-                    let k = ins.k as usize;
-                    a = u32::from_ne_bytes(data[k..k + 4].try_into().unwrap());
-                }
-                c if c == BPF_ALU | BPF_AND | BPF_K => a &= ins.k,
-                c if c == BPF_RET | BPF_K => return ins.k,
-                c if c & 0x07 == BPF_JMP => {
-                    let taken = match c & 0xf0 {
-                        BPF_JEQ => a == ins.k,
-                        BPF_JGE => a >= ins.k,
-                        BPF_JSET => a & ins.k != 0,
-                        op => panic!("unexpected jump op {op:#x}"),
-                    };
-                    pc += usize::from(if taken { ins.jt } else { ins.jf });
-                }
-                c => panic!("unexpected instruction {c:#x}"),
-            }
-        }
+        interpret(prog, arch, nr, args).action
     }
 
     fn prog() -> Vec<SockFilter> {
@@ -464,6 +432,27 @@ mod tests {
     }
 
     const NOTIFY: u32 = SECCOMP_RET_USER_NOTIF;
+
+    /// The kernel runs the filter once per syscall number (args unknown) to build its
+    /// action cache, and every trapped or filtered call runs it again: a number is
+    /// decided, or reaches its argument tests, in a few steps, not one per listed call.
+    #[test]
+    fn every_number_is_decided_in_few_steps() {
+        let all = numbers(GROUPS.iter().flat_map(|g| g.syscalls.iter().copied()))
+            .chain(numbers(DEFAULT_DENY.iter().copied()))
+            .collect::<Vec<_>>();
+        for p in [prog(), supervised(), program(&all, Traps::ALL).unwrap()] {
+            let worst = (0..1024)
+                .map(|nr| interpret(&p, AUDIT_ARCH, nr, [0; 6]).steps_before_args)
+                .max()
+                .unwrap();
+            assert!(
+                worst <= 30,
+                "{worst} steps for some number ({} instructions)",
+                p.len()
+            );
+        }
+    }
 
     #[test]
     fn traps_what_the_supervisor_handles() {

@@ -18,10 +18,11 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsFd;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use log::warn;
+use log::{debug, warn};
 
 use crate::policy::net::Proto;
 use crate::state::lock;
@@ -383,6 +384,11 @@ fn canonical(ip: IpAddr) -> IpAddr {
 pub struct ProgramPolicy {
     inner: Mutex<Program>,
     timeout: Duration,
+    /// The program's pid: a child of sandlet, reaped only when `Program` is dropped, so
+    /// the pid stays its own until then.
+    pid: i32,
+    /// Set when the run ends: the program's end is then expected, not a failure.
+    closing: AtomicBool,
 }
 
 struct Program {
@@ -418,7 +424,10 @@ impl ProgramPolicy {
             let _ = child.wait();
             return Err(e.into());
         }
+        let pid = child.id() as i32;
         Ok(ProgramPolicy {
+            pid,
+            closing: AtomicBool::new(false),
             inner: Mutex::new(Program {
                 child,
                 stdin,
@@ -432,6 +441,14 @@ impl ProgramPolicy {
         })
     }
 
+    /// Ends the program at the end of the run, without taking the lock a worker may
+    /// hold while it waits for a verdict (that wait then ends with a denial, quietly).
+    pub fn close(&self) {
+        self.closing.store(true, Ordering::SeqCst);
+        let _ = rustix::process::Pid::from_raw(self.pid)
+            .map(|pid| rustix::process::kill_process(pid, rustix::process::Signal::KILL));
+    }
+
     /// Asks the program about `event`; anything but a timely, well-formed answer is
     /// `Deny`.
     pub fn decide(&self, event: &Event) -> Verdict {
@@ -441,7 +458,12 @@ impl ProgramPolicy {
         }
         let id = p.next_id;
         p.next_id += 1;
-        match p.ask(event, id, self.timeout) {
+        let answer = p.ask(event, id, self.timeout);
+        if self.closing.load(Ordering::SeqCst) {
+            debug!("policy program: event {id} denied, the run is ending");
+            return Verdict::Deny;
+        }
+        match answer {
             Ok(Some(v)) => v,
             Ok(None) => {
                 warn!(

@@ -31,7 +31,7 @@ pub fn is_outsider(pid: i32) -> bool {
 }
 
 /// sandlet's children that belong to the sandbox.
-fn own_children() -> Vec<i32> {
+pub fn own_children() -> Vec<i32> {
     let outsiders = outsiders().clone();
     let mut kids = children_of(None);
     kids.retain(|p| !outsiders.contains(p));

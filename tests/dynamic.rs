@@ -243,7 +243,12 @@ fn the_timeout_covers_a_hung_first_exec_decision() {
     // The policy program never answers; its own timeout is an hour. -t 1 still ends
     // the run (124) about a second after it started.
     let dir = TempDir::new("hung-policy");
-    let program = script(&dir, "hung.sh", "exec sleep 100000");
+    let program = script(&dir, "hung.sh", "exec sleep 100017");
+    let left_running = || {
+        std::fs::read_dir("/proc").unwrap().flatten().any(|p| {
+            std::fs::read(p.path().join("cmdline")).is_ok_and(|c| c == b"sleep\x00100017\x00")
+        })
+    };
     for mode in Mode::ALL {
         let start = Instant::now();
         let out = run(mode.sandlet(&[
@@ -260,5 +265,15 @@ fn the_timeout_covers_a_hung_first_exec_decision() {
         let took = start.elapsed();
         assert_eq!(out.code(), 124, "{mode:?}: {}", out.err());
         assert!(took < Duration::from_secs(10), "{mode:?}: took {took:?}");
+        // The program's end at the end of the run is not its failure, and it is gone.
+        assert!(
+            !out.err().contains("policy program"),
+            "{mode:?}: {}",
+            out.err()
+        );
+        assert!(
+            !left_running(),
+            "{mode:?}: the policy program outlived the run"
+        );
     }
 }

@@ -475,10 +475,21 @@ impl Supervisor {
         Ok((mio_ready, readiness))
     }
 
-    /// Kills what left the process group (re-parented orphans), when that is safe.
+    /// Kills what left the process group (re-parented orphans), when that is safe, and
+    /// ends the `--policy-exec` program.
     fn kill_leftovers(&self) {
         if self.owns_children {
             reap::kill_all_children();
+        }
+        let program = self.supervised.as_ref().and_then(|s| match &s.ctx.dynamic {
+            Some(Dynamic {
+                decider: Decider::Program(p),
+                ..
+            }) => Some(p),
+            _ => None,
+        });
+        if let Some(p) = program {
+            p.close();
         }
     }
 

@@ -6,12 +6,13 @@
 use log::{debug, warn};
 use rustix::process::{Pid, WaitOptions};
 
-/// Direct children of sandlet, warning once when /proc cannot tell.
+/// Direct children of sandlet that belong to the sandbox (not the `--policy-exec`
+/// program, which its owner waits for), warning when /proc cannot tell.
 fn children() -> Vec<Pid> {
     if !std::path::Path::new("/proc/self/task").exists() {
         warn!("/proc is not mounted; processes that left the sandbox's group may survive");
     }
-    crate::procfs::children_of(None)
+    crate::procfs::own_children()
         .into_iter()
         .filter_map(Pid::from_raw)
         .collect()

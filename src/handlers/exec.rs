@@ -18,7 +18,9 @@
 //! 3. The path and argv are read and decided on.
 //! 4. Refused: the caller gets the errno. Allowed: the caller is seized too (with
 //!    `PTRACE_O_TRACEEXEC`), told to CONTINUE and interrupted; its first stop (the exec
-//!    event, or the stop after a failed exec) comes after the kernel copied argv. Its
+//!    event, or the stop after a failed exec) comes after the kernel copied argv. A
+//!    failed exec may instead be followed at once by the caller's next trapped call
+//!    (it cannot stop while blocked in a notification): that too ends the wait. Its
 //!    sibling threads, killed by the exec, are reaped on the way (the exec waits for
 //!    them).
 //! 5. The tracer thread exits; the kernel detaches every tracee, whatever its state.
@@ -318,6 +320,13 @@ fn run_exec(ctx: &Ctx, n: &Notif, tgid: i32) {
         }
         if let Ok(Some(_)) = sys::waitid_thread(tid, libc::WEXITED | libc::WNOHANG | libc::WNOWAIT)
         {
+            return;
+        }
+        // The exec failed and the caller trapped again before the interrupt reached it
+        // (execvp trying the next PATH entry): blocked in that notification, which the
+        // gate defers while we wait, it cannot stop. Its exec is over; argv was read.
+        if ctx.gate.as_ref().is_some_and(|g| g.is_waiting(n.pid)) {
+            debug!("exec by {tid} failed; it is in its next trapped call");
             return;
         }
         // The exec kills the caller's other threads and waits until they are gone:

@@ -676,40 +676,67 @@ fn icmp_only_with_an_icmp_rule() {
     }
 }
 
+/// A loopback listener whose accept queue is full: it drops new SYNs, so a connect to it
+/// waits for minutes. Dropping it closes the listener and the held connections.
+struct StuckListener {
+    fd: i32,
+    port: u16,
+    _held: Vec<std::net::TcpStream>,
+}
+
+impl StuckListener {
+    fn new() -> StuckListener {
+        // SAFETY: plain socket calls on a descriptor this test owns.
+        let (fd, port) = unsafe {
+            let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+            assert!(fd >= 0);
+            let mut addr: libc::sockaddr_in = std::mem::zeroed();
+            addr.sin_family = libc::AF_INET as libc::sa_family_t;
+            addr.sin_addr.s_addr = u32::from(Ipv4Addr::LOCALHOST).to_be();
+            let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+            assert_eq!(
+                libc::bind(fd, &addr as *const _ as *const libc::sockaddr, len),
+                0
+            );
+            assert_eq!(libc::listen(fd, 0), 0);
+            let mut got: libc::sockaddr_in = std::mem::zeroed();
+            let mut glen = len;
+            libc::getsockname(fd, &mut got as *mut _ as *mut libc::sockaddr, &mut glen);
+            (fd, u16::from_be(got.sin_port))
+        };
+        let to = std::net::SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        // Fill the queue (connections held until the listener is dropped).
+        let held: Vec<_> = (0..4)
+            .filter_map(|_| {
+                std::net::TcpStream::connect_timeout(&to, Duration::from_millis(300)).ok()
+            })
+            .collect();
+        // Control: a connect from here now hangs.
+        assert!(
+            std::net::TcpStream::connect_timeout(&to, Duration::from_millis(500)).is_err(),
+            "the queue is not full: the test cannot make a connect hang"
+        );
+        StuckListener {
+            fd,
+            port,
+            _held: held,
+        }
+    }
+}
+
+impl Drop for StuckListener {
+    fn drop(&mut self) {
+        // SAFETY: fd is the listener this value opened.
+        unsafe { libc::close(self.fd) };
+    }
+}
+
 #[test]
 fn a_connect_that_never_completes_does_not_hold_the_run() {
-    // A listener whose accept queue is full drops new SYNs: a connect to it waits for
-    // minutes. The connect is made by a worker of sandlet's; -t 1 still ends the run
-    // (124) promptly.
-    // SAFETY: plain socket calls on a descriptor this test owns.
-    let (fd, port) = unsafe {
-        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
-        assert!(fd >= 0);
-        let mut addr: libc::sockaddr_in = std::mem::zeroed();
-        addr.sin_family = libc::AF_INET as libc::sa_family_t;
-        addr.sin_addr.s_addr = u32::from(Ipv4Addr::LOCALHOST).to_be();
-        let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
-        assert_eq!(
-            libc::bind(fd, &addr as *const _ as *const libc::sockaddr, len),
-            0
-        );
-        assert_eq!(libc::listen(fd, 0), 0);
-        let mut got: libc::sockaddr_in = std::mem::zeroed();
-        let mut glen = len;
-        libc::getsockname(fd, &mut got as *mut _ as *mut libc::sockaddr, &mut glen);
-        (fd, u16::from_be(got.sin_port))
-    };
-    let to = std::net::SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-    // Fill the queue (connections held until the end of the test).
-    let held: Vec<_> = (0..4)
-        .filter_map(|_| std::net::TcpStream::connect_timeout(&to, Duration::from_millis(300)).ok())
-        .collect();
-    // Control: a connect from here now hangs.
-    assert!(
-        std::net::TcpStream::connect_timeout(&to, Duration::from_millis(500)).is_err(),
-        "the queue is not full: the test cannot make a connect hang"
-    );
-    let port = port.to_string();
+    // The connect is made on the caller's behalf; -t 1 still ends the run (124)
+    // promptly.
+    let stuck = StuckListener::new();
+    let port = stuck.port.to_string();
     let rule = format!("127.0.0.1:{port}");
     for mode in Mode::ALL {
         let start = std::time::Instant::now();
@@ -722,7 +749,36 @@ fn a_connect_that_never_completes_does_not_hold_the_run() {
         let took = start.elapsed();
         assert!(took < Duration::from_secs(10), "{mode:?}: took {took:?}");
     }
-    drop(held);
-    // SAFETY: fd is the listener opened above.
-    unsafe { libc::close(fd) };
+}
+
+#[test]
+fn connects_that_never_complete_hold_no_worker() {
+    // Three threads (more than the two default workers) connect to a listener that
+    // never answers; the main thread's brk under -m (a call workers answer) must still
+    // be answered, and the run end as soon as the command exits. -t 10 only bounds a
+    // broken build. Control: without the rule (the connects are refused at once) the
+    // probe prints "ok".
+    let stuck = StuckListener::new();
+    let port = stuck.port.to_string();
+    let rule = format!("127.0.0.1:{port}");
+    let probe = ["stuck_connects", "3", "127.0.0.1", &port];
+    for mode in Mode::ALL {
+        let control = util::sandboxed_output(mode, &["-t", "10"], &probe);
+        assert_eq!(
+            control.out().trim(),
+            "ok",
+            "{mode:?} control: {}",
+            control.err()
+        );
+        let start = std::time::Instant::now();
+        let out = util::sandboxed_output(
+            mode,
+            &["-t", "10", "-m", "1G", "--net-allow", &rule],
+            &probe,
+        );
+        let took = start.elapsed();
+        assert_eq!(out.code(), 0, "{mode:?}: {}", out.err());
+        assert_eq!(out.out().trim(), "ok", "{mode:?}: {}", out.err());
+        assert!(took < Duration::from_secs(5), "{mode:?}: took {took:?}");
+    }
 }

@@ -58,6 +58,11 @@ pub struct Ctx {
     pub time_offset: Option<i64>,
     /// Answers due later (absolute sleeps): (when, notification, response).
     pub delayed: Mutex<Vec<(std::time::Instant, Notif, Response)>>,
+    /// Connects made on a caller's behalf that are still in progress: answered by the
+    /// poll loop when the socket says how they ended (see [`net`]).
+    pub connecting: Mutex<Vec<(Notif, OwnedFd)>>,
+    /// Wakes the poll loop (when something is handed to it from a worker).
+    pub waker: Option<std::sync::Arc<mio::Waker>>,
     /// Files served instead of the host's (`/etc/hosts`, `/etc/hostname`, ...).
     pub served: crate::state::ServedFiles,
     /// The sandbox's process group (for `--memory-kill`).
@@ -195,6 +200,11 @@ pub enum Decision {
     },
     /// Keep it unanswered (held forks); it is answered when the hold is released.
     Park,
+    /// A connect on the caller's behalf is in progress on `socket` (a duplicate of the
+    /// caller's): the poll loop answers when it ends, with its result.
+    Connecting {
+        socket: OwnedFd,
+    },
 }
 
 impl PartialEq for Decision {

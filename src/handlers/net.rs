@@ -16,7 +16,8 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsFd, OwnedFd};
 
-use log::debug;
+use log::{debug, warn};
+use rustix::fs::OFlags;
 use rustix::net::{sockopt, AddressFamily, SocketType};
 
 use super::{caller_fd, Ctx, Decision, Handler};
@@ -231,11 +232,49 @@ fn connect(ctx: &Ctx, n: &Notif) -> Decision {
             if let Some(d) = ask(ctx, n, "connect", kind, refused(sock.proto, true)) {
                 return d;
             }
-            match real_destination(ctx, sock.proto, addr) {
-                SocketAddr::V4(a) => done(rustix::net::connect(&sock.fd, &a)),
-                SocketAddr::V6(a) => done(rustix::net::connect(&sock.fd, &a)),
-            }
+            let to = real_destination(ctx, sock.proto, addr);
+            connect_on_behalf(ctx, n, sock, to)
         }
+    }
+}
+
+/// Connects in progress on callers' behalf, at most, per sandbox; past it a blocking
+/// connect fails with EAGAIN (as when the kernel is out of resources for it).
+const MAX_CONNECTING: usize = 256;
+
+/// Connects the caller's socket to `to`. A blocking TCP connect is started
+/// non-blocking and handed to the poll loop, which answers when it ends: no worker
+/// waits for a peer that may take minutes (the caller still waits, as it would in the
+/// kernel). The socket is the caller's own open file description, so O_NONBLOCK is set
+/// only around the call: another thread of the caller's that uses the socket at that
+/// very moment could see EAGAIN.
+fn connect_on_behalf(ctx: &Ctx, n: &Notif, sock: Socket, to: SocketAddr) -> Decision {
+    let connect = |fd: &OwnedFd| match to {
+        SocketAddr::V4(a) => rustix::net::connect(fd, &a),
+        SocketAddr::V6(a) => rustix::net::connect(fd, &a),
+    };
+    let flags = match rustix::fs::fcntl_getfl(&sock.fd) {
+        Ok(f) => f,
+        Err(e) => return done(Err(e)),
+    };
+    if sock.proto != Proto::Tcp || flags.contains(OFlags::NONBLOCK) {
+        return done(connect(&sock.fd));
+    }
+    if lock(&ctx.connecting).len() >= MAX_CONNECTING {
+        warn!(
+            "connect by {}: {MAX_CONNECTING} connects already in progress; EAGAIN",
+            n.pid
+        );
+        return errno(libc::EAGAIN);
+    }
+    if let Err(e) = rustix::fs::fcntl_setfl(&sock.fd, flags | OFlags::NONBLOCK) {
+        return done(Err(e));
+    }
+    let started = connect(&sock.fd);
+    let _ = rustix::fs::fcntl_setfl(&sock.fd, flags);
+    match started {
+        Err(rustix::io::Errno::INPROGRESS) => Decision::Connecting { socket: sock.fd },
+        other => done(other),
     }
 }
 

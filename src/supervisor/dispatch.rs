@@ -172,6 +172,20 @@ pub fn answer(ctx: &Ctx, n: &Notif, decision: Decision) {
     let response = match decision {
         Decision::Respond(response) => response,
         Decision::Park => return,
+        Decision::Connecting { socket } => {
+            debug!(
+                "{} by {}: in progress, answered when it ends",
+                name(),
+                n.pid
+            );
+            crate::state::lock(&ctx.connecting).push((*n, socket));
+            if let Some(waker) = &ctx.waker {
+                if let Err(e) = waker.wake() {
+                    warn!("wake the supervisor: {e}");
+                }
+            }
+            return;
+        }
         Decision::Delay { until, response } => {
             debug!(
                 "{} by {}: {response:?} in {:?}",
@@ -220,6 +234,8 @@ mod tests {
             proc: None,
             time_offset: None,
             delayed: Default::default(),
+            connecting: Default::default(),
+            waker: None,
             dynamic: None,
             deny_exec: Vec::new(),
             gate: None,

@@ -8,6 +8,7 @@
 //! the listener directly keeps the round trip near the kernel's floor. When the command ends,
 //! everything it left behind is killed and reaped, so nothing outlives `sandlet run`.
 
+mod connects;
 pub mod dispatch;
 pub mod reap;
 pub mod signals;
@@ -177,6 +178,8 @@ impl Supervisor {
                 start - (now.tv_sec * 1_000_000_000 + now.tv_nsec)
             }),
             delayed: Mutex::new(Vec::new()),
+            connecting: Mutex::new(Vec::new()),
+            waker: Some(Arc::clone(&self.waker)),
             deny_exec: whole.deny_exec.clone(),
             gate: (traps.exec || traps.udp || traps.icmp || traps.bind)
                 .then(|| Gate::new(Some(Arc::clone(&self.waker)))),
@@ -348,6 +351,7 @@ impl Supervisor {
         let mut throttle = cpu_percent.and_then(|p| Throttle::new(p, Instant::now()));
         let mut events = Events::with_capacity(16);
         let mut exited = false;
+        let mut last_sweep = Instant::now();
         while !exited {
             let now = Instant::now();
             if let Some(t) = throttle.as_mut() {
@@ -372,8 +376,18 @@ impl Supervisor {
                 .supervised
                 .as_ref()
                 .and_then(|s| answer_due(&s.ctx, now));
-            let wait = [wait, switch, due].into_iter().flatten().min();
-            let (mio_ready, listener) = self.wait(wait)?;
+            let pending = connects::Pending::take(self.supervised.as_ref().map(|s| &*s.ctx));
+            let sweep_due = (!pending.is_empty())
+                .then(|| (last_sweep + connects::SWEEP).saturating_duration_since(now));
+            let wait = [wait, switch, due, sweep_due].into_iter().flatten().min();
+            let (mio_ready, listener, ready) = self.wait(wait, &pending)?;
+            if let Some(s) = self.supervised.as_ref() {
+                let sweep = last_sweep.elapsed() >= connects::SWEEP;
+                if sweep {
+                    last_sweep = Instant::now();
+                }
+                pending.settle(&s.ctx, &ready, sweep);
+            }
             if let Some(s) = self.supervised.as_mut() {
                 match listener {
                     Readiness::Ready => receive_one(s),
@@ -432,16 +446,21 @@ impl Supervisor {
         Ok(outcome)
     }
 
-    /// Sleeps until mio's sources or the listener are ready, or `wait` passes. Returns
-    /// whether mio has events and the listener's state.
-    fn wait(&self, wait: Option<Duration>) -> Result<(bool, Readiness), SupervisorError> {
+    /// Sleeps until mio's sources, the listener or a pending connect are ready, or `wait`
+    /// passes. Returns whether mio has events, the listener's state and which pending
+    /// connects are ready.
+    fn wait(
+        &self,
+        wait: Option<Duration>,
+        pending: &connects::Pending,
+    ) -> Result<(bool, Readiness, Vec<bool>), SupervisorError> {
         use rustix::event::{PollFd, PollFlags};
         let listener = self
             .supervised
             .as_ref()
             .filter(|s| s.listening)
             .map(|s| s.ctx.listener.as_fd());
-        let mut fds = [
+        let mut fds = vec![
             PollFd::from_borrowed_fd(crate::sys::poll_fd(&self.poll), PollFlags::IN),
             PollFd::from_borrowed_fd(
                 listener.unwrap_or(crate::sys::poll_fd(&self.poll)),
@@ -452,13 +471,14 @@ impl Supervisor {
                 },
             ),
         ];
+        fds.extend(pending.poll_fds());
         let timeout = wait.map(|w| rustix::time::Timespec {
             tv_sec: w.as_secs() as i64,
             tv_nsec: i64::from(w.subsec_nanos()),
         });
         match rustix::event::poll(&mut fds, timeout.as_ref()) {
             Ok(_) => {}
-            Err(rustix::io::Errno::INTR) => return Ok((false, Readiness::Idle)),
+            Err(rustix::io::Errno::INTR) => return Ok((false, Readiness::Idle, Vec::new())),
             Err(e) => return Err(op("poll")(e.into())),
         }
         let mio_ready = !fds[0].revents().is_empty();
@@ -472,7 +492,8 @@ impl Supervisor {
         } else {
             Readiness::Idle
         };
-        Ok((mio_ready, readiness))
+        let ready = fds[2..].iter().map(|f| !f.revents().is_empty()).collect();
+        Ok((mio_ready, readiness, ready))
     }
 
     /// Kills what left the process group (re-parented orphans), when that is safe, and

@@ -883,6 +883,44 @@ static void act_inet(const char *ip, const char *port, int type, int what)
 }
 
 /*
+ * stuck_connects N IP PORT: N threads each make a blocking TCP connect to IP:PORT (a
+ * listener that drops SYNs, so they never finish); after 300 ms the main thread
+ * grows its heap by 1 MiB with brk and touches it, then prints "ok" and exits at once
+ * (the connecting threads with it).
+ */
+static union anyaddr stuck_addr;
+static socklen_t stuck_len;
+
+static void *stuck_connect(void *arg)
+{
+	int fd = socket(stuck_addr.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	(void)arg;
+	if (fd >= 0)
+		connect(fd, &stuck_addr.sa, stuck_len);
+	return NULL;
+}
+
+static void act_stuck_connects(long n, const char *ip, const char *port)
+{
+	pthread_t t;
+	char *p;
+	long i;
+
+	stuck_len = parse_addr(ip, port, &stuck_addr);
+	for (i = 0; i < n; i++)
+		if (pthread_create(&t, NULL, stuck_connect, NULL))
+			report_errno(EAGAIN);
+	usleep(300 * 1000);
+	p = sbrk(1 << 20);
+	if (p == (void *)-1)
+		report(-1);
+	memset(p, 1, 1 << 20);
+	outf("ok");
+	finish();
+}
+
+/*
  * tcp_remap PORT TOKEN: bind 127.0.0.1:PORT and listen; print "bound" (flushed) and
  * wait for a byte on stdin (so a test can hold several binders at once); then connect
  * to 127.0.0.1:PORT, send TOKEN, accept (5 s at most) and read it back. Prints
@@ -2840,6 +2878,10 @@ int main(int argc, char **argv)
 	if (IS("tcp_connect")) {
 		NARGS(2);
 		act_inet(argv[2], argv[3], SOCK_STREAM, 0);
+	}
+	if (IS("stuck_connects")) {
+		NARGS(3);
+		act_stuck_connects(need_long(argv[2]), argv[3], argv[4]);
 	}
 	if (IS("tcp_remap")) {
 		NARGS(2);

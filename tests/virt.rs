@@ -415,15 +415,50 @@ fn served_files_are_found_by_any_spelling() {
 
 #[test]
 fn random_streams_are_bounded() {
-    // Each open /dev/urandom under --random-seed is a thread and a pipe of sandlet's:
-    // past 64 at once an open fails with EMFILE, as past a descriptor limit.
+    // Each open /dev/urandom under --random-seed is a pipe of sandlet's, fed by one
+    // thread for all of them: past 32 at once an open fails with EMFILE, as past a
+    // descriptor limit, and sandlet's threads and descriptors stay few while they are
+    // held.
     for mode in Mode::ALL {
         let hold = ["hold_opens", "/dev/urandom", "200"];
         let control = sandboxed(mode, &["-r", "/dev/urandom"], &hold);
         assert_eq!(control, "ok 200 none", "{mode:?} control: the real device");
         let seeded = sandboxed(mode, &["--random-seed", "1"], &hold);
-        assert_eq!(seeded, "ok 64 EMFILE", "{mode:?}");
+        assert_eq!(seeded, "ok 32 EMFILE", "{mode:?}");
+        let argv = [
+            "run",
+            "--random-seed",
+            "1",
+            "-r",
+            util::probe_dir(),
+            "--",
+            util::probe(),
+            "hold_opens",
+            "/dev/urandom",
+            "200",
+            "wait",
+        ];
+        let r = Running::start(mode.sandlet(&argv));
+        let line = r.line();
+        let threads = count_threads(r.pid);
+        let fds = std::fs::read_dir(format!("/proc/{}/fd", r.pid))
+            .unwrap()
+            .count();
+        r.signal(libc::SIGTERM);
+        r.wait();
+        assert_eq!(line, "ok ready 32 EMFILE", "{mode:?}");
+        // The poll thread, two workers, the feeder.
+        assert!(threads <= 4, "{mode:?}: sandlet has {threads} threads");
+        // Issue 19's bound: 64 plus the sandbox's live processes (one here).
+        assert!(fds <= 64 + 1, "{mode:?}: sandlet has {fds} descriptors");
     }
+}
+
+/// Threads of process `pid`.
+fn count_threads(pid: i32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .count()
 }
 
 /// Resident memory of process `pid`, in KiB.

@@ -43,7 +43,7 @@ pub struct Ctx {
     /// `--num-cpus`.
     pub num_cpus: Option<u32>,
     /// `--random-seed`'s generator.
-    pub random: Option<Mutex<crate::state::RandomState>>,
+    pub random: Option<Mutex<random::RandomState>>,
     /// `--deterministic-dirs`' listings.
     pub dirs: Option<Mutex<crate::state::DirState>>,
     /// The /proc view (when the command may read /proc).

@@ -3121,12 +3121,14 @@ int main(int argc, char **argv)
 		ready_then_pause();
 	}
 	if (IS("hold_opens")) {
-		/* hold_opens PATH N: open PATH read-only N times, keeping each open; "ok
-		 * OPENED ERRNO-NAME-OF-THE-FIRST-FAILURE|none". */
+		/* hold_opens PATH N [wait]: open PATH read-only N times, keeping each open;
+		 * "ok OPENED ERRNO-NAME-OF-THE-FIRST-FAILURE|none". With "wait": the line is
+		 * "ok ready OPENED ERRNO-NAME", then wait to be killed, holding them. */
 		long i, n, opened = 0;
-		int err = 0;
+		int err = 0, hold = argc == 5 && strcmp(argv[4], "wait") == 0;
 
-		NARGS(2);
+		if (!hold)
+			NARGS(2);
 		n = need_long(argv[3]);
 		for (i = 0; i < n; i++) {
 			if (open(argv[2], O_RDONLY | O_CLOEXEC) < 0) {
@@ -3142,9 +3144,15 @@ int main(int argc, char **argv)
 			for (k = 0; k < sizeof(errnames) / sizeof(errnames[0]); k++)
 				if (errnames[k].num == err)
 					name = errnames[k].name;
-			outf("ok %ld %s", opened, name);
+			outf("ok %s%ld %s", hold ? "ready " : "", opened, name);
 		} else {
-			outf("ok %ld none", opened);
+			outf("ok %s%ld none", hold ? "ready " : "", opened);
+		}
+		if (hold) {
+			outf("\n");
+			flush_out();
+			for (;;)
+				pause();
 		}
 		finish();
 	}

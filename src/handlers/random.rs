@@ -36,6 +36,8 @@ const CHUNK: usize = 16 << 10;
 /// Most streams open at once in a sandbox (each is a pipe of sandlet's and a chunk of
 /// its memory): past it an open fails with EMFILE, as past a descriptor limit.
 pub const MAX_STREAMS: usize = 32;
+/// How long an open at the limit waits for the feeder to drop closed streams.
+const REAP_WAIT: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// `getrandom(buf, len, flags)`.
 fn getrandom(ctx: &Ctx, n: &Notif) -> Decision {
@@ -90,7 +92,17 @@ pub fn open_stream(ctx: &Ctx) -> rustix::io::Result<OwnedFd> {
     };
     let mut s = lock(state);
     if s.live.load(Ordering::SeqCst) >= MAX_STREAMS {
-        return Err(rustix::io::Errno::MFILE);
+        // Streams whose reader closed count until the feeder notices: have it look now.
+        if let Some(feeder) = &s.feeder {
+            feeder.nudge()?;
+        }
+        let deadline = std::time::Instant::now() + REAP_WAIT;
+        while s.live.load(Ordering::SeqCst) >= MAX_STREAMS {
+            if std::time::Instant::now() >= deadline {
+                return Err(rustix::io::Errno::MFILE);
+            }
+            std::thread::sleep(std::time::Duration::from_micros(100));
+        }
     }
     let (read, write) = rustix::pipe::pipe_with(
         rustix::pipe::PipeFlags::CLOEXEC | rustix::pipe::PipeFlags::NONBLOCK,
@@ -140,6 +152,11 @@ impl Feeder {
         self.tx
             .send((pipe, stream))
             .map_err(|_| rustix::io::Errno::AGAIN)?;
+        self.nudge()
+    }
+
+    /// Makes the thread look at every stream (and take new ones) now.
+    fn nudge(&self) -> rustix::io::Result<()> {
         match rustix::io::write(&self.wake, &[1]) {
             // A full wake pipe already has the thread's attention.
             Ok(_) | Err(rustix::io::Errno::AGAIN) => Ok(()),

@@ -17,6 +17,7 @@ use std::fmt::{self, Write as _};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsFd;
+use std::os::unix::process::CommandExt;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -405,11 +406,13 @@ struct Program {
 }
 
 impl ProgramPolicy {
-    /// Starts `program` (outside the sandbox) with piped stdin and stdout.
+    /// Starts `program` (outside the sandbox) with piped stdin and stdout, in a process
+    /// group of its own, so that it ends with everything it started.
     pub fn start(program: &str, timeout: Duration) -> io::Result<ProgramPolicy> {
         let mut child = Command::new(program)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
+            .process_group(0)
             .spawn()?;
         let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
             let _ = child.kill();
@@ -445,8 +448,7 @@ impl ProgramPolicy {
     /// hold while it waits for a verdict (that wait then ends with a denial, quietly).
     pub fn close(&self) {
         self.closing.store(true, Ordering::SeqCst);
-        let _ = rustix::process::Pid::from_raw(self.pid)
-            .map(|pid| rustix::process::kill_process(pid, rustix::process::Signal::KILL));
+        kill_group(self.pid);
     }
 
     /// Asks the program about `event`; anything but a timely, well-formed answer is
@@ -585,9 +587,17 @@ impl Program {
     }
 }
 
+/// Kills the program's process group: the program and what it started (its group id is
+/// its pid, which stays its own until it is reaped).
+fn kill_group(pid: i32) {
+    if let Some(pid) = rustix::process::Pid::from_raw(pid) {
+        let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+    }
+}
+
 impl Drop for Program {
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        kill_group(self.child.id() as i32);
         let _ = self.child.wait();
         crate::procfs::set_outsider(self.child.id() as i32, false);
     }

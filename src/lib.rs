@@ -26,6 +26,7 @@ mod sandbox;
 pub mod seccomp;
 pub mod spawn;
 pub mod state;
+pub mod streams;
 pub mod supervisor;
 pub mod sys;
 

@@ -13,6 +13,7 @@ use rustix::fs::{Mode, OFlags};
 use crate::policy::fs::{carved_dirs, FsRule, PROC};
 use crate::policy::net::Proto;
 use crate::policy::served::Served;
+use crate::rng::Stream;
 use crate::seccomp::notif::Notif;
 
 /// Locks `m`, recovering the data if a handler panicked while holding it (the panic
@@ -213,6 +214,32 @@ mod tests {
         assert!(!m.fits(u64::MAX), "no overflow");
         m.procs.get_mut(&me).unwrap().bytes = u64::MAX;
         assert_eq!(m.total(), u64::MAX);
+    }
+}
+
+/// `--random-seed`: the generator state of one run.
+#[derive(Debug)]
+pub struct RandomState {
+    pub seed: u64,
+    /// The stream `getrandom` reads (number 0).
+    pub calls: Stream,
+    /// Opens of the random devices so far (the next stream number).
+    pub opened: u64,
+    /// Streams open now (each a pipe that the feeder keeps full).
+    pub live: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    /// The thread feeding the streams, started by the first open.
+    pub feeder: Option<crate::streams::Feeder>,
+}
+
+impl RandomState {
+    pub fn new(seed: u64) -> Mutex<RandomState> {
+        Mutex::new(RandomState {
+            seed,
+            calls: Stream::new(seed, 0),
+            opened: 0,
+            live: Default::default(),
+            feeder: None,
+        })
     }
 }
 

@@ -107,7 +107,7 @@ fn serve(ctx: &Ctx, n: &Notif, dirfd: u64, path_at: u64, flags: u64, resolve: u6
     let bytes = match content {
         Content::Text(t) => t.as_slice(),
         Content::NetTcp { v6 } => {
-            made = super::net::proc_net_tcp(ctx, *v6);
+            made = super::tcp_table::proc_net_tcp(ctx, *v6);
             made.as_slice()
         }
         Content::CpuInfo { cpus } => {

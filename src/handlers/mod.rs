@@ -15,6 +15,7 @@ pub mod process;
 pub mod procview;
 pub mod programs;
 pub mod random;
+pub mod tcp_table;
 pub mod time;
 pub mod tracer;
 
@@ -43,7 +44,7 @@ pub struct Ctx {
     /// `--num-cpus`.
     pub num_cpus: Option<u32>,
     /// `--random-seed`'s generator.
-    pub random: Option<Mutex<random::RandomState>>,
+    pub random: Option<Mutex<crate::state::RandomState>>,
     /// `--deterministic-dirs`' listings.
     pub dirs: Option<Mutex<crate::state::DirState>>,
     /// The /proc view (when the command may read /proc).

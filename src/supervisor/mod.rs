@@ -27,13 +27,12 @@ use rustix::process::{Pid, Signal, WaitIdOptions};
 
 use crate::dynamic::ProgramPolicy;
 use crate::error::SupervisorError;
-use crate::handlers::random::RandomState;
 use crate::handlers::{process, Ctx, Decider, Dynamic, Gate};
 use crate::policy::traps::Traps;
 use crate::policy::DynamicPolicy;
 use crate::policy::Policy;
 use crate::seccomp::notif::{Listener, Notif, Response};
-use crate::state::{lock, DirState, MemoryState, ProcView, ProcessState, ServedFiles};
+use crate::state::{lock, DirState, MemoryState, ProcView, ProcessState, RandomState, ServedFiles};
 use dispatch::Table;
 use signals::Signals;
 use throttle::{Switch, Throttle};

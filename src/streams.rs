@@ -4,14 +4,18 @@
 
 use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{channel, Receiver, Sender};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use log::{debug, warn};
 use rustix::event::{PollFd, PollFlags};
 
 use crate::rng::Stream;
 use crate::sys;
+
+/// The list, whatever a panic elsewhere left it as (it is only a list).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
 
 /// Bytes of a stream made at a time (a pipe at its default size holds 64 KiB).
 const CHUNK: usize = 16 << 10;
@@ -21,30 +25,29 @@ const CHUNK: usize = 16 << 10;
 /// ends, closing the pipes it still feeds.
 #[derive(Debug)]
 pub struct Feeder {
-    tx: Sender<(OwnedFd, Stream)>,
+    new: Arc<Mutex<Vec<(OwnedFd, Stream)>>>,
     wake: OwnedFd,
 }
 
 impl Feeder {
     pub fn start(live: Arc<AtomicUsize>) -> rustix::io::Result<Feeder> {
-        let (tx, rx) = channel();
+        let new = Arc::new(Mutex::new(Vec::new()));
+        let taken = Arc::clone(&new);
         let (wake_read, wake) = rustix::pipe::pipe_with(
             rustix::pipe::PipeFlags::CLOEXEC | rustix::pipe::PipeFlags::NONBLOCK,
         )?;
         std::thread::Builder::new()
             .name("sandlet-random".into())
             .stack_size(64 * 1024)
-            .spawn(move || feed(&wake_read, &rx, &live))
+            .spawn(move || feed(&wake_read, &taken, &live))
             .map_err(|e| {
                 rustix::io::Errno::from_io_error(&e).unwrap_or(rustix::io::Errno::AGAIN)
             })?;
-        Ok(Feeder { tx, wake })
+        Ok(Feeder { new, wake })
     }
 
     pub fn add(&self, pipe: OwnedFd, stream: Stream) -> rustix::io::Result<()> {
-        self.tx
-            .send((pipe, stream))
-            .map_err(|_| rustix::io::Errno::AGAIN)?;
+        lock(&self.new).push((pipe, stream));
         self.nudge()
     }
 
@@ -87,7 +90,7 @@ impl Fed {
 
 /// The feeding thread: waits for room in any stream's pipe (or a new stream) and
 /// fills it; a stream ends when its reader closes, and the thread when `wake` closes.
-fn feed(wake: &OwnedFd, new: &Receiver<(OwnedFd, Stream)>, live: &AtomicUsize) {
+fn feed(wake: &OwnedFd, new: &Mutex<Vec<(OwnedFd, Stream)>>, live: &AtomicUsize) {
     // A write to a closed pipe raises SIGPIPE: blocked here, it stays pending on this
     // thread (and dies with it) while the write fails with EPIPE, whatever the host
     // process does with SIGPIPE.
@@ -123,7 +126,8 @@ fn feed(wake: &OwnedFd, new: &Receiver<(OwnedFd, Stream)>, live: &AtomicUsize) {
         if woken.contains(PollFlags::IN) {
             let mut drain = [0u8; 64];
             while matches!(rustix::io::read(wake, &mut drain), Ok(1..)) {}
-            for (pipe, stream) in new.try_iter() {
+            let taken = std::mem::take(&mut *lock(new));
+            for (pipe, stream) in taken {
                 let mut f = Fed {
                     pipe,
                     stream,

@@ -438,22 +438,20 @@ fn read_arg(n: &Notif, at: u64) -> Result<Vec<u8>, i32> {
 fn range_kind(maps: &str, at: u64, len: u64) -> Option<(bool, bool)> {
     let end = at.saturating_add(len.max(1));
     let mut covered = at;
-    let mut regions: Vec<(u64, u64, bool, bool)> = maps
-        .lines()
-        .filter_map(|l| {
-            let mut f = l.split_ascii_whitespace();
-            let (lo, hi) = f.next()?.split_once('-')?;
-            let perms = f.next()?;
-            let inode = f.nth(2)?;
-            Some((
-                u64::from_str_radix(lo, 16).ok()?,
-                u64::from_str_radix(hi, 16).ok()?,
-                perms.as_bytes().get(3) == Some(&b'p'),
-                inode != "0",
-            ))
-        })
-        .collect();
-    regions.sort_unstable();
+    // The kernel lists mappings in address order, which the walk below needs (were they
+    // not, the range would not be covered and the exec refused: it fails closed).
+    let regions = maps.lines().filter_map(|l| {
+        let mut f = l.split_ascii_whitespace();
+        let (lo, hi) = f.next()?.split_once('-')?;
+        let perms = f.next()?;
+        let inode = f.nth(2)?;
+        Some((
+            u64::from_str_radix(lo, 16).ok()?,
+            u64::from_str_radix(hi, 16).ok()?,
+            perms.as_bytes().get(3) == Some(&b'p'),
+            inode != "0",
+        ))
+    });
     let (mut private, mut file) = (true, false);
     for (lo, hi, p, f) in regions {
         if hi <= covered || lo > covered {

@@ -255,13 +255,14 @@ impl Block {
 /// runs, and when the kernel builds its per-filter action cache, for which it runs the
 /// program once for every syscall number. Each body must return on every path.
 pub fn dispatch(routes: &[(u32, Block)], default: u32) -> Result<Block, AsmError> {
+    // Sorted by number as it is built (a few dozen routes).
     let mut table: Vec<(u32, Vec<SockFilter>)> = Vec::with_capacity(routes.len());
     for (nr, body) in routes {
-        if !table.iter().any(|(n, _)| n == nr) {
-            table.push((*nr, assemble(std::slice::from_ref(body))?));
+        let at = table.partition_point(|(n, _)| n < nr);
+        if table.get(at).is_none_or(|(n, _)| n != nr) {
+            table.insert(at, (*nr, assemble(std::slice::from_ref(body))?));
         }
     }
-    table.sort_unstable_by_key(|(nr, _)| *nr);
     let mut out = Vec::new();
     search(&table, default, &mut out)?;
     Ok(Block::raw(out))

@@ -41,6 +41,7 @@ use workers::Pool;
 const CHILD: Token = Token(0);
 const SIGNAL: Token = Token(1);
 const WAKER: Token = Token(2);
+const CONNECTS: Token = Token(3);
 
 /// How the sandboxed command ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -351,7 +352,7 @@ impl Supervisor {
         let mut throttle = cpu_percent.and_then(|p| Throttle::new(p, Instant::now()));
         let mut events = Events::with_capacity(16);
         let mut exited = false;
-        let mut last_sweep = Instant::now();
+        let mut connects: Option<connects::Connects> = None;
         while !exited {
             let now = Instant::now();
             if let Some(t) = throttle.as_mut() {
@@ -376,18 +377,12 @@ impl Supervisor {
                 .supervised
                 .as_ref()
                 .and_then(|s| answer_due(&s.ctx, now));
-            let pending = connects::Pending::take(self.supervised.as_ref().map(|s| &*s.ctx));
-            let sweep_due = (!pending.is_empty())
-                .then(|| (last_sweep + connects::SWEEP).saturating_duration_since(now));
-            let wait = [wait, switch, due, sweep_due].into_iter().flatten().min();
-            let (mio_ready, listener, ready) = self.wait(wait, &pending)?;
-            if let Some(s) = self.supervised.as_ref() {
-                let sweep = last_sweep.elapsed() >= connects::SWEEP;
-                if sweep {
-                    last_sweep = Instant::now();
-                }
-                pending.settle(&s.ctx, &ready, sweep);
+            if let (Some(c), Some(s)) = (connects.as_mut(), self.supervised.as_ref()) {
+                c.sweep(&s.ctx, now);
             }
+            let sweep = connects.as_ref().and_then(|c| c.next_sweep(now));
+            let wait = [wait, switch, due, sweep].into_iter().flatten().min();
+            let (mio_ready, listener) = self.wait(wait)?;
             if let Some(s) = self.supervised.as_mut() {
                 match listener {
                     Readiness::Ready => receive_one(s),
@@ -423,8 +418,15 @@ impl Supervisor {
                             reap::reap_exited_orphans(self.pid);
                         }
                     }
+                    CONNECTS => {
+                        if let (Some(c), Some(s)) = (connects.as_mut(), &self.supervised) {
+                            c.ready(&s.ctx);
+                        }
+                    }
                     WAKER => {
                         if let Some(s) = &self.supervised {
+                            connects::adopt(&mut connects, &s.ctx, self.poll.registry(), CONNECTS)
+                                .map_err(op("watch connects"))?;
                             release_parked(s);
                             if let Some(g) = &s.ctx.gate {
                                 for n in g.take_deferred() {
@@ -446,21 +448,16 @@ impl Supervisor {
         Ok(outcome)
     }
 
-    /// Sleeps until mio's sources, the listener or a pending connect are ready, or `wait`
-    /// passes. Returns whether mio has events, the listener's state and which pending
-    /// connects are ready.
-    fn wait(
-        &self,
-        wait: Option<Duration>,
-        pending: &connects::Pending,
-    ) -> Result<(bool, Readiness, Vec<bool>), SupervisorError> {
+    /// Sleeps until mio's sources or the listener are ready, or `wait` passes. Returns
+    /// whether mio has events and the listener's state.
+    fn wait(&self, wait: Option<Duration>) -> Result<(bool, Readiness), SupervisorError> {
         use rustix::event::{PollFd, PollFlags};
         let listener = self
             .supervised
             .as_ref()
             .filter(|s| s.listening)
             .map(|s| s.ctx.listener.as_fd());
-        let mut fds = vec![
+        let mut fds = [
             PollFd::from_borrowed_fd(crate::sys::poll_fd(&self.poll), PollFlags::IN),
             PollFd::from_borrowed_fd(
                 listener.unwrap_or(crate::sys::poll_fd(&self.poll)),
@@ -471,14 +468,13 @@ impl Supervisor {
                 },
             ),
         ];
-        fds.extend(pending.poll_fds());
         let timeout = wait.map(|w| rustix::time::Timespec {
             tv_sec: w.as_secs() as i64,
             tv_nsec: i64::from(w.subsec_nanos()),
         });
         match rustix::event::poll(&mut fds, timeout.as_ref()) {
             Ok(_) => {}
-            Err(rustix::io::Errno::INTR) => return Ok((false, Readiness::Idle, Vec::new())),
+            Err(rustix::io::Errno::INTR) => return Ok((false, Readiness::Idle)),
             Err(e) => return Err(op("poll")(e.into())),
         }
         let mio_ready = !fds[0].revents().is_empty();
@@ -492,8 +488,7 @@ impl Supervisor {
         } else {
             Readiness::Idle
         };
-        let ready = fds[2..].iter().map(|f| !f.revents().is_empty()).collect();
-        Ok((mio_ready, readiness, ready))
+        Ok((mio_ready, readiness))
     }
 
     /// Kills what left the process group (re-parented orphans), when that is safe, and

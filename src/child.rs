@@ -25,50 +25,59 @@ pub enum Step {
     ForegroundTerminal,
     /// 3. Default dispositions, empty mask (both survive execve otherwise).
     ResetSignals,
-    /// 4. Die with sandlet.
+    /// 4. `--workdir`: a mount namespace of its own (and a user namespace, mapping only
+    ///    sandlet's ids, when sandlet is not root). Before the parent-death signal, which
+    ///    a change of credentials may clear.
+    Namespaces,
+    /// 5. `--workdir`: overlayfs mounted over the workdir, the working directory entered
+    ///    again.
+    MountView,
+    /// 6. Die with sandlet.
     ParentDeathSignal,
-    /// 5. ... unless sandlet already died before step 4.
+    /// 7. ... unless sandlet already died before step 6.
     ParentCheck,
-    /// 6. Resource limits.
+    /// 8. Resource limits.
     Rlimit,
-    /// 7. Personality (ADDR_NO_RANDOMIZE).
+    /// 9. Personality (ADDR_NO_RANDOMIZE).
     Personality,
-    /// 8. Transparent huge pages off.
+    /// 10. Transparent huge pages off.
     DisableThp,
-    /// 9. CPU affinity (`--cpu-cores`).
+    /// 11. CPU affinity (`--cpu-cores`).
     Affinity,
-    /// 10. Working directory.
+    /// 12. Working directory.
     Chdir,
-    /// 11. Irreversible: capability bounding set emptied (with CAP_SETPCAP).
+    /// 13. Irreversible: capability bounding set emptied (with CAP_SETPCAP).
     DropBoundingSet,
-    /// 12. Irreversible: ambient capabilities cleared.
+    /// 14. Irreversible: ambient capabilities cleared.
     ClearAmbientCaps,
-    /// 13. Irreversible: effective/permitted/inheritable cleared.
+    /// 15. Irreversible: effective/permitted/inheritable cleared.
     ClearCaps,
-    /// 14. Irreversible: no_new_privs.
+    /// 16. Irreversible: no_new_privs.
     NoNewPrivs,
-    /// 15. Irreversible: Landlock ruleset enforced.
+    /// 17. Irreversible: Landlock ruleset enforced.
     Landlock,
-    /// 16. Irreversible: seccomp filter installed.
+    /// 18. Irreversible: seccomp filter installed.
     Seccomp,
-    /// 17. The filter's listener fd sent to sandlet (when anything is trapped).
+    /// 19. The filter's listener fd sent to sandlet (when anything is trapped).
     SendListener,
-    /// 18. Wait for sandlet's "go": its supervisor is answering.
+    /// 20. Wait for sandlet's "go": its supervisor is answering.
     WaitForSupervisor,
-    /// 19. Every fd above 2 close-on-exec (the report socket closes at exec too).
+    /// 21. Every fd above 2 close-on-exec (the report socket closes at exec too).
     CloseFds,
-    /// 20. RLIMIT_NOFILE (`--max-open-files`): last, as the steps above need
+    /// 22. RLIMIT_NOFILE (`--max-open-files`): last, as the steps above need
     ///     descriptors of their own.
     OpenFilesLimit,
-    /// 21. The command.
+    /// 23. The command.
     Exec,
 }
 
 impl Step {
-    const ALL: [Step; 21] = [
+    const ALL: [Step; 23] = [
         Step::SetPgid,
         Step::ForegroundTerminal,
         Step::ResetSignals,
+        Step::Namespaces,
+        Step::MountView,
         Step::ParentDeathSignal,
         Step::ParentCheck,
         Step::Rlimit,
@@ -95,6 +104,8 @@ impl Step {
             Step::SetPgid => "setpgid",
             Step::ForegroundTerminal => "take the terminal foreground",
             Step::ResetSignals => "reset signal dispositions",
+            Step::Namespaces => "enter a user and mount namespace (--workdir)",
+            Step::MountView => "mount the copy-on-write view (--workdir)",
             Step::ParentDeathSignal => "set parent-death signal",
             Step::ParentCheck => "check parent is alive",
             Step::Rlimit => "setrlimit",
@@ -194,6 +205,11 @@ fn confine_and_exec(plan: &ChildPlan, report: RawFd) -> ! {
         );
     }
     check(Step::ResetSignals, sys::reset_signals());
+    if let Some(view) = &plan.view {
+        check(Step::Namespaces, view.enter_namespaces());
+        let ruleset = plan.landlock.as_ref().map(|fd| fd.as_fd());
+        check(Step::MountView, view.mount(ruleset));
+    }
     check(
         Step::ParentDeathSignal,
         sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as u64, 0, 0, 0).map(drop),

@@ -98,6 +98,10 @@ pub struct Ruleset {
     pub fd: Option<OwnedFd>,
     /// Protections accepted as missing through `--allow-degraded`.
     pub degraded: Vec<Protection>,
+    /// Rules at or beneath the `--workdir`, added by the child once the view is mounted
+    /// (a rule on the host directory does not cover the view: Landlock ignores the
+    /// hidden mount point): (canonical path, rights).
+    pub in_view: Vec<(std::path::PathBuf, u64)>,
 }
 
 /// Builds the ruleset for `policy` on a kernel with Landlock ABI `abi`.
@@ -118,7 +122,11 @@ pub fn build(policy: &Policy, abi: u32) -> Result<Ruleset, SetupError> {
         });
     }
     if abi == 0 {
-        return Ok(Ruleset { fd: None, degraded });
+        return Ok(Ruleset {
+            fd: None,
+            degraded,
+            in_view: Vec::new(),
+        });
     }
 
     let handled_fs = fs_rights(abi);
@@ -140,11 +148,19 @@ pub fn build(policy: &Policy, abi: u32) -> Result<Ruleset, SetupError> {
 
     let rules =
         crate::policy::landlock_rules(&policy.fs, policy.proc_view, &crate::policy::list_dir);
+    let mut in_view = Vec::new();
     for rule in &rules {
         let wanted = match rule.access {
             FsAccess::Read => FS_READ,
             FsAccess::Write => FS_WRITE,
         };
+        if let Some(view) = &policy.view {
+            let real = std::fs::canonicalize(&rule.path).unwrap_or_else(|_| rule.path.clone());
+            if real.starts_with(&view.workdir) {
+                in_view.push((real, wanted & handled_fs));
+                continue;
+            }
+        }
         add_path(&ruleset, &rule.path, wanted & handled_fs)?;
     }
     if attr.handled_access_net & NET_CONNECT_TCP != 0 {
@@ -166,30 +182,37 @@ pub fn build(policy: &Policy, abi: u32) -> Result<Ruleset, SetupError> {
     Ok(Ruleset {
         fd: Some(ruleset),
         degraded,
+        in_view,
     })
 }
 
 fn add_path(ruleset: &OwnedFd, path: &Path, wanted: u64) -> Result<(), SetupError> {
-    let open_err = |source: rustix::io::Errno| SetupError::OpenPath {
-        path: path.to_owned(),
-        source: source.into(),
-    };
-    let fd =
-        rustix::fs::open(path, OFlags::PATH | OFlags::CLOEXEC, Mode::empty()).map_err(open_err)?;
-    let st = rustix::fs::fstat(&fd).map_err(open_err)?;
+    let allowed =
+        add_path_rule(ruleset.as_fd(), path, wanted).map_err(|source| SetupError::OpenPath {
+            path: path.to_owned(),
+            source,
+        })?;
+    debug!("landlock rule {allowed:#x} beneath {}", path.display());
+    Ok(())
+}
+
+/// Adds the rule "`wanted` beneath `path`" (only the file rights when it is not a
+/// directory) to `ruleset`; the rights given. Allocates nothing for a `&CStr` path, so
+/// the child can use it.
+pub fn add_path_rule<P: rustix::path::Arg>(
+    ruleset: std::os::fd::BorrowedFd<'_>,
+    path: P,
+    wanted: u64,
+) -> std::io::Result<u64> {
+    let fd = rustix::fs::open(path, OFlags::PATH | OFlags::CLOEXEC, Mode::empty())?;
+    let st = rustix::fs::fstat(&fd)?;
     let allowed = if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
         wanted
     } else {
         wanted & FS_FILE_RIGHTS
     };
-    sys::landlock_add_path_rule(ruleset.as_fd(), allowed, fd.as_fd()).map_err(|source| {
-        SetupError::OpenPath {
-            path: path.to_owned(),
-            source,
-        }
-    })?;
-    debug!("landlock rule {allowed:#x} beneath {}", path.display());
-    Ok(())
+    sys::landlock_add_path_rule(ruleset, allowed, fd.as_fd())?;
+    Ok(allowed)
 }
 
 #[cfg(test)]

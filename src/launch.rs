@@ -21,13 +21,15 @@ fn setup(step: &'static str) -> impl FnOnce(io::Error) -> SetupError {
 }
 
 /// How a run ended, plus what the limits did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunReport {
     pub outcome: Outcome,
     pub memory: Option<MemoryReport>,
     /// Syscalls the supervisor was notified of (0 when nothing was trapped): what the
     /// flags of the run cost.
     pub notifications: u64,
+    /// What became of the `--workdir` view's changes.
+    pub view: Option<crate::overlay::ViewEnd>,
 }
 
 /// Runs `policy.command` confined by `policy` and waits until the sandbox is gone, as
@@ -48,7 +50,43 @@ pub(crate) fn launch(
     signals: Option<&mut Signals>,
     started: impl FnOnce(Pid, Option<ForkControl>),
 ) -> Result<RunReport, RunError> {
-    let plan = spawn::ChildPlan::new(policy)?;
+    let layer = match &policy.view {
+        Some(view) => {
+            Some(
+                crate::overlay::Layer::create(view).map_err(|source| SetupError::Step {
+                    step: "create the view's layer in --fs-storage",
+                    source,
+                })?,
+            )
+        }
+        None => None,
+    };
+    let result = supervise(policy, signals, started, layer.as_ref());
+    match (layer, &policy.view) {
+        (Some(layer), Some(view)) => match result {
+            Ok(mut report) => {
+                let success = matches!(report.outcome, Outcome::Exited(0));
+                report.view = Some(crate::overlay::end(view, layer, success));
+                Ok(report)
+            }
+            Err(e) => {
+                if let Err(rm) = layer.remove() {
+                    warn!("removing the layer {}: {rm}", layer.dir.display());
+                }
+                Err(e)
+            }
+        },
+        _ => result,
+    }
+}
+
+fn supervise(
+    policy: &Policy,
+    signals: Option<&mut Signals>,
+    started: impl FnOnce(Pid, Option<ForkControl>),
+    layer: Option<&crate::overlay::Layer>,
+) -> Result<RunReport, RunError> {
+    let plan = spawn::ChildPlan::new(policy, layer)?;
     for p in &plan.degraded {
         warn!(
             "the kernel lacks Landlock {p} (needs Linux {}); running without it as \
@@ -93,6 +131,7 @@ pub(crate) fn launch(
             outcome,
             memory: supervisor.memory_report(),
             notifications: supervisor.notifications(),
+            view: None,
         })
     });
     if let Some(tty) = terminal {

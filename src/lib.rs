@@ -19,6 +19,7 @@ pub mod error;
 pub mod handlers;
 pub mod landlock;
 pub mod launch;
+pub mod overlay;
 pub mod policy;
 pub mod procfs;
 pub mod rng;

@@ -40,6 +40,41 @@ fn exit_code(outcome: Outcome) -> u8 {
     }
 }
 
+/// Reports what became of the `--workdir` changes; a failed commit makes a successful
+/// run exit 1.
+fn view_end(view: sandlet::overlay::ViewEnd, code: u8) -> u8 {
+    if let Some(changes) = &view.changes {
+        if changes.is_empty() {
+            say!("sandlet: dry-run: no filesystem changes");
+        }
+        for change in changes {
+            say!("{change}");
+        }
+    }
+    match (&view.failed, &view.kept) {
+        (Some(why), Some(kept)) => {
+            say!(
+                "sandlet: error: {why}; the changes are kept in {}",
+                kept.display()
+            );
+            if code == 0 {
+                1
+            } else {
+                code
+            }
+        }
+        (Some(why), None) => {
+            say!("sandlet: error: {why}");
+            code
+        }
+        (None, Some(kept)) => {
+            say!("sandlet: changes kept in {}", kept.display());
+            code
+        }
+        (None, None) => code,
+    }
+}
+
 fn main() -> ExitCode {
     init_logging();
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
@@ -91,7 +126,11 @@ fn main() -> ExitCode {
                             );
                         }
                     }
-                    exit_code(report.outcome)
+                    let code = exit_code(report.outcome);
+                    match report.view {
+                        Some(view) => view_end(view, code),
+                        None => code,
+                    }
                 }
                 Err(e) => {
                     say!("sandlet: error: {e}");

@@ -63,6 +63,8 @@ pub struct ChildPlan {
     _strings: Vec<CString>,
     /// Protections the kernel lacked and the policy accepted.
     pub degraded: Vec<Protection>,
+    /// The copy-on-write view to build first (`--workdir`).
+    pub view: Option<crate::overlay::ViewPlan>,
 }
 
 fn cstring(bytes: &[u8], what: &'static str) -> Result<CString, SetupError> {
@@ -73,8 +75,11 @@ fn cstring(bytes: &[u8], what: &'static str) -> Result<CString, SetupError> {
 }
 
 impl ChildPlan {
-    /// Prepares the launch of `policy.command`.
-    pub fn new(policy: &Policy) -> Result<ChildPlan, RunError> {
+    /// Prepares the launch of `policy.command`, with `layer` for its view.
+    pub fn new(
+        policy: &Policy,
+        layer: Option<&crate::overlay::Layer>,
+    ) -> Result<ChildPlan, RunError> {
         let exe = resolve(&policy.command[0], &policy.env)?;
         debug!("executable: {}", exe.display());
         let exe = cstring(exe.as_os_str().as_bytes(), "prepare executable path")?;
@@ -128,6 +133,26 @@ impl ChildPlan {
         };
 
         let ruleset = landlock::build(policy, landlock::abi())?;
+        let view = match (&policy.view, layer) {
+            (Some(v), Some(layer)) => {
+                let here = match &policy.cwd {
+                    Some(c) => c.clone(),
+                    None => std::env::current_dir().map_err(|source| SetupError::Step {
+                        step: "find the working directory",
+                        source,
+                    })?,
+                };
+                Some(
+                    crate::overlay::ViewPlan::new(v, layer, &here, &ruleset.in_view).map_err(
+                        |source| SetupError::Step {
+                            step: "prepare the view (--workdir)",
+                            source,
+                        },
+                    )?,
+                )
+            }
+            _ => None,
+        };
         let traps = Traps::for_policy(policy);
         let filter = seccomp::program(&policy.deny_syscalls, traps).map_err(SetupError::from)?;
         debug!("seccomp filter: {} instructions", filter.len());
@@ -160,6 +185,7 @@ impl ChildPlan {
             parent: rustix::process::getpid(),
             _strings: strings,
             degraded: ruleset.degraded,
+            view,
         })
     }
 }

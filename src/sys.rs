@@ -684,3 +684,15 @@ pub fn ptrace_detach(tid: i32) -> io::Result<()> {
     };
     cvt(ret).map(drop)
 }
+
+/// `unshare(CLONE_NEWNS)`, with `CLONE_NEWUSER` when `user`: a mount namespace (and user
+/// namespace) of the calling process's own. Async-signal-safe.
+pub fn unshare_namespaces(user: bool) -> io::Result<()> {
+    let mut flags = rustix::thread::UnshareFlags::NEWNS;
+    if user {
+        flags |= rustix::thread::UnshareFlags::NEWUSER;
+    }
+    // SAFETY: neither flag unshares the descriptor table (the hazard of FILES), and the
+    // caller is the single-threaded child between fork and exec.
+    unsafe { rustix::thread::unshare_unsafe(flags) }.map_err(io::Error::from)
+}

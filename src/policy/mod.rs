@@ -18,6 +18,7 @@ pub mod spec;
 pub mod supervision;
 pub mod syscalls;
 pub mod traps;
+pub mod view;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -70,6 +71,8 @@ pub struct Policy {
     pub dynamic: Option<DynamicPolicy>,
     /// `--deny-exec` globs.
     pub deny_exec: Vec<String>,
+    /// The copy-on-write view of a directory (`--workdir`), when asked for.
+    pub view: Option<view::View>,
     /// The command and its arguments; never empty.
     pub command: Vec<OsString>,
 }
@@ -244,6 +247,7 @@ impl Policy {
             }
             None => Vec::new(),
         };
+        let view = view::View::new(&spec.view, rustix::process::getuid().as_raw())?;
         Ok(Policy {
             fs,
             cwd,
@@ -265,6 +269,7 @@ impl Policy {
             dynamic,
             deny_exec: spec.deny_exec,
             supervisor,
+            view,
             command: spec.command,
         })
     }

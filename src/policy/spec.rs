@@ -15,6 +15,7 @@ use super::net::NetSpec;
 use super::parse::PortSet;
 use super::protection::Protection;
 use super::syscalls::{Group, Syscalls};
+use super::view::ViewSpec;
 
 /// Everything a sandbox can be asked for. `Default` is `sandlet run -- ` with no flag
 /// (and no command, which [`super::Policy::new`] refuses).
@@ -118,4 +119,7 @@ pub struct Spec {
     pub workers: Option<usize>,
     /// `--no-supervisor`: no seccomp user-notification supervisor.
     pub no_supervisor: bool,
+    /// The filesystem view: `--workdir`, `--on-exit`, `--on-error`, `--dry-run`,
+    /// `--fs-storage`.
+    pub view: ViewSpec,
 }

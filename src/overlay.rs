@@ -1,0 +1,497 @@
+//! The copy-on-write view of `--workdir` (see [`crate::policy::view`]): the kernel does
+//! it. The child enters a mount namespace of its own (and a user namespace when sandlet
+//! is not root) and mounts overlayfs on the directory, the directory itself as the lower
+//! layer and a fresh upper layer under the storage directory; nothing is trapped for it.
+//! When the run ends, sandlet lists the upper layer's changes, and commits them to the
+//! directory or throws them away.
+//!
+//! Parent side: [`Layer`] (the run's upper and work directories), [`changes`] and
+//! [`commit`]. Child side: [`ViewPlan`], built before fork, whose steps allocate nothing.
+
+use std::ffi::CString;
+use std::fmt;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::policy::view::{Finish, View};
+
+/// One run's layer: `dir/upper` holds the changes, `dir/work` is overlayfs' scratch.
+#[derive(Debug)]
+pub struct Layer {
+    pub dir: PathBuf,
+    pub upper: PathBuf,
+    pub work: PathBuf,
+}
+
+impl Layer {
+    /// Makes a new layer under the view's storage directory (mode 0700).
+    pub fn create(view: &View) -> io::Result<Layer> {
+        use std::os::unix::fs::DirBuilderExt;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let name = format!("run-{}-{}", std::process::id(), now.as_nanos());
+        let dir = view.storage.join(name);
+        let mut builder = std::fs::DirBuilder::new();
+        builder.mode(0o700);
+        builder.create(&dir)?;
+        let layer = Layer {
+            upper: dir.join("upper"),
+            work: dir.join("work"),
+            dir,
+        };
+        builder.create(&layer.upper)?;
+        builder.create(&layer.work)?;
+        Ok(layer)
+    }
+
+    /// Removes the layer (overlayfs leaves a mode-000 directory in `work`).
+    pub fn remove(&self) -> io::Result<()> {
+        open_up(&self.dir)?;
+        std::fs::remove_dir_all(&self.dir)
+    }
+}
+
+/// Gives every directory beneath `dir` (not following links) owner rights, so that it
+/// can be emptied.
+fn open_up(dir: &Path) -> io::Result<()> {
+    let meta = std::fs::symlink_metadata(dir)?;
+    if !meta.is_dir() {
+        return Ok(());
+    }
+    if meta.mode() & 0o700 != 0o700 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    for entry in std::fs::read_dir(dir)? {
+        open_up(&entry?.path())?;
+    }
+    Ok(())
+}
+
+/// The overlayfs mount options for `lower`, `upper` and `work`; `userxattr` inside a
+/// user namespace. Commas, colons and backslashes in paths are escaped.
+pub fn mount_options(lower: &Path, upper: &Path, work: &Path, userxattr: bool) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (key, path) in [
+        ("lowerdir=", lower),
+        ("upperdir=", upper),
+        ("workdir=", work),
+    ] {
+        if !out.is_empty() {
+            out.push(b',');
+        }
+        out.extend_from_slice(key.as_bytes());
+        for &b in path.as_os_str().as_bytes() {
+            if matches!(b, b',' | b':' | b'\\') {
+                out.push(b'\\');
+            }
+            out.push(b);
+        }
+    }
+    if userxattr {
+        out.extend_from_slice(b",userxattr");
+    }
+    out
+}
+
+/// Everything the child needs to build the view, allocated before fork.
+#[derive(Debug)]
+pub struct ViewPlan {
+    /// Enter a user namespace too (sandlet is not root), mapping only its own ids.
+    userns: bool,
+    uid_map: Vec<u8>,
+    gid_map: Vec<u8>,
+    target: CString,
+    options: CString,
+    /// The working directory, entered again once the view is mounted over it.
+    cwd: CString,
+    /// Landlock rules at or beneath the workdir, added once the view is mounted.
+    rules: Vec<(CString, u64)>,
+}
+
+fn cstring(bytes: &[u8]) -> io::Result<CString> {
+    CString::new(bytes).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
+}
+
+impl ViewPlan {
+    pub fn new(
+        view: &View,
+        layer: &Layer,
+        cwd: &Path,
+        rules: &[(PathBuf, u64)],
+    ) -> io::Result<ViewPlan> {
+        let uid = rustix::process::geteuid().as_raw();
+        let gid = rustix::process::getegid().as_raw();
+        let userns = uid != 0;
+        let options = mount_options(&view.workdir, &layer.upper, &layer.work, userns);
+        Ok(ViewPlan {
+            userns,
+            uid_map: format!("{uid} {uid} 1\n").into_bytes(),
+            gid_map: format!("{gid} {gid} 1\n").into_bytes(),
+            target: cstring(view.workdir.as_os_str().as_bytes())?,
+            options: cstring(&options)?,
+            cwd: cstring(cwd.as_os_str().as_bytes())?,
+            rules: rules
+                .iter()
+                .map(|(p, rights)| Ok((cstring(p.as_os_str().as_bytes())?, *rights)))
+                .collect::<io::Result<_>>()?,
+        })
+    }
+
+    /// In the child: a new mount namespace (and user namespace, mapping only sandlet's
+    /// uid and gid), whose mounts never propagate back. Allocates nothing.
+    pub fn enter_namespaces(&self) -> io::Result<()> {
+        crate::sys::unshare_namespaces(self.userns)?;
+        if self.userns {
+            write_file(c"/proc/self/setgroups", b"deny")?;
+            write_file(c"/proc/self/uid_map", &self.uid_map)?;
+            write_file(c"/proc/self/gid_map", &self.gid_map)?;
+        }
+        rustix::mount::mount_change(
+            c"/",
+            rustix::mount::MountPropagationFlags::PRIVATE
+                | rustix::mount::MountPropagationFlags::REC,
+        )?;
+        Ok(())
+    }
+
+    /// In the child: overlayfs over the workdir, the Landlock rules beneath it added to
+    /// `ruleset`, then the working directory entered again (it may lie in the workdir).
+    /// Allocates nothing.
+    pub fn mount(&self, ruleset: Option<std::os::fd::BorrowedFd<'_>>) -> io::Result<()> {
+        rustix::mount::mount(
+            c"overlay",
+            self.target.as_c_str(),
+            c"overlay",
+            rustix::mount::MountFlags::empty(),
+            Some(self.options.as_c_str()),
+        )?;
+        if let Some(ruleset) = ruleset {
+            for (path, rights) in &self.rules {
+                crate::landlock::add_path_rule(ruleset, path.as_c_str(), *rights)?;
+            }
+        }
+        rustix::process::chdir(self.cwd.as_c_str())?;
+        Ok(())
+    }
+}
+
+fn write_file(path: &std::ffi::CStr, data: &[u8]) -> io::Result<()> {
+    use rustix::fs::{Mode, OFlags};
+    let fd = rustix::fs::open(path, OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty())?;
+    let n = rustix::io::write(&fd, data)?;
+    if n != data.len() {
+        return Err(io::Error::from_raw_os_error(libc::EIO));
+    }
+    Ok(())
+}
+
+/// What the end of a run did with the view's changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ViewEnd {
+    pub finish: Finish,
+    /// The change list, sorted by path (`--dry-run`).
+    pub changes: Option<Vec<Change>>,
+    /// Where the changes are kept (`keep`, or a commit that failed).
+    pub kept: Option<PathBuf>,
+    /// Why the commit, or listing the changes, failed.
+    pub failed: Option<String>,
+}
+
+/// Ends the view of a run that ended well (`success`: exit status 0) or not: lists the
+/// changes for `--dry-run`, then commits, removes or keeps the layer as `view` says.
+pub fn end(view: &View, layer: Layer, success: bool) -> ViewEnd {
+    let finish = view.finish(success);
+    let mut out = ViewEnd {
+        finish,
+        changes: None,
+        kept: None,
+        failed: None,
+    };
+    if view.dry_run {
+        match changes(&view.workdir, &layer.upper) {
+            Ok(c) => out.changes = Some(c),
+            Err(e) => out.failed = Some(format!("listing the changes: {e}")),
+        }
+    }
+    let result = match finish {
+        Finish::Keep => {
+            out.kept = Some(layer.upper.clone());
+            return out;
+        }
+        Finish::Commit => commit(&view.workdir, &layer.upper),
+        Finish::Abort => Ok(()),
+    };
+    match result {
+        Ok(()) => {
+            if let Err(e) = layer.remove() {
+                log::warn!("removing the layer {}: {e}", layer.dir.display());
+            }
+        }
+        Err(e) => {
+            out.failed = Some(format!("commit to {}: {e}", view.workdir.display()));
+            out.kept = Some(layer.upper.clone());
+        }
+    }
+    out
+}
+
+/// What a change did to a path of the workdir.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Kind {
+    Added,
+    Modified,
+    Deleted,
+}
+
+/// One line of the change list: `A  path`, `M  path`, `D  path`, relative to the
+/// workdir, directories with a trailing `/`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub kind: Kind,
+    pub path: PathBuf,
+    pub dir: bool,
+}
+
+impl fmt::Display for Change {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let k = match self.kind {
+            Kind::Added => 'A',
+            Kind::Modified => 'M',
+            Kind::Deleted => 'D',
+        };
+        let slash = if self.dir { "/" } else { "" };
+        write!(f, "{k}  {}{slash}", self.path.display())
+    }
+}
+
+/// An overlayfs whiteout: a character device 0:0 in the upper layer.
+fn whiteout(meta: &std::fs::Metadata) -> bool {
+    meta.file_type().is_char_device() && meta.rdev() == 0
+}
+
+/// Whether upper directory `dir` hides the lower one entirely (overlayfs' opaque mark,
+/// `trusted.` as root, `user.` in a user namespace).
+fn opaque(dir: &Path) -> bool {
+    ["trusted.overlay.opaque", "user.overlay.opaque"]
+        .iter()
+        .any(|name| {
+            let mut value = [0u8; 4];
+            matches!(rustix::fs::lgetxattr(dir, *name, &mut value), Ok(1) if value[0] == b'y')
+        })
+}
+
+/// Entries of `dir`, sorted by name (none when it is missing).
+fn entries(dir: &Path) -> io::Result<Vec<std::ffi::OsString>> {
+    let mut names = match std::fs::read_dir(dir) {
+        Ok(rd) => rd
+            .map(|e| e.map(|e| e.file_name()))
+            .collect::<io::Result<Vec<_>>>()?,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(e),
+    };
+    names.sort_unstable();
+    Ok(names)
+}
+
+/// The changes the upper layer holds against `lower`, sorted by path.
+pub fn changes(lower: &Path, upper: &Path) -> io::Result<Vec<Change>> {
+    let mut out = Vec::new();
+    list(lower, upper, Path::new(""), &mut out)?;
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(out)
+}
+
+fn list(lower: &Path, upper: &Path, rel: &Path, out: &mut Vec<Change>) -> io::Result<()> {
+    let (lo_dir, up_dir) = (lower.join(rel), upper.join(rel));
+    let names = entries(&up_dir)?;
+    if opaque(&up_dir) {
+        for name in entries(&lo_dir)? {
+            if !names.contains(&name) {
+                let dir = std::fs::symlink_metadata(lo_dir.join(&name))?.is_dir();
+                out.push(Change {
+                    kind: Kind::Deleted,
+                    path: rel.join(&name),
+                    dir,
+                });
+            }
+        }
+    }
+    for name in names {
+        let path = rel.join(&name);
+        let up = std::fs::symlink_metadata(up_dir.join(&name))?;
+        let lo = std::fs::symlink_metadata(lo_dir.join(&name)).ok();
+        let change = |kind, dir| Change {
+            kind,
+            path: path.clone(),
+            dir,
+        };
+        if whiteout(&up) {
+            if let Some(lo) = lo {
+                out.push(change(Kind::Deleted, lo.is_dir()));
+            }
+        } else if up.is_dir() {
+            match lo {
+                None => out.push(change(Kind::Added, true)),
+                Some(lo) if !lo.is_dir() => out.push(change(Kind::Modified, true)),
+                Some(lo)
+                    if lo.mode() != up.mode() || lo.uid() != up.uid() || lo.gid() != up.gid() =>
+                {
+                    out.push(change(Kind::Modified, true))
+                }
+                Some(_) => {}
+            }
+            list(lower, upper, &path, out)?;
+        } else {
+            let kind = if lo.is_some() {
+                Kind::Modified
+            } else {
+                Kind::Added
+            };
+            out.push(change(kind, false));
+        }
+    }
+    Ok(())
+}
+
+/// Applies the upper layer to `lower` (the workdir): deletions, directories, and every
+/// file, link and FIFO written under a temporary name in its directory, synced and
+/// renamed into place, with its mode, times and (as root) owner.
+pub fn commit(lower: &Path, upper: &Path) -> io::Result<()> {
+    apply(lower, upper, Path::new(""))
+}
+
+fn remove_all(path: &Path) -> io::Result<()> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() => std::fs::remove_dir_all(path),
+        Ok(_) => std::fs::remove_file(path),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+fn apply(lower: &Path, upper: &Path, rel: &Path) -> io::Result<()> {
+    let (lo_dir, up_dir) = (lower.join(rel), upper.join(rel));
+    let names = entries(&up_dir)?;
+    if opaque(&up_dir) {
+        for name in entries(&lo_dir)? {
+            if !names.contains(&name) {
+                remove_all(&lo_dir.join(&name))?;
+            }
+        }
+    }
+    for name in names {
+        let (up, lo) = (up_dir.join(&name), lo_dir.join(&name));
+        let meta = std::fs::symlink_metadata(&up)?;
+        if whiteout(&meta) {
+            remove_all(&lo)?;
+            continue;
+        }
+        if meta.is_dir() {
+            if !std::fs::symlink_metadata(&lo).is_ok_and(|m| m.is_dir()) {
+                remove_all(&lo)?;
+                std::fs::create_dir(&lo)?;
+            }
+            apply(lower, upper, &rel.join(&name))?;
+            set_metadata(&lo, &meta)?;
+            continue;
+        }
+        let tmp = lo_dir.join(temp_name(&name));
+        remove_all(&tmp)?;
+        let ft = meta.file_type();
+        if ft.is_file() {
+            std::fs::copy(&up, &tmp)?;
+            std::fs::File::open(&tmp)?.sync_all()?;
+        } else if ft.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(&up)?, &tmp)?;
+        } else if ft.is_fifo() {
+            rustix::fs::mknodat(
+                rustix::fs::CWD,
+                &tmp,
+                rustix::fs::FileType::Fifo,
+                rustix::fs::Mode::from_raw_mode(meta.mode() & 0o7777),
+                0,
+            )?;
+        } else {
+            log::warn!(
+                "commit: {} is a device or socket; not committed",
+                rel.join(&name).display()
+            );
+            continue;
+        }
+        set_metadata(&tmp, &meta)?;
+        if std::fs::symlink_metadata(&lo).is_ok_and(|m| m.is_dir()) {
+            std::fs::remove_dir_all(&lo)?;
+        }
+        std::fs::rename(&tmp, &lo)?;
+    }
+    Ok(())
+}
+
+fn temp_name(name: &std::ffi::OsStr) -> std::ffi::OsString {
+    let mut t = std::ffi::OsString::from(".sandlet-commit-");
+    t.push(name);
+    t
+}
+
+/// Mode (not for links), owner (as root) and times of `meta` onto `path`.
+fn set_metadata(path: &Path, meta: &std::fs::Metadata) -> io::Result<()> {
+    use rustix::fs::{AtFlags, Timespec, Timestamps};
+    let link = meta.file_type().is_symlink();
+    if !link {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(meta.mode() & 0o7777))?;
+    }
+    if rustix::process::geteuid().is_root() {
+        std::os::unix::fs::lchown(path, Some(meta.uid()), Some(meta.gid()))?;
+        if !link {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(meta.mode() & 0o7777))?;
+        }
+    }
+    let times = Timestamps {
+        last_access: Timespec {
+            tv_sec: meta.atime(),
+            tv_nsec: meta.atime_nsec(),
+        },
+        last_modification: Timespec {
+            tv_sec: meta.mtime(),
+            tv_nsec: meta.mtime_nsec(),
+        },
+    };
+    rustix::fs::utimensat(rustix::fs::CWD, path, &times, AtFlags::SYMLINK_NOFOLLOW)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_escape_separators() {
+        let o = mount_options(
+            Path::new("/w,x"),
+            Path::new("/s/u:p"),
+            Path::new("/s\\w"),
+            true,
+        );
+        assert_eq!(
+            String::from_utf8(o).unwrap(),
+            "lowerdir=/w\\,x,upperdir=/s/u\\:p,workdir=/s\\\\w,userxattr"
+        );
+        let o = mount_options(Path::new("/a"), Path::new("/b"), Path::new("/c"), false);
+        assert_eq!(o, b"lowerdir=/a,upperdir=/b,workdir=/c");
+    }
+
+    #[test]
+    fn change_lines() {
+        let c = |kind, path: &str, dir| Change {
+            kind,
+            path: path.into(),
+            dir,
+        };
+        assert_eq!(c(Kind::Added, "a/b", false).to_string(), "A  a/b");
+        assert_eq!(c(Kind::Deleted, "d", true).to_string(), "D  d/");
+        assert_eq!(c(Kind::Modified, "m", false).to_string(), "M  m");
+    }
+}

@@ -1,0 +1,225 @@
+//! The filesystem view: `--workdir` makes a copy-on-write view of a directory. The child
+//! builds it with real mounts (overlayfs, the directory as the lower layer and a private
+//! upper layer) in a user + mount namespace of its own (see [`crate::overlay`]); the
+//! changes reach the directory only when the run ends and the policy says commit.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use super::parse::ParseError;
+use crate::error::PolicyError;
+
+/// What happens to the command's changes when the run ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finish {
+    /// Apply them to the directory.
+    Commit,
+    /// Throw them away.
+    Abort,
+    /// Leave the directory as it is and keep the upper layer (its path is printed).
+    Keep,
+}
+
+impl FromStr for Finish {
+    type Err = ParseError;
+
+    fn from_str(s: &str) -> Result<Finish, ParseError> {
+        match s {
+            "commit" => Ok(Finish::Commit),
+            "abort" => Ok(Finish::Abort),
+            "keep" => Ok(Finish::Keep),
+            _ => Err(ParseError(format!(
+                "'{s}' is not one of commit, abort, keep"
+            ))),
+        }
+    }
+}
+
+impl fmt::Display for Finish {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Finish::Commit => "commit",
+            Finish::Abort => "abort",
+            Finish::Keep => "keep",
+        })
+    }
+}
+
+/// The view's part of a [`super::Spec`], as the producers give it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ViewSpec {
+    /// `--workdir DIR`.
+    pub workdir: Option<PathBuf>,
+    /// `--on-exit` (default commit): what an exit with status 0 does with the changes.
+    pub on_exit: Option<Finish>,
+    /// `--on-error` (default abort): what any other end does with them.
+    pub on_error: Option<Finish>,
+    /// `--dry-run`: list the changes, then abort.
+    pub dry_run: bool,
+    /// `--fs-storage DIR`: where upper layers are made.
+    pub storage: Option<PathBuf>,
+}
+
+/// A judged view: the directory and storage exist, are directories and do not overlap.
+#[derive(Debug, Clone, PartialEq)]
+pub struct View {
+    /// The directory the command sees copy-on-write (canonical).
+    pub workdir: PathBuf,
+    /// Where this run's upper layer is made (canonical; created if missing).
+    pub storage: PathBuf,
+    pub on_exit: Finish,
+    pub on_error: Finish,
+    pub dry_run: bool,
+}
+
+impl View {
+    /// Judges `spec`; `None` when no view is asked for. `uid` names the default storage
+    /// directory when `XDG_RUNTIME_DIR` is not set.
+    pub fn new(spec: &ViewSpec, uid: u32) -> Result<Option<View>, PolicyError> {
+        let Some(dir) = &spec.workdir else {
+            for (given, flag) in [
+                (spec.on_exit.is_some(), "--on-exit"),
+                (spec.on_error.is_some(), "--on-error"),
+                (spec.dry_run, "--dry-run"),
+                (spec.storage.is_some(), "--fs-storage"),
+            ] {
+                if given {
+                    return Err(PolicyError::Requires {
+                        flag,
+                        needs: "--workdir",
+                    });
+                }
+            }
+            return Ok(None);
+        };
+        let workdir = directory("--workdir", dir)?;
+        if workdir == Path::new("/") {
+            return Err(PolicyError::BadValue {
+                flag: "--workdir",
+                value: dir.display().to_string(),
+                source: ParseError("the root directory cannot be a workdir".into()),
+            });
+        }
+        let storage = match &spec.storage {
+            Some(s) => s.clone(),
+            None => default_storage(uid),
+        };
+        create_private(&storage).map_err(|source| PolicyError::BadPath {
+            flag: "--fs-storage",
+            path: storage.clone(),
+            source,
+        })?;
+        let storage = directory("--fs-storage", &storage)?;
+        if storage.starts_with(&workdir) {
+            return Err(PolicyError::BadValue {
+                flag: "--fs-storage",
+                value: storage.display().to_string(),
+                source: ParseError(format!(
+                    "is inside the workdir {} (the changes would change the lower layer)",
+                    workdir.display()
+                )),
+            });
+        }
+        Ok(Some(View {
+            workdir,
+            storage,
+            on_exit: spec.on_exit.unwrap_or(Finish::Commit),
+            on_error: spec.on_error.unwrap_or(Finish::Abort),
+            dry_run: spec.dry_run,
+        }))
+    }
+
+    /// What the run's end does with the changes: `--dry-run` aborts whatever the status.
+    pub fn finish(&self, success: bool) -> Finish {
+        match (self.dry_run, success) {
+            (true, _) => Finish::Abort,
+            (false, true) => self.on_exit,
+            (false, false) => self.on_error,
+        }
+    }
+}
+
+/// `$XDG_RUNTIME_DIR/sandlet/layers`, else `/tmp/sandlet-UID/layers`.
+pub fn default_storage(uid: u32) -> PathBuf {
+    match std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
+        Some(dir) => Path::new(&dir).join("sandlet/layers"),
+        None => PathBuf::from(format!("/tmp/sandlet-{uid}/layers")),
+    }
+}
+
+/// Creates `dir` and its missing parents with mode 0700.
+fn create_private(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
+/// `path`, canonical, which must be an existing directory.
+fn directory(flag: &'static str, path: &Path) -> Result<PathBuf, PolicyError> {
+    let canonical = std::fs::canonicalize(path).map_err(|source| PolicyError::BadPath {
+        flag,
+        path: path.to_owned(),
+        source,
+    })?;
+    if !canonical.is_dir() {
+        return Err(PolicyError::BadValue {
+            flag,
+            value: path.display().to_string(),
+            source: ParseError("not a directory".into()),
+        });
+    }
+    Ok(canonical)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finish_values() {
+        assert_eq!("commit".parse(), Ok(Finish::Commit));
+        assert_eq!("abort".parse(), Ok(Finish::Abort));
+        assert_eq!("keep".parse(), Ok(Finish::Keep));
+        for bad in ["", "Commit", "yes", "abort "] {
+            assert!(bad.parse::<Finish>().is_err(), "{bad:?}");
+        }
+        assert_eq!(Finish::Keep.to_string(), "keep");
+    }
+
+    #[test]
+    fn no_workdir_no_view_flags() {
+        assert!(matches!(View::new(&ViewSpec::default(), 0), Ok(None)));
+        let spec = ViewSpec {
+            dry_run: true,
+            ..Default::default()
+        };
+        assert!(matches!(
+            View::new(&spec, 0),
+            Err(PolicyError::Requires {
+                flag: "--dry-run",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn what_the_end_does() {
+        let view = View {
+            workdir: "/w".into(),
+            storage: "/s".into(),
+            on_exit: Finish::Commit,
+            on_error: Finish::Abort,
+            dry_run: false,
+        };
+        assert_eq!(view.finish(true), Finish::Commit);
+        assert_eq!(view.finish(false), Finish::Abort);
+        let dry = View {
+            dry_run: true,
+            ..view
+        };
+        assert_eq!(dry.finish(true), Finish::Abort);
+    }
+}

@@ -66,6 +66,8 @@
 #include <sys/types.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
+#include <linux/openat2.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -880,6 +882,88 @@ static void act_inet(const char *ip, const char *port, int type, int what)
 	default: /* send */
 		report(sendto(fd, "probe\n", 6, 0, &a.sa, len));
 	}
+}
+
+/*
+ * fs_storm DIR: every kind of change to DIR, which must hold files "a" (regular) and
+ * "b" (regular), and a directory "sub": creat, openat2 with O_CREAT, renameat2
+ * NOREPLACE onto an existing name (must fail EEXIST), renameat2 EXCHANGE of a and b,
+ * absolute and relative symlinks, fchmod/fchown/futimens through a read-only fd,
+ * fchmodat2, setxattr, utimes, an O_TMPFILE linked in with linkat, mkfifo, mkdir of
+ * the existing "sub" (must fail EEXIST), unlink, rename into "sub". Prints "ok" when
+ * every call did what the kernel does on a plain directory, else "fail CALL ERRNO".
+ */
+static const char *ename(int e);
+
+static void storm_fail(const char *call)
+{
+	outf("fail %s %s", call, ename(errno));
+	finish();
+}
+
+static void act_fs_storm(const char *dir)
+{
+	struct open_how how = { .flags = O_CREAT | O_WRONLY | O_CLOEXEC, .mode = 0600 };
+	struct timeval tv[2] = { { 1000000, 0 }, { 1000000, 0 } };
+	struct timespec ts[2] = { { 2000000, 0 }, { 2000000, 0 } };
+	char path[4096];
+	int d, fd;
+
+	d = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (d < 0)
+		storm_fail("open-dir");
+	fd = openat(d, "created", O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0 || write(fd, "new\n", 4) != 4)
+		storm_fail("creat");
+	close(fd);
+	fd = syscall(SYS_openat2, d, "by-openat2", &how, sizeof(how));
+	if (fd < 0)
+		storm_fail("openat2");
+	close(fd);
+	if (syscall(SYS_renameat2, d, "created", d, "a", 1 /* RENAME_NOREPLACE */) == 0 ||
+	    errno != EEXIST)
+		storm_fail("renameat2-noreplace");
+	if (syscall(SYS_renameat2, d, "a", d, "b", 2 /* RENAME_EXCHANGE */))
+		storm_fail("renameat2-exchange");
+	snprintf(path, sizeof(path), "%s/b", dir);
+	if (symlinkat(path, d, "abs-link") || symlinkat("b", d, "rel-link"))
+		storm_fail("symlink");
+	fd = openat(d, "a", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		storm_fail("open-ro");
+	if (fchmod(fd, 0600))
+		storm_fail("fchmod");
+	if (fchown(fd, getuid(), getgid()))
+		storm_fail("fchown");
+	if (futimens(fd, ts))
+		storm_fail("futimens");
+	close(fd);
+	if (syscall(452 /* fchmodat2 */, d, "b", 0640, 0) && errno != ENOSYS)
+		storm_fail("fchmodat2");
+	snprintf(path, sizeof(path), "%s/b", dir);
+	if (setxattr(path, "user.storm", "1", 1, 0) && errno != ENOTSUP)
+		storm_fail("setxattr");
+	if (utimes(path, tv))
+		storm_fail("utimes");
+	fd = openat(d, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+	if (fd >= 0) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		if (linkat(AT_FDCWD, path, d, "from-tmpfile", AT_SYMLINK_FOLLOW))
+			storm_fail("linkat-tmpfile");
+		close(fd);
+	} else if (errno != EOPNOTSUPP && errno != EISDIR) {
+		storm_fail("o_tmpfile");
+	}
+	if (mkfifoat(d, "fifo", 0644))
+		storm_fail("mkfifo");
+	if (mkdirat(d, "sub", 0755) == 0 || errno != EEXIST)
+		storm_fail("mkdir-existing");
+	if (unlinkat(d, "by-openat2", 0))
+		storm_fail("unlink");
+	if (renameat(d, "created", d, "sub/moved"))
+		storm_fail("rename-into-sub");
+	outf("ok");
+	finish();
 }
 
 /*
@@ -2879,6 +2963,7 @@ int main(int argc, char **argv)
 		NARGS(2);
 		act_inet(argv[2], argv[3], SOCK_STREAM, 0);
 	}
+	if (IS("fs_storm")) { NARGS(1); act_fs_storm(argv[2]); }
 	if (IS("stuck_connects")) {
 		NARGS(3);
 		act_stuck_connects(need_long(argv[2]), argv[3], argv[4]);

@@ -1,0 +1,263 @@
+//! `--workdir`: the copy-on-write view (overlayfs in a user + mount namespace), what the
+//! end of a run does with the changes, the change list, and bad view flags.
+
+mod util;
+
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+use util::{run, Mode, TempDir};
+
+/// A workdir for `mode`: files `a` and `b`, a directory `sub` with `sub/keep`, and a
+/// user xattr on `a` (where the file system has them); owned by the mode's user.
+fn workdir(dir: &TempDir, mode: Mode) -> String {
+    let w = dir.subdir("work");
+    std::fs::write(format!("{w}/a"), "A\n").unwrap();
+    std::fs::write(format!("{w}/b"), "B\n").unwrap();
+    std::fs::create_dir(format!("{w}/sub")).unwrap();
+    std::fs::write(format!("{w}/sub/keep"), "K\n").unwrap();
+    let a = std::ffi::CString::new(format!("{w}/a")).unwrap();
+    // SAFETY: a NUL-terminated path and a 4-byte value that outlive the call.
+    unsafe {
+        libc::setxattr(
+            a.as_ptr(),
+            c"user.keep".as_ptr(),
+            b"kept".as_ptr().cast(),
+            4,
+            0,
+        )
+    };
+    if mode == Mode::Nobody {
+        chown_tree(Path::new(&w), 65534);
+    }
+    w
+}
+
+fn chown_tree(p: &Path, id: u32) {
+    std::os::unix::fs::lchown(p, Some(id), Some(id)).unwrap();
+    if p.is_dir() && !p.is_symlink() {
+        for e in std::fs::read_dir(p).unwrap() {
+            chown_tree(&e.unwrap().path(), id);
+        }
+    }
+}
+
+/// Every entry beneath `dir`, with type, mode, owner, mtime, size, content or link
+/// target, and the `user.keep` xattr: equal snapshots mean nothing changed.
+fn snapshot(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        let mut names: Vec<_> = std::fs::read_dir(&d)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        names.sort();
+        for p in names {
+            let m = std::fs::symlink_metadata(&p).unwrap();
+            let body = if m.file_type().is_symlink() {
+                std::fs::read_link(&p).unwrap().display().to_string()
+            } else if m.is_file() {
+                String::from_utf8_lossy(&std::fs::read(&p).unwrap()).into_owned()
+            } else {
+                String::new()
+            };
+            let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
+            let mut x = [0u8; 16];
+            // SAFETY: a NUL-terminated path and a buffer of the length given.
+            let n = unsafe {
+                libc::lgetxattr(c.as_ptr(), c"user.keep".as_ptr(), x.as_mut_ptr().cast(), 16)
+            };
+            let xattr = if n > 0 {
+                String::from_utf8_lossy(&x[..n as usize]).into_owned()
+            } else {
+                String::new()
+            };
+            out.push(format!(
+                "{} {:o} {}:{} {}.{} {} {body:?} {xattr}",
+                p.strip_prefix(dir).unwrap().display(),
+                m.mode(),
+                m.uid(),
+                m.gid(),
+                m.mtime(),
+                m.mtime_nsec(),
+                m.size()
+            ));
+            if m.is_dir() {
+                stack.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// `sandlet run` with the system dirs, the probe, `--workdir w -w w`, layers in `dir`,
+/// and `flags`, running `sh -c line` (`$PROBE` names the probe).
+fn in_view(mode: Mode, dir: &TempDir, w: &str, flags: &[&str], line: &str) -> util::Output {
+    let storage = format!("{}/layers-{mode:?}", dir.path().display());
+    let mut args = vec!["run", "--workdir", w, "-w", w, "--fs-storage", &storage];
+    args.extend_from_slice(flags);
+    let system = util::system_flags();
+    args.extend(system.iter().map(String::as_str));
+    let line = line.replace("$PROBE", util::probe());
+    args.extend_from_slice(&["-r", util::probe_dir(), "--", "/bin/sh", "-c", &line]);
+    run(mode.sandlet(&args))
+}
+
+#[test]
+fn a_failed_run_leaves_the_workdir_identical() {
+    // Every kind of change (tests/probes/probe.c, fs_storm), then exit 1: with no view
+    // flag the changes are aborted, and the workdir is the same to the byte, mode,
+    // owner, mtime and xattr. Control: the same with exit 0 commits them.
+    for mode in Mode::ALL {
+        let dir = TempDir::new("view-fail");
+        let w = workdir(&dir, mode);
+        let before = snapshot(Path::new(&w));
+        let out = in_view(mode, &dir, &w, &[], &format!("$PROBE fs_storm {w}; exit 1"));
+        assert_eq!(out.code(), 1, "{mode:?}: {}", out.err());
+        assert_eq!(out.out().trim(), "ok", "{mode:?}: {}", out.err());
+        assert_eq!(
+            snapshot(Path::new(&w)),
+            before,
+            "{mode:?}: the workdir changed"
+        );
+
+        let out = in_view(mode, &dir, &w, &[], &format!("$PROBE fs_storm {w}; exit 0"));
+        assert_eq!(out.code(), 0, "{mode:?} control: {}", out.err());
+        let after = snapshot(Path::new(&w));
+        assert_ne!(after, before, "{mode:?} control: nothing was committed");
+        assert_eq!(
+            std::fs::read_to_string(format!("{w}/sub/moved")).unwrap(),
+            "new\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(format!("{w}/a")).unwrap(),
+            "B\n",
+            "exchanged"
+        );
+        let fifo = std::fs::symlink_metadata(format!("{w}/fifo")).unwrap();
+        assert!(
+            std::os::unix::fs::FileTypeExt::is_fifo(&fifo.file_type()),
+            "{mode:?}"
+        );
+        assert_eq!(
+            std::fs::read_link(format!("{w}/rel-link")).unwrap(),
+            Path::new("b")
+        );
+        assert!(!Path::new(&format!("{w}/by-openat2")).exists(), "{mode:?}");
+        let layers = std::fs::read_dir(format!("{}/layers-{mode:?}", dir.path().display()))
+            .unwrap()
+            .count();
+        assert_eq!(layers, 0, "{mode:?}: layers left behind");
+    }
+}
+
+#[test]
+fn a_dry_run_lists_the_changes_and_keeps_none() {
+    for mode in Mode::ALL {
+        let dir = TempDir::new("view-dry");
+        let w = workdir(&dir, mode);
+        let before = snapshot(Path::new(&w));
+        let out = in_view(
+            mode,
+            &dir,
+            &w,
+            &["--dry-run"],
+            &format!("$PROBE fs_storm {w}"),
+        );
+        assert_eq!(out.code(), 0, "{mode:?}: {}", out.err());
+        assert_eq!(out.out().trim(), "ok", "{mode:?}: {}", out.err());
+        assert_eq!(
+            snapshot(Path::new(&w)),
+            before,
+            "{mode:?}: the workdir changed"
+        );
+        let listed: Vec<String> = out.err().lines().map(str::to_owned).collect();
+        let mut expected = vec!["M  a", "A  abs-link", "M  b", "A  fifo"];
+        // O_TMPFILE works on overlayfs from Linux 6.6.
+        if listed.iter().any(|l| l == "A  from-tmpfile") {
+            expected.push("A  from-tmpfile");
+        }
+        expected.extend(["A  rel-link", "A  sub/moved"]);
+        assert_eq!(listed, expected, "{mode:?}");
+
+        let quiet = in_view(mode, &dir, &w, &["--dry-run"], "true");
+        assert_eq!(
+            quiet.err().trim(),
+            "sandlet: dry-run: no filesystem changes"
+        );
+    }
+}
+
+#[test]
+fn the_end_of_a_run_commits_aborts_or_keeps_as_asked() {
+    for mode in Mode::ALL {
+        let dir = TempDir::new("view-end");
+        let w = workdir(&dir, mode);
+        let write = format!("echo changed > {w}/a; exit 3");
+        let keep = in_view(mode, &dir, &w, &["--on-error", "keep"], &write);
+        assert_eq!(keep.code(), 3, "{mode:?}: {}", keep.err());
+        let kept = keep
+            .err()
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("sandlet: changes kept in ")
+                    .map(str::to_owned)
+            })
+            .unwrap_or_else(|| panic!("{mode:?}: {}", keep.err()));
+        assert_eq!(
+            std::fs::read_to_string(format!("{kept}/a")).unwrap(),
+            "changed\n"
+        );
+        assert_eq!(std::fs::read_to_string(format!("{w}/a")).unwrap(), "A\n");
+
+        let commit = in_view(mode, &dir, &w, &["--on-error", "commit"], &write);
+        assert_eq!(commit.code(), 3, "{mode:?}: {}", commit.err());
+        assert_eq!(
+            std::fs::read_to_string(format!("{w}/a")).unwrap(),
+            "changed\n"
+        );
+
+        let ok = format!("echo again > {w}/a");
+        let abort = in_view(mode, &dir, &w, &["--on-exit", "abort"], &ok);
+        assert_eq!(abort.code(), 0, "{mode:?}: {}", abort.err());
+        assert_eq!(
+            std::fs::read_to_string(format!("{w}/a")).unwrap(),
+            "changed\n"
+        );
+    }
+}
+
+#[test]
+fn bad_view_flags_exit_2_and_run_nothing() {
+    let dir = TempDir::new("view-bad");
+    let w = dir.subdir("work");
+    let marker = dir.join("ran");
+    let inside = format!("{w}/layers");
+    for flags in [
+        &["--dry-run"][..],
+        &["--on-exit", "commit"],
+        &["--workdir", &w, "--on-exit", "maybe"],
+        &["--workdir", &w, "--on-error", ""],
+        &["--workdir", "/no/such/dir"],
+        &["--workdir", "/"],
+        &["--workdir", &w, "--fs-storage", &inside],
+        &[
+            "--workdir",
+            &w,
+            "--fs-storage",
+            "/proc/sandlet-cannot-be-made",
+        ],
+    ] {
+        let mut args = vec!["run"];
+        args.extend_from_slice(flags);
+        let system = util::system_flags();
+        args.extend(system.iter().map(String::as_str));
+        let touch = format!("touch {marker}");
+        args.extend_from_slice(&["--", "/bin/sh", "-c", &touch]);
+        let out = run(Mode::Root.sandlet(&args));
+        assert_eq!(out.code(), 2, "{flags:?}: {}", out.err());
+        assert_eq!(out.err().lines().count(), 1, "{flags:?}: {}", out.err());
+        assert!(!Path::new(&marker).exists(), "{flags:?}: the command ran");
+    }
+}

@@ -111,6 +111,14 @@ pub fn probe() -> Report {
         needs: "x86_64, writable /proc/PID/mem; --time-start".into(),
         required: false,
     });
+    // Last: it moves this process into new namespaces.
+    let root = rustix::process::geteuid().is_root();
+    rows.push(Row {
+        name: "user + mount namespace",
+        available: version >= (5, 11) && sys::unshare_namespaces(!root).is_ok(),
+        needs: "Linux 5.11, unprivileged user namespaces allowed; --workdir".into(),
+        required: false,
+    });
     Report {
         kernel,
         landlock_abi: abi,

@@ -261,3 +261,88 @@ fn bad_view_flags_exit_2_and_run_nothing() {
         assert!(!Path::new(&marker).exists(), "{flags:?}: the command ran");
     }
 }
+
+#[test]
+fn the_view_fails_closed_where_namespaces_are_refused() {
+    // Inside a sandlet sandbox unshare is refused (EPERM), as under a container's
+    // seccomp profile: the inner run exits 125 naming what is missing, the command
+    // never runs, and no layer is left. Control: the same inner run outside works.
+    let sandlet = util::sandlet();
+    let bin_dir = Path::new(sandlet)
+        .parent()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    for mode in Mode::ALL {
+        let dir = TempDir::new("view-refused");
+        let w = workdir(&dir, mode);
+        let storage = dir.subdir("layers");
+        let marker = format!("{w}/ran");
+        let system = util::system_flags();
+        let mut inner = vec![sandlet, "run", "--no-supervisor"];
+        inner.extend(system.iter().map(String::as_str));
+        inner.extend_from_slice(&["--workdir", &w, "-w", &w, "--fs-storage", &storage]);
+        inner.extend_from_slice(&["--", "/bin/touch", &marker]);
+        let control = run(mode.command(&inner));
+        assert_eq!(control.code(), 0, "{mode:?} control: {}", control.err());
+        assert!(
+            Path::new(&marker).exists(),
+            "{mode:?} control: not committed"
+        );
+        std::fs::remove_file(&marker).unwrap();
+
+        let mut outer = vec!["run", "-r", &bin_dir, "-w", &w, "-w", &storage];
+        outer.extend(system.iter().map(String::as_str));
+        outer.push("--");
+        outer.extend_from_slice(&inner);
+        let out = run(mode.sandlet(&outer));
+        assert_eq!(out.code(), 125, "{mode:?}: {}", out.err());
+        assert!(
+            out.err()
+                .contains("enter a user and mount namespace (--workdir)")
+                && out.err().contains("does not go on without the view"),
+            "{mode:?}: {}",
+            out.err()
+        );
+        assert!(!Path::new(&marker).exists(), "{mode:?}: the command ran");
+        assert_eq!(
+            std::fs::read_dir(&storage).unwrap().count(),
+            0,
+            "{mode:?}: layer left"
+        );
+    }
+}
+
+#[test]
+fn exec_decisions_look_at_the_view() {
+    // Under --deny-exec the supervisor resolves what an exec runs through the caller's
+    // root: a script created in the view runs (the host has no such file), and a copy
+    // of a program under a denied name made in the view is refused.
+    for mode in Mode::ALL {
+        let dir = TempDir::new("view-exec");
+        let w = workdir(&dir, mode);
+        let line = format!(
+            "printf '#!/bin/sh\\necho from-the-view\\n' > {w}/s.sh; chmod +x {w}/s.sh; {w}/s.sh; \
+             cp /bin/true {w}/curl; {w}/curl; echo curl=$?"
+        );
+        let out = in_view(
+            mode,
+            &dir,
+            &w,
+            &["--deny-exec", "curl", "--on-exit", "abort"],
+            &line,
+        );
+        assert_eq!(out.code(), 0, "{mode:?}: {}", out.err());
+        assert_eq!(
+            out.out().trim(),
+            "from-the-view\ncurl=126",
+            "{mode:?}: {}",
+            out.err()
+        );
+        assert!(
+            !Path::new(&format!("{w}/s.sh")).exists(),
+            "{mode:?}: not aborted"
+        );
+    }
+}

@@ -124,10 +124,16 @@ fn frozen_exec(
     }
     // A program with no name (a memfd, a deleted file run from its descriptor) cannot be
     // matched by name: with --deny-exec it is refused.
-    let target = std::fs::canonicalize(&path)
-        .or_else(|_| std::fs::read_link(&path))
-        .map(|p| p.to_string_lossy().into_owned())
-        .unwrap_or_else(|_| path.clone());
+    // Files are looked at through the caller's root (its mount namespace: a --workdir
+    // view shows files the host does not have).
+    let theirs = in_root(tgid as u32, &path);
+    let target = real_path(&theirs)
+        .or_else(|| {
+            std::fs::read_link(&path)
+                .ok()
+                .map(|p| p.to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| path.clone());
     let anonymous = |p: &str| p.starts_with("/memfd:") || p.ends_with(" (deleted)");
     let nameless = anonymous(&path) || anonymous(&target);
     if nameless && !ctx.deny_exec.is_empty() {
@@ -138,14 +144,12 @@ fn frozen_exec(
     }
     // A missing file is the kernel's ENOENT, answered here: nothing runs, and neither
     // the rules nor the policy see every miss of a PATH search.
-    if let (false, Err(e)) = (nameless, std::fs::metadata(&path)) {
+    if let (false, Err(e)) = (nameless, std::fs::metadata(&theirs)) {
         if let Some(code @ (libc::ENOENT | libc::ENOTDIR)) = e.raw_os_error() {
             return errno(code);
         }
     }
-    let resolved = std::fs::canonicalize(&path)
-        .map(|p| p.to_string_lossy().into_owned())
-        .unwrap_or_else(|_| path.clone());
+    let resolved = real_path(&theirs).unwrap_or_else(|| path.clone());
     let argv0 = argv.first().cloned().unwrap_or_default();
     if let Some(rule) = crate::dynamic::deny_exec_rule(&ctx.deny_exec, &argv0, &path, &resolved) {
         warn!("exec of {path} by process {tgid} denied by --deny-exec {rule}");
@@ -192,13 +196,32 @@ fn frozen_exec(
     Decision::Park
 }
 
+/// Absolute `path` as the process (or thread) `pid` sees it: through its root, so in
+/// its mount namespace.
+fn in_root(pid: u32, path: &str) -> String {
+    format!("/proc/{pid}/root{path}")
+}
+
+/// The canonical path of what `path` names (links resolved where the path leads, e.g.
+/// in another mount namespace), as the kernel spells the file.
+fn real_path(path: &str) -> Option<String> {
+    use rustix::fs::{Mode, OFlags};
+    let fd = rustix::fs::open(path, OFlags::PATH | OFlags::CLOEXEC, Mode::empty()).ok()?;
+    let link = std::fs::read_link(format!(
+        "/proc/self/fd/{}",
+        std::os::fd::AsRawFd::as_raw_fd(&fd)
+    ))
+    .ok()?;
+    Some(link.to_string_lossy().into_owned())
+}
+
 /// What exec'ing `path` with `argv` by thread `tid` runs besides `path` (see
 /// [`super::programs`]), each with its canonical path (relative names are the
 /// caller's, from its working directory).
 fn indirect_programs(tid: u32, path: &str, argv: &[String]) -> Vec<(String, String)> {
     let of_caller = |f: &str| -> String {
         if f.starts_with('/') {
-            f.to_owned()
+            in_root(tid, f)
         } else {
             format!("/proc/{tid}/cwd/{f}")
         }
@@ -216,9 +239,7 @@ fn indirect_programs(tid: u32, path: &str, argv: &[String]) -> Vec<(String, Stri
     programs::indirect(path, argv, head)
         .into_iter()
         .map(|p| {
-            let resolved = std::fs::canonicalize(of_caller(&p))
-                .map(|r| r.to_string_lossy().into_owned())
-                .unwrap_or_else(|_| p.clone());
+            let resolved = real_path(&of_caller(&p)).unwrap_or_else(|| p.clone());
             (p, resolved)
         })
         .collect()

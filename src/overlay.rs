@@ -23,6 +23,9 @@ pub struct Layer {
     pub dir: PathBuf,
     pub upper: PathBuf,
     pub work: PathBuf,
+    /// When the run began, as the kernel stamps inode changes (the upper's ctime): a
+    /// file of the workdir with a later ctime was changed on the host during the run.
+    started: (i64, i64),
 }
 
 impl Layer {
@@ -37,12 +40,15 @@ impl Layer {
         let mut builder = std::fs::DirBuilder::new();
         builder.mode(0o700);
         builder.create(&dir)?;
+        let upper = dir.join("upper");
+        builder.create(&upper)?;
+        let meta = std::fs::metadata(&upper)?;
         let layer = Layer {
-            upper: dir.join("upper"),
             work: dir.join("work"),
+            started: (meta.ctime(), meta.ctime_nsec()),
+            upper,
             dir,
         };
-        builder.create(&layer.upper)?;
         builder.create(&layer.work)?;
         Ok(layer)
     }
@@ -221,7 +227,7 @@ pub fn end(view: &View, layer: Layer, success: bool) -> ViewEnd {
             out.kept = Some(layer.upper.clone());
             return out;
         }
-        Finish::Commit => commit(&view.workdir, &layer.upper),
+        Finish::Commit => commit_checked(&view.workdir, &layer),
         Finish::Abort => Ok(()),
     };
     match result {
@@ -236,6 +242,29 @@ pub fn end(view: &View, layer: Layer, success: bool) -> ViewEnd {
         }
     }
     out
+}
+
+/// Commits `layer` to `workdir` under an exclusive lock on the workdir (a second
+/// sandbox's commit waits), unless a path the layer changes was also changed on the
+/// host since the run began: then nothing is committed and the paths are named.
+fn commit_checked(workdir: &Path, layer: &Layer) -> io::Result<()> {
+    let dir = std::fs::File::open(workdir)?;
+    rustix::fs::flock(&dir, rustix::fs::FlockOperation::LockExclusive)?;
+    let mut conflicts = Vec::new();
+    for change in changes(workdir, &layer.upper)? {
+        if let Ok(m) = std::fs::symlink_metadata(workdir.join(&change.path)) {
+            if (m.ctime(), m.ctime_nsec()) > layer.started {
+                conflicts.push(change.path.display().to_string());
+            }
+        }
+    }
+    if !conflicts.is_empty() {
+        return Err(io::Error::other(format!(
+            "conflict: changed on the host during the run: {}",
+            conflicts.join(", ")
+        )));
+    }
+    commit(workdir, &layer.upper)
 }
 
 /// What a change did to a path of the workdir.

@@ -346,3 +346,141 @@ fn exec_decisions_look_at_the_view() {
         );
     }
 }
+
+/// Starts `sandlet run --workdir w` (layers in `dir`) on `sh -c line` in the background.
+fn start_in_view(mode: Mode, dir: &TempDir, w: &str, sync: &str, line: &str) -> util::Running {
+    let storage = format!("{}/layers-{mode:?}", dir.path().display());
+    let mut args = vec![
+        "run",
+        "--workdir",
+        w,
+        "-w",
+        w,
+        "-w",
+        sync,
+        "--fs-storage",
+        &storage,
+    ];
+    let system = util::system_flags();
+    args.extend(system.iter().map(String::as_str));
+    args.extend_from_slice(&["--", "/bin/sh", "-c", line]);
+    util::Running::start(mode.sandlet(&args))
+}
+
+/// A FIFO the sandbox blocks on (`cat FIFO`): [`reached`] returns once the sandbox got
+/// there; dropping what it returns lets the sandbox go on.
+/// Opens `fifo` for writing once its reader (the sandbox) has it open (20 s at most).
+fn reached(fifo: &str) -> std::fs::File {
+    use std::os::unix::fs::OpenOptionsExt;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(fifo)
+        {
+            Ok(f) => return f,
+            Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {
+                assert!(std::time::Instant::now() < deadline, "{fifo}: never opened");
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(e) => panic!("{fifo}: {e}"),
+        }
+    }
+}
+
+fn fifo(dir: &str, name: &str, mode: Mode) -> String {
+    let path = format!("{dir}/{name}");
+    let c = std::ffi::CString::new(path.clone()).unwrap();
+    // SAFETY: a NUL-terminated path that outlives the call.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o666) }, 0);
+    if mode == Mode::Nobody {
+        chown_tree(Path::new(&path), 65534);
+    }
+    path
+}
+
+#[test]
+fn a_change_on_the_host_during_the_run_is_a_conflict() {
+    // Two sandboxes on one workdir change the same file; the host changes another one
+    // while a third runs. The first commit goes through; the second, whose file was
+    // committed by the first after it began, and the third, whose file the host
+    // changed, keep their layer, name the file and exit 1. Control: a sandbox changing
+    // a file nobody else touched commits.
+    for mode in Mode::ALL {
+        let dir = TempDir::new("view-conflict");
+        let w = workdir(&dir, mode);
+        let sync = dir.subdir("sync");
+        let (fa, fb, fc) = (
+            fifo(&sync, "a", mode),
+            fifo(&sync, "b", mode),
+            fifo(&sync, "c", mode),
+        );
+        let first = start_in_view(
+            mode,
+            &dir,
+            &w,
+            &sync,
+            &format!("echo first > {w}/a; cat {fa}"),
+        );
+        let second = start_in_view(
+            mode,
+            &dir,
+            &w,
+            &sync,
+            &format!("echo second > {w}/a; cat {fb}"),
+        );
+        let third = start_in_view(
+            mode,
+            &dir,
+            &w,
+            &sync,
+            &format!("echo third > {w}/b; echo c > {w}/c; cat {fc}"),
+        );
+        // Each open returns once its sandbox wrote and waits (so all three began before
+        // any commit); the close lets it end.
+        let (a, b, c) = (reached(&fa), reached(&fb), reached(&fc));
+        drop(a);
+        let (status, _) = first.wait();
+        assert_eq!(status.code(), Some(0), "{mode:?} first");
+        assert_eq!(
+            std::fs::read_to_string(format!("{w}/a")).unwrap(),
+            "first\n"
+        );
+
+        drop(b);
+        let (status, err) = second.wait();
+        assert_eq!(status.code(), Some(1), "{mode:?} second: {err}");
+        assert!(
+            err.contains("conflict") && err.contains(": a"),
+            "{mode:?}: {err}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(format!("{w}/a")).unwrap(),
+            "first\n"
+        );
+        let kept = err
+            .lines()
+            .find_map(|l| {
+                l.split("the changes are kept in ")
+                    .nth(1)
+                    .map(str::to_owned)
+            })
+            .unwrap_or_else(|| panic!("{mode:?}: {err}"));
+        assert_eq!(
+            std::fs::read_to_string(format!("{kept}/a")).unwrap(),
+            "second\n"
+        );
+
+        std::fs::write(format!("{w}/b"), "host\n").unwrap();
+        drop(c);
+        let (status, err) = third.wait();
+        assert_eq!(status.code(), Some(1), "{mode:?} third: {err}");
+        assert!(err.contains(": b"), "{mode:?}: {err}");
+        assert_eq!(std::fs::read_to_string(format!("{w}/b")).unwrap(), "host\n");
+        assert!(
+            !Path::new(&format!("{w}/c")).exists(),
+            "{mode:?}: partly committed"
+        );
+    }
+}

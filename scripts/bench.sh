@@ -19,6 +19,11 @@
 #    `sandlet run` (every fork trapped for the process limit, default -P 64).
 # 3c. the /proc view: wall time of `find /usr/share -name '*.txt'` bare, under `-r /` (the
 #    /proc view traps every open, stat and listing) and under narrower rules without /proc.
+# 3e. the --workdir view: open loop, `find` over 2,000 files and an untar of /usr/include
+#    in the workdir, bare, under a plain run (-w DIR) and under the view (--on-exit
+#    abort); the view's target is no per-syscall cost (view / plain <= 1.05). Then
+#    commit times (as sandlet logs them at debug level): 10k small files, and one
+#    BIG_MB (default 1024) MiB file.
 # 4. supervisor peak RSS: the VmHWM of the sandlet process itself (not of the command)
 #    while it runs `sleep 1`, and while it answers an 8-thread mmap_loop. GNU time's %M
 #    would not do: wait4's ru_maxrss covers the children sandlet reaps, i.e. the
@@ -109,6 +114,7 @@ fi
 python3 - "$sandlet" "$origin" "$target_cmd" "$runs" "$reps" "$diag" "$work" "$floor" "${read_dirs[@]}" <<'EOF'
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -440,6 +446,101 @@ if find_bin and os.path.isdir("/usr/share"):
                     f"{fn / 1e6:.0f} ms", f"{fn / fb:.1f}x", "", ""))
 else:
     print("\n3c. /proc view: skipped (no find or /usr/share)")
+
+# 3e. The --workdir view: what the view costs per syscall, and commits ----------------
+def wall(argv, ok=(0,)):
+    t0 = time.monotonic_ns()
+    run(argv, ok=ok)
+    return time.monotonic_ns() - t0
+
+
+tar_bin = next((p for p in ("/usr/bin/tar", "/bin/tar") if os.access(p, os.X_OK)), None)
+if find_bin and tar_bin and os.path.isdir("/usr/include"):
+    wd = os.path.join(work, "workdir")
+    storage = os.path.join(work, "layers")
+    os.makedirs(storage, exist_ok=True)
+    for d in range(20):
+        os.makedirs(os.path.join(wd, f"d{d:02}"), exist_ok=True)
+        for i in range(100):
+            with open(os.path.join(wd, f"d{d:02}", f"f{i:03}"), "w") as f:
+                f.write("x\n")
+    src_tar = os.path.join(work, "include.tar")
+    run([tar_bin, "-cf", src_tar, "-C", "/usr", "include"])
+    small_tar = os.path.join(work, "small.tar")
+    small = os.path.join(work, "small")
+    os.makedirs(small, exist_ok=True)
+    for i in range(10000):
+        with open(os.path.join(small, f"s{i:05}"), "w") as f:
+            f.write("small\n")
+    run([tar_bin, "-cf", small_tar, "-C", work, "small"])
+    sysdirs = [a for d in ("/usr", "/lib", "/lib64", "/bin") if os.path.isdir(d) for a in ("-r", d)]
+    base = [sandlet, "run", *confine, *sysdirs, "-r", work, "-w", wd]
+    plain = base + ["--"]
+    viewed = base + ["--workdir", wd, "--fs-storage", storage, "--on-exit", "abort", "--"]
+    committed = base + ["--workdir", wd, "--fs-storage", storage, "--"]
+    o_argv = [open_loop, str(OPEN_N), os.path.join(wd, "d00", "f000")]
+    f_argv = [find_bin, wd]
+    untar_to = os.path.join(wd, "untar")
+
+    def commit_ns(argv):
+        """The commit's own time, as sandlet logs it at debug level."""
+        p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           env={**os.environ, "RUST_LOG": "sandlet=debug"})
+        m = re.search(r"view: commit took (\d+) us", p.stderr)
+        if p.returncode != 0 or not m:
+            fail(f"`{' '.join(argv)}` exited with {p.returncode}: {p.stderr.strip()[-300:]}")
+        return int(m.group(1)) * 1000
+
+    def untar(prefix):
+        os.makedirs(untar_to, exist_ok=True)
+        ns = wall(prefix + [tar_bin, "-xf", src_tar, "-C", untar_to])
+        shutil.rmtree(untar_to)
+        return ns
+
+    v = {k: [] for k in ("o_bare", "o_plain", "o_view", "f_bare", "f_plain", "f_view",
+                         "t_bare", "t_plain", "t_view", "c_commit")}
+    for _ in range(reps):
+        v["o_bare"].append(loop_ns(o_argv))
+        v["o_plain"].append(loop_ns(plain + o_argv))
+        v["o_view"].append(loop_ns(viewed + o_argv))
+        v["f_bare"].append(wall(f_argv))
+        v["f_plain"].append(wall(plain + f_argv))
+        v["f_view"].append(wall(viewed + f_argv))
+        v["t_bare"].append(untar([]))
+        v["t_plain"].append(untar(plain))
+        v["t_view"].append(untar(viewed))
+        tar_small = [tar_bin, "-xf", small_tar, "-C", wd]
+        v["c_commit"].append(commit_ns(committed + tar_small))
+        shutil.rmtree(os.path.join(wd, "small"))
+    big_mb = int(os.environ.get("BIG_MB", "1024"))
+    dd = [tar_bin.replace("tar", "dd"), "if=/dev/zero", f"of={wd}/big", "bs=1M",
+          f"count={big_mb}", "status=none"]
+    big_commit = commit_ns(committed + dd)
+    os.remove(os.path.join(wd, "big"))
+    print(f"\n3e. --workdir view: {reps} interleaved rounds (bare, plain run with -w, the view "
+          "with --on-exit abort)")
+    for key, name in (("o_bare", f"open_loop {OPEN_N} (bare)"),
+                      ("o_plain", "open_loop, plain run"), ("o_view", "open_loop, --workdir"),
+                      ("f_bare", "find (2,000 files, bare)"), ("f_plain", "find, plain run"),
+                      ("f_view", "find, --workdir"), ("t_bare", "untar /usr/include (bare)"),
+                      ("t_plain", "untar, plain run"), ("t_view", "untar, --workdir"),
+                      ("c_commit", "commit of 10k small files")):
+        row(name, v[key], 1e6, "ms", 1)
+    print(f"  commit of one {big_mb} MiB file: {big_commit / 1e6:.0f} ms")
+    for what, b, pl, vw in (("open+close", "o_bare", "o_plain", "o_view"),
+                            ("find", "f_bare", "f_plain", "f_view"),
+                            ("untar /usr/include", "t_bare", "t_plain", "t_view")):
+        ratio = med(v[vw]) / med(v[pl])
+        summary.append((f"--workdir {what} (bare / plain run / view)",
+                        f"{med(v[b]) / 1e6:.1f} ms",
+                        f"{med(v[pl]) / 1e6:.1f} / {med(v[vw]) / 1e6:.1f} ms",
+                        f"view / plain {ratio:.2f}x", "≤ 1.05x", verdict(ratio <= 1.05)))
+    summary.append(("--workdir commit of 10k small files", "",
+                    f"{med(v['c_commit']) / 1e6:.0f} ms", "", "", ""))
+    summary.append((f"--workdir commit of a {big_mb} MiB file", "",
+                    f"{big_commit / 1e6:.0f} ms", "", "", ""))
+else:
+    print("\n3e. --workdir view: skipped (no find, tar or /usr/include)")
 
 # 4. Supervisor peak RSS ------------------------------------------------------------
 

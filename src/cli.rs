@@ -216,6 +216,11 @@ pub struct RunArgs {
     #[argh(switch)]
     pub dry_run: bool,
 
+    /// make PATH and everything beneath unreachable for the command, whatever rule
+    /// covers it (repeatable; in a mount namespace of the command's own)
+    #[argh(option)]
+    pub fs_deny: Vec<String>,
+
     /// with --workdir, where upper layers are made (default
     /// $XDG_RUNTIME_DIR/sandlet/layers, else /tmp/sandlet-UID/layers)
     #[argh(option)]
@@ -266,6 +271,7 @@ const VALUE_FLAGS: &[(Option<char>, &str)] = &[
     (None, "--on-exit"),
     (None, "--on-error"),
     (None, "--fs-storage"),
+    (None, "--fs-deny"),
 ];
 
 /// A flag of `run`, as its `--help` text lists it.
@@ -542,6 +548,7 @@ pub fn spec(args: &RunArgs, command: Vec<OsString>) -> Result<Spec, PolicyError>
             on_error: option("--on-error", &args.on_error, str::parse::<Finish>)?,
             dry_run: args.dry_run,
             storage: args.fs_storage.as_ref().map(PathBuf::from),
+            deny: args.fs_deny.iter().map(PathBuf::from).collect(),
         },
     })
 }

@@ -15,7 +15,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use crate::policy::view::{Finish, View};
+use crate::policy::view::{Denied, Finish, View};
 
 /// One run's layer: `dir/upper` holds the changes, `dir/work` is overlayfs' scratch.
 #[derive(Debug)]
@@ -109,8 +109,10 @@ pub struct ViewPlan {
     userns: bool,
     uid_map: Vec<u8>,
     gid_map: Vec<u8>,
-    target: CString,
-    options: CString,
+    /// The overlay (`--workdir`): where, and its options.
+    overlay: Option<(CString, CString)>,
+    /// `--fs-deny` paths, and whether each is a directory.
+    deny: Vec<(CString, bool)>,
     /// The working directory, entered again once the view is mounted over it.
     cwd: CString,
     /// Landlock rules at or beneath the workdir, added once the view is mounted.
@@ -123,21 +125,33 @@ fn cstring(bytes: &[u8]) -> io::Result<CString> {
 
 impl ViewPlan {
     pub fn new(
-        view: &View,
-        layer: &Layer,
+        view: Option<(&View, &Layer)>,
+        deny: &[Denied],
         cwd: &Path,
         rules: &[(PathBuf, u64)],
     ) -> io::Result<ViewPlan> {
         let uid = rustix::process::geteuid().as_raw();
         let gid = rustix::process::getegid().as_raw();
         let userns = uid != 0;
-        let options = mount_options(&view.workdir, &layer.upper, &layer.work, userns);
+        let overlay = match view {
+            Some((view, layer)) => {
+                let options = mount_options(&view.workdir, &layer.upper, &layer.work, userns);
+                Some((
+                    cstring(view.workdir.as_os_str().as_bytes())?,
+                    cstring(&options)?,
+                ))
+            }
+            None => None,
+        };
         Ok(ViewPlan {
             userns,
             uid_map: format!("{uid} {uid} 1\n").into_bytes(),
             gid_map: format!("{gid} {gid} 1\n").into_bytes(),
-            target: cstring(view.workdir.as_os_str().as_bytes())?,
-            options: cstring(&options)?,
+            overlay,
+            deny: deny
+                .iter()
+                .map(|d| Ok((cstring(d.path.as_os_str().as_bytes())?, d.dir)))
+                .collect::<io::Result<_>>()?,
             cwd: cstring(cwd.as_os_str().as_bytes())?,
             rules: rules
                 .iter()
@@ -164,19 +178,42 @@ impl ViewPlan {
     }
 
     /// In the child: overlayfs over the workdir, the Landlock rules beneath it added to
-    /// `ruleset`, then the working directory entered again (it may lie in the workdir).
-    /// Allocates nothing.
+    /// `ruleset`, the `--fs-deny` paths covered, then the working directory entered
+    /// again (it may lie in the workdir). Allocates nothing.
     pub fn mount(&self, ruleset: Option<std::os::fd::BorrowedFd<'_>>) -> io::Result<()> {
-        rustix::mount::mount(
-            c"overlay",
-            self.target.as_c_str(),
-            c"overlay",
-            rustix::mount::MountFlags::empty(),
-            Some(self.options.as_c_str()),
-        )?;
+        use rustix::mount::MountFlags;
+        if let Some((target, options)) = &self.overlay {
+            rustix::mount::mount(
+                c"overlay",
+                target.as_c_str(),
+                c"overlay",
+                MountFlags::empty(),
+                Some(options.as_c_str()),
+            )?;
+        }
         if let Some(ruleset) = ruleset {
             for (path, rights) in &self.rules {
                 crate::landlock::add_path_rule(ruleset, path.as_c_str(), *rights)?;
+            }
+        }
+        // A denied directory: an empty read-only tmpfs of mode 000 on top (without
+        // capabilities nobody may list, enter or write it). A denied file: /dev/null
+        // bound on top without device access, so every open of it is EACCES. Mount
+        // points cannot be renamed, unlinked or replaced (EBUSY).
+        let locked =
+            MountFlags::RDONLY | MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC;
+        for (path, dir) in &self.deny {
+            if *dir {
+                rustix::mount::mount(
+                    c"tmpfs",
+                    path.as_c_str(),
+                    c"tmpfs",
+                    locked,
+                    Some(c"mode=000,size=4k"),
+                )?;
+            } else {
+                rustix::mount::mount_bind(c"/dev/null", path.as_c_str())?;
+                rustix::mount::mount_remount(path.as_c_str(), locked | MountFlags::BIND, c"")?;
             }
         }
         rustix::process::chdir(self.cwd.as_c_str())?;
@@ -227,7 +264,12 @@ pub fn end(view: &View, layer: Layer, success: bool) -> ViewEnd {
             out.kept = Some(layer.upper.clone());
             return out;
         }
-        Finish::Commit => commit_checked(&view.workdir, &layer),
+        Finish::Commit => {
+            let t = std::time::Instant::now();
+            let r = commit_checked(&view.workdir, &layer);
+            log::debug!("view: commit took {} us", t.elapsed().as_micros());
+            r
+        }
         Finish::Abort => Ok(()),
     };
     match result {

@@ -133,25 +133,24 @@ impl ChildPlan {
         };
 
         let ruleset = landlock::build(policy, landlock::abi())?;
-        let view = match (&policy.view, layer) {
-            (Some(v), Some(layer)) => {
-                let here = match &policy.cwd {
-                    Some(c) => c.clone(),
-                    None => std::env::current_dir().map_err(|source| SetupError::Step {
-                        step: "find the working directory",
+        let view = if policy.view.is_some() || !policy.fs_deny.is_empty() {
+            let here = match &policy.cwd {
+                Some(c) => c.clone(),
+                None => std::env::current_dir().map_err(|source| SetupError::Step {
+                    step: "find the working directory",
+                    source,
+                })?,
+            };
+            let overlay = policy.view.as_ref().zip(layer);
+            let plan =
+                crate::overlay::ViewPlan::new(overlay, &policy.fs_deny, &here, &ruleset.in_view)
+                    .map_err(|source| SetupError::Step {
+                        step: "prepare the view (--workdir, --fs-deny)",
                         source,
-                    })?,
-                };
-                Some(
-                    crate::overlay::ViewPlan::new(v, layer, &here, &ruleset.in_view).map_err(
-                        |source| SetupError::Step {
-                            step: "prepare the view (--workdir)",
-                            source,
-                        },
-                    )?,
-                )
-            }
-            _ => None,
+                    })?;
+            Some(plan)
+        } else {
+            None
         };
         let traps = Traps::for_policy(policy);
         let filter = seccomp::program(&policy.deny_syscalls, traps).map_err(SetupError::from)?;

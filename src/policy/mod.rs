@@ -73,6 +73,8 @@ pub struct Policy {
     pub deny_exec: Vec<String>,
     /// The copy-on-write view of a directory (`--workdir`), when asked for.
     pub view: Option<view::View>,
+    /// `--fs-deny` paths (mounted over in the command's mount namespace).
+    pub fs_deny: Vec<view::Denied>,
     /// The command and its arguments; never empty.
     pub command: Vec<OsString>,
 }
@@ -248,6 +250,11 @@ impl Policy {
             None => Vec::new(),
         };
         let view = view::View::new(&spec.view, rustix::process::getuid().as_raw())?;
+        let here = match &cwd {
+            Some(c) => c.clone(),
+            None => std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
+        };
+        let fs_deny = view::denied(&spec.view.deny, &here)?;
         Ok(Policy {
             fs,
             cwd,
@@ -270,6 +277,7 @@ impl Policy {
             deny_exec: spec.deny_exec,
             supervisor,
             view,
+            fs_deny,
             command: spec.command,
         })
     }

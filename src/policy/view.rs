@@ -59,6 +59,42 @@ pub struct ViewSpec {
     pub dry_run: bool,
     /// `--fs-storage DIR`: where upper layers are made.
     pub storage: Option<PathBuf>,
+    /// `--fs-deny PATH`: paths the command cannot reach at all.
+    pub deny: Vec<PathBuf>,
+}
+
+/// A `--fs-deny` path, canonical, and whether it is a directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Denied {
+    pub path: PathBuf,
+    pub dir: bool,
+}
+
+/// Judges the `--fs-deny` paths: relative ones are taken from `cwd` (the command's
+/// working directory), every spelling is resolved to the file it names (symlinks
+/// included), and each must exist and not be the root.
+pub fn denied(paths: &[PathBuf], cwd: &Path) -> Result<Vec<Denied>, PolicyError> {
+    let mut out: Vec<Denied> = Vec::new();
+    for given in paths {
+        let path =
+            std::fs::canonicalize(cwd.join(given)).map_err(|source| PolicyError::BadPath {
+                flag: "--fs-deny",
+                path: given.clone(),
+                source,
+            })?;
+        if path == Path::new("/") {
+            return Err(PolicyError::BadValue {
+                flag: "--fs-deny",
+                value: given.display().to_string(),
+                source: ParseError("the root directory cannot be denied".into()),
+            });
+        }
+        if !out.iter().any(|d| d.path == path) {
+            let dir = path.is_dir();
+            out.push(Denied { path, dir });
+        }
+    }
+    Ok(out)
 }
 
 /// A judged view: the directory and storage exist, are directories and do not overlap.

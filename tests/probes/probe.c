@@ -967,6 +967,77 @@ static void act_fs_storm(const char *dir)
 }
 
 /*
+ * deny_race PATH N: two threads each try N times to read, write, truncate, unlink,
+ * rename, hard-link and exec PATH (exec in a forked child, one try in 100) and to list
+ * it as a directory. Prints "ok REACHED": how many of those calls succeeded.
+ */
+static const char *race_target;
+static long race_tries;
+
+static void *deny_race_thread(void *arg)
+{
+	char buf[64], other[4200];
+	long i, *reached = arg;
+	int fd;
+
+	snprintf(other, sizeof(other), "%s.moved", race_target);
+	for (i = 0; i < race_tries; i++) {
+		fd = open(race_target, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			if (read(fd, buf, sizeof(buf)) > 0)
+				(*reached)++;
+			close(fd);
+		}
+		fd = open(race_target, O_WRONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			(*reached)++;
+			close(fd);
+		}
+		if (truncate(race_target, 0) == 0)
+			(*reached)++;
+		if (unlink(race_target) == 0 || rmdir(race_target) == 0)
+			(*reached)++;
+		if (rename(race_target, other) == 0)
+			(*reached)++;
+		if (link(race_target, other) == 0)
+			(*reached)++;
+		if (opendir(race_target) != NULL)
+			(*reached)++;
+		if (i % 100 == 0) {
+			pid_t pid = fork();
+
+			if (pid == 0) {
+				execl(race_target, race_target, (char *)NULL);
+				_exit(errno == EACCES || errno == ENOENT || errno == ENOEXEC ? 0 : 1);
+			}
+			if (pid > 0) {
+				int st;
+
+				waitpid(pid, &st, 0);
+				if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+					(*reached)++;
+			}
+		}
+	}
+	return NULL;
+}
+
+static void act_deny_race(const char *path, long n)
+{
+	pthread_t t;
+	long a = 0, b = 0;
+
+	race_target = path;
+	race_tries = n;
+	if (pthread_create(&t, NULL, deny_race_thread, &a))
+		report_errno(EAGAIN);
+	deny_race_thread(&b);
+	pthread_join(t, NULL);
+	outf("ok %ld", a + b);
+	finish();
+}
+
+/*
  * stuck_connects N IP PORT: N threads each make a blocking TCP connect to IP:PORT (a
  * listener that drops SYNs, so they never finish); after 300 ms the main thread
  * grows its heap by 1 MiB with brk and touches it, then prints "ok" and exits at once
@@ -2964,6 +3035,7 @@ int main(int argc, char **argv)
 		act_inet(argv[2], argv[3], SOCK_STREAM, 0);
 	}
 	if (IS("fs_storm")) { NARGS(1); act_fs_storm(argv[2]); }
+	if (IS("deny_race")) { NARGS(2); act_deny_race(argv[2], need_long(argv[3])); }
 	if (IS("stuck_connects")) {
 		NARGS(3);
 		act_stuck_connects(need_long(argv[2]), argv[3], argv[4]);

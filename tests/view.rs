@@ -248,6 +248,8 @@ fn bad_view_flags_exit_2_and_run_nothing() {
             "--fs-storage",
             "/proc/sandlet-cannot-be-made",
         ],
+        &["--fs-deny", "/no/such/path"],
+        &["--fs-deny", "/"],
     ] {
         let mut args = vec!["run"];
         args.extend_from_slice(flags);

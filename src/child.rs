@@ -146,7 +146,13 @@ pub enum Report {
     ListenerNumber(i32),
     /// This step failed with this error; the child has exited.
     Failed(Step, io::Error),
+    /// `--max-disk`: the size-limited layer directory (a tmpfs in the child's mount
+    /// namespace), for sandlet to read the changes through.
+    Layer(OwnedFd),
 }
+
+/// The code of the [`Report::Layer`] message.
+const LAYER_CODE: u32 = u32::MAX;
 
 /// Decodes a message; `None` when malformed.
 pub fn decode_report(buf: &[u8], fd: Option<OwnedFd>) -> Option<Report> {
@@ -156,6 +162,8 @@ pub fn decode_report(buf: &[u8], fd: Option<OwnedFd>) -> Option<Report> {
         (0, Some(fd)) => Some(Report::Listener(fd)),
         (0, None) if errno > 2 => Some(Report::ListenerNumber(errno)),
         (0, None) => None,
+        (LAYER_CODE, Some(fd)) => Some(Report::Layer(fd)),
+        (LAYER_CODE, None) => None,
         (step, _) => Some(Report::Failed(
             Step::from_code(step)?,
             io::Error::from_raw_os_error(errno),
@@ -208,7 +216,20 @@ fn confine_and_exec(plan: &ChildPlan, report: RawFd) -> ! {
     if let Some(view) = &plan.view {
         check(Step::Namespaces, view.enter_namespaces());
         let ruleset = plan.landlock.as_ref().map(|fd| fd.as_fd());
-        check(Step::MountView, view.mount(ruleset));
+        match view.mount(ruleset) {
+            Ok(None) => {}
+            Ok(Some(layer)) => {
+                // SAFETY: `report` is the open socket `spawn` borrowed for this child.
+                let sock = unsafe { BorrowedFd::borrow_raw(report) };
+                let mut msg = [0u8; REPORT_LEN];
+                msg[..4].copy_from_slice(&LAYER_CODE.to_ne_bytes());
+                check(
+                    Step::MountView,
+                    sys::send_with_fd(sock, &msg, layer.as_fd()),
+                );
+            }
+            Err(e) => fail(report, Step::MountView, e),
+        }
     }
     check(
         Step::ParentDeathSignal,

@@ -221,6 +221,11 @@ pub struct RunArgs {
     #[argh(option)]
     pub fs_deny: Vec<String>,
 
+    /// with --workdir, the most the changes may hold (e.g. 100M): the write that
+    /// crosses it fails with ENOSPC (the upper layer is a tmpfs; not with keep)
+    #[argh(option)]
+    pub max_disk: Option<String>,
+
     /// with --workdir, where upper layers are made (default
     /// $XDG_RUNTIME_DIR/sandlet/layers, else /tmp/sandlet-UID/layers)
     #[argh(option)]
@@ -272,6 +277,7 @@ const VALUE_FLAGS: &[(Option<char>, &str)] = &[
     (None, "--on-error"),
     (None, "--fs-storage"),
     (None, "--fs-deny"),
+    (None, "--max-disk"),
 ];
 
 /// A flag of `run`, as its `--help` text lists it.
@@ -549,6 +555,7 @@ pub fn spec(args: &RunArgs, command: Vec<OsString>) -> Result<Spec, PolicyError>
             dry_run: args.dry_run,
             storage: args.fs_storage.as_ref().map(PathBuf::from),
             deny: args.fs_deny.iter().map(PathBuf::from).collect(),
+            max_disk: option("--max-disk", &args.max_disk, parse::parse_size)?,
         },
     })
 }

@@ -61,7 +61,8 @@ pub(crate) fn launch(
         }
         None => None,
     };
-    let result = supervise(policy, signals, started, layer.as_ref());
+    let mut layer = layer;
+    let result = supervise(policy, signals, started, layer.as_mut());
     match (layer, &policy.view) {
         (Some(layer), Some(view)) => match result {
             Ok(mut report) => {
@@ -84,9 +85,9 @@ fn supervise(
     policy: &Policy,
     signals: Option<&mut Signals>,
     started: impl FnOnce(Pid, Option<ForkControl>),
-    layer: Option<&crate::overlay::Layer>,
+    mut layer: Option<&mut crate::overlay::Layer>,
 ) -> Result<RunReport, RunError> {
-    let plan = spawn::ChildPlan::new(policy, layer)?;
+    let plan = spawn::ChildPlan::new(policy, layer.as_deref())?;
     for p in &plan.degraded {
         warn!(
             "the kernel lacks Landlock {p} (needs Linux {}); running without it as \
@@ -124,7 +125,10 @@ fn supervise(
     let (terminal, traps) = (plan.terminal, plan.traps);
     let exe = PathBuf::from(std::ffi::OsStr::from_bytes(plan.exe.as_bytes()));
     drop(plan);
-    let result = start(&mut supervisor, &ours, policy, &exe, traps).and_then(|()| {
+    let result = start(&mut supervisor, &ours, policy, &exe, traps).and_then(|disk| {
+        if let (Some(layer), Some(fd)) = (layer.as_deref_mut(), disk) {
+            layer.disk = Some(fd);
+        }
         started(pid, supervisor.fork_control());
         let outcome = supervisor.supervise(signals, policy.timeout, policy.cpu_percent)?;
         Ok(RunReport {
@@ -166,7 +170,27 @@ fn start(
     policy: &Policy,
     exe: &Path,
     traps: Traps,
-) -> Result<(), RunError> {
+) -> Result<Option<OwnedFd>, RunError> {
+    // Under --max-disk the child first sends the size-limited layer's directory.
+    let mut disk = None;
+    if policy.view.as_ref().is_some_and(|v| v.max_disk.is_some()) {
+        match read_report(ours) {
+            Ok(Some(child::Report::Layer(fd))) => disk = Some(fd),
+            Ok(Some(child::Report::Failed(step, err))) => {
+                abort(sandbox);
+                return Err(child_failure(policy, exe, step, err));
+            }
+            Ok(_) => {
+                abort(sandbox);
+                let e = io::Error::from_raw_os_error(libc::EPROTO);
+                return Err(setup("receive the --max-disk layer")(e).into());
+            }
+            Err(e) => {
+                abort(sandbox);
+                return Err(setup("receive the --max-disk layer")(e).into());
+            }
+        }
+    }
     // Nothing is trapped without a supervisor (Traps::for_policy).
     if traps.any() {
         let report = read_report(ours).and_then(|r| match r {
@@ -190,7 +214,7 @@ fn start(
                 return Err(child_failure(policy, exe, step, err));
             }
             // (ListenerNumber was turned into Listener above.)
-            Ok(None | Some(child::Report::ListenerNumber(_))) => {
+            Ok(None | Some(child::Report::ListenerNumber(_) | child::Report::Layer(_))) => {
                 abort(sandbox);
                 return Err(
                     setup("receive the seccomp listener")(io::Error::from_raw_os_error(
@@ -218,7 +242,9 @@ fn start(
             abort(sandbox);
             return Err(child_failure(policy, exe, step, err));
         }
-        Ok(Some(child::Report::Listener(_) | child::Report::ListenerNumber(_))) => {
+        Ok(Some(
+            child::Report::Listener(_) | child::Report::ListenerNumber(_) | child::Report::Layer(_),
+        )) => {
             abort(sandbox);
             return Err(
                 setup("read child report")(io::Error::from_raw_os_error(libc::EPROTO)).into(),
@@ -229,7 +255,7 @@ fn start(
             return Err(setup("read child report")(e).into());
         }
     }
-    Ok(())
+    Ok(disk)
 }
 
 fn child_failure(policy: &Policy, exe: &Path, step: child::Step, err: io::Error) -> RunError {

@@ -26,6 +26,9 @@ pub struct Layer {
     /// When the run began, as the kernel stamps inode changes (the upper's ctime): a
     /// file of the workdir with a later ctime was changed on the host during the run.
     started: (i64, i64),
+    /// `--max-disk`: the layer directory as the child mounted it (a tmpfs that lives as
+    /// long as this descriptor), where `upper` really is.
+    pub disk: Option<std::os::fd::OwnedFd>,
 }
 
 impl Layer {
@@ -46,11 +49,24 @@ impl Layer {
         let layer = Layer {
             work: dir.join("work"),
             started: (meta.ctime(), meta.ctime_nsec()),
+            disk: None,
             upper,
             dir,
         };
         builder.create(&layer.work)?;
         Ok(layer)
+    }
+
+    /// Where the changes are: `upper`, or under `--max-disk` the upper directory of the
+    /// tmpfs, reached through its descriptor.
+    pub fn changes_dir(&self) -> PathBuf {
+        match &self.disk {
+            Some(fd) => PathBuf::from(format!(
+                "/proc/self/fd/{}/upper",
+                std::os::fd::AsRawFd::as_raw_fd(fd)
+            )),
+            None => self.upper.clone(),
+        }
     }
 
     /// Removes the layer (overlayfs leaves a mode-000 directory in `work`).
@@ -102,6 +118,14 @@ pub fn mount_options(lower: &Path, upper: &Path, work: &Path, userxattr: bool) -
     out
 }
 
+#[derive(Debug)]
+struct Disk {
+    layer: CString,
+    options: CString,
+    upper: CString,
+    work: CString,
+}
+
 /// Everything the child needs to build the view, allocated before fork.
 #[derive(Debug)]
 pub struct ViewPlan {
@@ -113,6 +137,9 @@ pub struct ViewPlan {
     overlay: Option<(CString, CString)>,
     /// `--fs-deny` paths, and whether each is a directory.
     deny: Vec<(CString, bool)>,
+    /// `--max-disk`: a tmpfs mounted over the layer directory (options), and the upper
+    /// and work directories to make in it.
+    disk: Option<Disk>,
     /// The working directory, entered again once the view is mounted over it.
     cwd: CString,
     /// Landlock rules at or beneath the workdir, added once the view is mounted.
@@ -133,21 +160,35 @@ impl ViewPlan {
         let uid = rustix::process::geteuid().as_raw();
         let gid = rustix::process::getegid().as_raw();
         let userns = uid != 0;
+        let bytes = |p: &Path| cstring(p.as_os_str().as_bytes());
         let overlay = match view {
             Some((view, layer)) => {
                 let options = mount_options(&view.workdir, &layer.upper, &layer.work, userns);
-                Some((
-                    cstring(view.workdir.as_os_str().as_bytes())?,
-                    cstring(&options)?,
-                ))
+                Some((bytes(&view.workdir)?, cstring(&options)?))
             }
             None => None,
+        };
+        let disk = match view {
+            Some((
+                View {
+                    max_disk: Some(size),
+                    ..
+                },
+                layer,
+            )) => Some(Disk {
+                layer: bytes(&layer.dir)?,
+                options: cstring(format!("size={size},mode=0700").as_bytes())?,
+                upper: bytes(&layer.upper)?,
+                work: bytes(&layer.work)?,
+            }),
+            _ => None,
         };
         Ok(ViewPlan {
             userns,
             uid_map: format!("{uid} {uid} 1\n").into_bytes(),
             gid_map: format!("{gid} {gid} 1\n").into_bytes(),
             overlay,
+            disk,
             deny: deny
                 .iter()
                 .map(|d| Ok((cstring(d.path.as_os_str().as_bytes())?, d.dir)))
@@ -177,11 +218,27 @@ impl ViewPlan {
         Ok(())
     }
 
-    /// In the child: overlayfs over the workdir, the Landlock rules beneath it added to
-    /// `ruleset`, the `--fs-deny` paths covered, then the working directory entered
-    /// again (it may lie in the workdir). Allocates nothing.
-    pub fn mount(&self, ruleset: Option<std::os::fd::BorrowedFd<'_>>) -> io::Result<()> {
+    /// In the child: under `--max-disk`, a tmpfs of that size over the layer directory
+    /// (whose descriptor is returned, for sandlet to read the changes through after the
+    /// namespace is gone); overlayfs over the workdir; the Landlock rules beneath it
+    /// added to `ruleset`; the `--fs-deny` paths covered; then the working directory
+    /// entered again (it may lie in the workdir). Allocates nothing.
+    pub fn mount(
+        &self,
+        ruleset: Option<std::os::fd::BorrowedFd<'_>>,
+    ) -> io::Result<Option<std::os::fd::OwnedFd>> {
+        use rustix::fs::{Mode, OFlags};
         use rustix::mount::MountFlags;
+        let mut disk_fd = None;
+        if let Some(d) = &self.disk {
+            let flags = MountFlags::NOSUID | MountFlags::NODEV;
+            let options = Some(d.options.as_c_str());
+            rustix::mount::mount(c"tmpfs", d.layer.as_c_str(), c"tmpfs", flags, options)?;
+            rustix::fs::mkdir(d.upper.as_c_str(), Mode::RWXU)?;
+            rustix::fs::mkdir(d.work.as_c_str(), Mode::RWXU)?;
+            let dir = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+            disk_fd = Some(rustix::fs::open(d.layer.as_c_str(), dir, Mode::empty())?);
+        }
         if let Some((target, options)) = &self.overlay {
             rustix::mount::mount(
                 c"overlay",
@@ -217,7 +274,7 @@ impl ViewPlan {
             }
         }
         rustix::process::chdir(self.cwd.as_c_str())?;
-        Ok(())
+        Ok(disk_fd)
     }
 }
 
@@ -254,7 +311,7 @@ pub fn end(view: &View, layer: Layer, success: bool) -> ViewEnd {
         failed: None,
     };
     if view.dry_run {
-        match changes(&view.workdir, &layer.upper) {
+        match changes(&view.workdir, &layer.changes_dir()) {
             Ok(c) => out.changes = Some(c),
             Err(e) => out.failed = Some(format!("listing the changes: {e}")),
         }
@@ -278,6 +335,13 @@ pub fn end(view: &View, layer: Layer, success: bool) -> ViewEnd {
                 log::warn!("removing the layer {}: {e}", layer.dir.display());
             }
         }
+        Err(e) if layer.disk.is_some() => {
+            out.failed = Some(format!(
+                "commit to {}: {e}; the changes are lost (a --max-disk layer ends with the run)",
+                view.workdir.display()
+            ));
+            let _ = layer.remove();
+        }
         Err(e) => {
             out.failed = Some(format!("commit to {}: {e}", view.workdir.display()));
             out.kept = Some(layer.upper.clone());
@@ -293,7 +357,7 @@ fn commit_checked(workdir: &Path, layer: &Layer) -> io::Result<()> {
     let dir = std::fs::File::open(workdir)?;
     rustix::fs::flock(&dir, rustix::fs::FlockOperation::LockExclusive)?;
     let mut conflicts = Vec::new();
-    for change in changes(workdir, &layer.upper)? {
+    for change in changes(workdir, &layer.changes_dir())? {
         if let Ok(m) = std::fs::symlink_metadata(workdir.join(&change.path)) {
             if (m.ctime(), m.ctime_nsec()) > layer.started {
                 conflicts.push(change.path.display().to_string());
@@ -306,7 +370,7 @@ fn commit_checked(workdir: &Path, layer: &Layer) -> io::Result<()> {
             conflicts.join(", ")
         )));
     }
-    commit(workdir, &layer.upper)
+    commit(workdir, &layer.changes_dir())
 }
 
 /// What a change did to a path of the workdir.

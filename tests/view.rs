@@ -249,6 +249,9 @@ fn bad_view_flags_exit_2_and_run_nothing() {
             "/proc/sandlet-cannot-be-made",
         ],
         &["--fs-deny", "/no/such/path"],
+        &["--max-disk", "1M"],
+        &["--workdir", &w, "--max-disk", "1M", "--on-error", "keep"],
+        &["--workdir", &w, "--max-disk", "lots"],
         &["--fs-deny", "/"],
     ] {
         let mut args = vec!["run"];
@@ -550,5 +553,40 @@ fn denied_paths_are_unreachable_whatever_the_rules() {
             "{mode:?} control: {}",
             control.err()
         );
+    }
+}
+
+#[test]
+fn max_disk_stops_the_write_that_crosses_it() {
+    // --max-disk 1M: a 5 MB write fails with ENOSPC at 1 MiB (head exits 1); after
+    // removing it, a small file still commits (read through the layer's descriptor once
+    // the namespace is gone). Control: without --max-disk the 5 MB write succeeds.
+    for mode in Mode::ALL {
+        let dir = TempDir::new("view-disk");
+        let w = workdir(&dir, mode);
+        let line = format!(
+            "head -c 5000000 /dev/zero > {w}/big; echo head=$?; wc -c < {w}/big; rm {w}/big; \
+             echo small > {w}/s"
+        );
+        let out = in_view(mode, &dir, &w, &["--max-disk", "1M"], &line);
+        assert_eq!(out.code(), 0, "{mode:?}: {}", out.err());
+        assert_eq!(
+            out.out().trim(),
+            "head=1\n1048576",
+            "{mode:?}: {}",
+            out.err()
+        );
+        assert!(
+            out.err().contains("No space left on device"),
+            "{mode:?}: {}",
+            out.err()
+        );
+        assert_eq!(
+            std::fs::read_to_string(format!("{w}/s")).unwrap(),
+            "small\n"
+        );
+
+        let control = in_view(mode, &dir, &w, &["--on-exit", "abort"], &line);
+        assert_eq!(control.out().trim(), "head=0\n5000000", "{mode:?} control");
     }
 }

@@ -61,6 +61,8 @@ pub struct ViewSpec {
     pub storage: Option<PathBuf>,
     /// `--fs-deny PATH`: paths the command cannot reach at all.
     pub deny: Vec<PathBuf>,
+    /// `--max-disk SIZE`: the most the upper layer may hold, in bytes.
+    pub max_disk: Option<u64>,
 }
 
 /// A `--fs-deny` path, canonical, and whether it is a directory.
@@ -107,6 +109,9 @@ pub struct View {
     pub on_exit: Finish,
     pub on_error: Finish,
     pub dry_run: bool,
+    /// `--max-disk`: the upper layer is a tmpfs of this size (in the command's mount
+    /// namespace), so the write that crosses it fails with ENOSPC.
+    pub max_disk: Option<u64>,
 }
 
 impl View {
@@ -119,6 +124,7 @@ impl View {
                 (spec.on_error.is_some(), "--on-error"),
                 (spec.dry_run, "--dry-run"),
                 (spec.storage.is_some(), "--fs-storage"),
+                (spec.max_disk.is_some(), "--max-disk"),
             ] {
                 if given {
                     return Err(PolicyError::Requires {
@@ -157,13 +163,21 @@ impl View {
                 )),
             });
         }
-        Ok(Some(View {
+        let view = View {
             workdir,
             storage,
             on_exit: spec.on_exit.unwrap_or(Finish::Commit),
             on_error: spec.on_error.unwrap_or(Finish::Abort),
             dry_run: spec.dry_run,
-        }))
+            max_disk: spec.max_disk,
+        };
+        if view.max_disk.is_some() && [view.on_exit, view.on_error].contains(&Finish::Keep) {
+            return Err(PolicyError::Conflict {
+                flag: "--max-disk",
+                other: "keep (a size-limited layer lives in memory and ends with the run)",
+            });
+        }
+        Ok(Some(view))
     }
 
     /// What the run's end does with the changes: `--dry-run` aborts whatever the status.
@@ -249,6 +263,7 @@ mod tests {
             on_exit: Finish::Commit,
             on_error: Finish::Abort,
             dry_run: false,
+            max_disk: None,
         };
         assert_eq!(view.finish(true), Finish::Commit);
         assert_eq!(view.finish(false), Finish::Abort);

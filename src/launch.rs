@@ -126,7 +126,7 @@ fn supervise(
     let exe = PathBuf::from(std::ffi::OsStr::from_bytes(plan.exe.as_bytes()));
     drop(plan);
     let result = start(&mut supervisor, &ours, policy, &exe, traps).and_then(|disk| {
-        if let (Some(layer), Some(fd)) = (layer.as_deref_mut(), disk) {
+        if let (Some(layer), Some(fd)) = (layer, disk) {
             layer.disk = Some(fd);
         }
         started(pid, supervisor.fork_control());

@@ -85,7 +85,7 @@ fn supervise(
     policy: &Policy,
     signals: Option<&mut Signals>,
     started: impl FnOnce(Pid, Option<ForkControl>),
-    mut layer: Option<&mut crate::overlay::Layer>,
+    layer: Option<&mut crate::overlay::Layer>,
 ) -> Result<RunReport, RunError> {
     let plan = spawn::ChildPlan::new(policy, layer.as_deref())?;
     for p in &plan.degraded {

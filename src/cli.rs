@@ -33,6 +33,22 @@ pub struct Cli {
 pub enum Command {
     Run(RunArgs),
     Check(CheckArgs),
+    Recover(RecoverArgs),
+}
+
+/// Finish the --workdir commits a killed sandlet left half done, and list the layers
+/// kept (all of them, or those of DIR).
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "recover")]
+pub struct RecoverArgs {
+    /// where the layers are (default $XDG_RUNTIME_DIR/sandlet/layers, else
+    /// /tmp/sandlet-UID/layers)
+    #[argh(option)]
+    pub fs_storage: Option<String>,
+
+    /// only the layers of this workdir
+    #[argh(positional)]
+    pub dir: Option<String>,
 }
 
 /// Run CMD confined. With no -r/-w flag at all a built-in default applies: read and
@@ -383,6 +399,11 @@ pub enum Parsed {
     /// `sandlet run`; the command as given (args after `--` are kept as OsString).
     Run(Box<RunArgs>, Vec<OsString>),
     Check,
+    /// `sandlet recover [--fs-storage DIR] [WORKDIR]`.
+    Recover {
+        storage: Option<String>,
+        dir: Option<String>,
+    },
     Version,
     /// `--help` or `help` output, exit 0.
     Help(String),
@@ -415,6 +436,10 @@ pub fn parse(args: &[OsString]) -> Parsed {
         Ok(cli) => match (cli.version, cli.command) {
             (true, _) => Parsed::Version,
             (false, Some(Command::Check(_))) => Parsed::Check,
+            (false, Some(Command::Recover(r))) => Parsed::Recover {
+                storage: r.fs_storage,
+                dir: r.dir,
+            },
             (false, Some(Command::Run(run))) => {
                 let command = match tail {
                     Some(tail) => tail.to_vec(),

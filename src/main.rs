@@ -16,6 +16,13 @@ macro_rules! say {
     }};
 }
 
+/// Writes one line to stdout; a failed write is ignored, as for [`say!`].
+macro_rules! tell {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 fn init_logging() {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("sandlet=warn"))
         .format(|buf, record| {
@@ -36,6 +43,63 @@ fn exit_code(outcome: Outcome) -> u8 {
                 sandlet::policy::parse::format_secs(after)
             );
             124
+        }
+    }
+}
+
+/// `sandlet recover`: finishes the commits cut short, lists the kept layers; exit 1
+/// when a commit could not be finished, 2 on a bad directory.
+fn recover(storage: Option<String>, dir: Option<String>) -> u8 {
+    use sandlet::overlay::Recovered;
+    let storage = storage.map(std::path::PathBuf::from).unwrap_or_else(|| {
+        sandlet::policy::view::default_storage(rustix::process::getuid().as_raw())
+    });
+    let only = match dir.map(std::fs::canonicalize).transpose() {
+        Ok(d) => d,
+        Err(e) => {
+            say!("sandlet: error: recover: {e}");
+            return 2;
+        }
+    };
+    match sandlet::overlay::recover(&storage, only.as_deref()) {
+        Err(e) => {
+            say!("sandlet: error: recover {}: {e}", storage.display());
+            1
+        }
+        Ok(found) => {
+            let mut code = 0;
+            for r in found {
+                match r {
+                    Recovered::Finished { layer, workdir } => tell!(
+                        "finished: the commit of {} to {}",
+                        layer.display(),
+                        workdir.display()
+                    ),
+                    Recovered::Failed {
+                        layer,
+                        workdir,
+                        why,
+                    } => {
+                        code = 1;
+                        tell!(
+                            "failed: the commit of {} to {}: {why}",
+                            layer.display(),
+                            workdir.display()
+                        )
+                    }
+                    Recovered::Lost { layer, workdir } => tell!(
+                        "lost: the --max-disk commit of {} to {} (the layer was in memory)",
+                        layer.display(),
+                        workdir.display()
+                    ),
+                    Recovered::Kept { layer, workdir } => tell!(
+                        "kept: {} (changes to {}; or a run still going)",
+                        layer.display(),
+                        workdir.display()
+                    ),
+                }
+            }
+            code
         }
     }
 }
@@ -91,6 +155,7 @@ fn main() -> ExitCode {
             say!("sandlet: error: {msg}");
             2
         }
+        Parsed::Recover { storage, dir } => recover(storage, dir),
         Parsed::Check => {
             let report = sandlet::check::probe();
             let _ = write!(std::io::stdout(), "{report}");

@@ -11,11 +11,18 @@
 use std::ffi::CString;
 use std::fmt;
 use std::io;
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::policy::view::{Denied, Finish, View};
+
+/// In a layer directory: the workdir it belongs to.
+const WORKDIR_FILE: &str = "workdir";
+/// In a layer directory while it is being committed (written and synced before the
+/// first change, removed with the layer after the last): `sandlet recover` finishes a
+/// commit that a killed sandlet left half done.
+const COMMITTING_FILE: &str = "committing";
 
 /// One run's layer: `dir/upper` holds the changes, `dir/work` is overlayfs' scratch.
 #[derive(Debug)]
@@ -54,6 +61,8 @@ impl Layer {
             dir,
         };
         builder.create(&layer.work)?;
+        // Which workdir the layer belongs to, for `sandlet recover`.
+        std::fs::write(layer.dir.join(WORKDIR_FILE), view.workdir.as_os_str().as_bytes())?;
         Ok(layer)
     }
 
@@ -370,7 +379,90 @@ fn commit_checked(workdir: &Path, layer: &Layer) -> io::Result<()> {
             conflicts.join(", ")
         )));
     }
+    // The mark first, on disk, so that a commit cut short is finished by `recover`.
+    let mark = layer.dir.join(COMMITTING_FILE);
+    let kind: &[u8] = if layer.disk.is_some() {
+        b"disk"
+    } else {
+        b"upper"
+    };
+    std::fs::write(&mark, kind)?;
+    std::fs::File::open(&mark)?.sync_all()?;
+    std::fs::File::open(&layer.dir)?.sync_all()?;
     commit(workdir, &layer.changes_dir())
+}
+
+/// What `sandlet recover` found in a layer directory.
+#[derive(Debug)]
+pub enum Recovered {
+    /// A commit cut short, now finished; the layer is gone.
+    Finished { layer: PathBuf, workdir: PathBuf },
+    /// A commit cut short that could not be finished (the layer stays).
+    Failed {
+        layer: PathBuf,
+        workdir: PathBuf,
+        why: String,
+    },
+    /// A `--max-disk` commit cut short: its layer lived in memory and is gone.
+    Lost { layer: PathBuf, workdir: PathBuf },
+    /// A layer kept (`keep`, a failed commit) or in use by a running sandbox.
+    Kept { layer: PathBuf, workdir: PathBuf },
+}
+
+/// Finishes the commits cut short in `storage` (under the workdir's lock, as a commit
+/// takes it) and lists the other layers there; `only`: just the layers of that workdir.
+pub fn recover(storage: &Path, only: Option<&Path>) -> io::Result<Vec<Recovered>> {
+    let mut out = Vec::new();
+    let mut layers: Vec<PathBuf> = match std::fs::read_dir(storage) {
+        Ok(rd) => rd.map(|e| e.map(|e| e.path())).collect::<io::Result<_>>()?,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(e),
+    };
+    layers.sort_unstable();
+    for layer in layers {
+        let Ok(workdir) = std::fs::read(layer.join(WORKDIR_FILE)) else {
+            continue;
+        };
+        let workdir = PathBuf::from(std::ffi::OsString::from_vec(workdir));
+        if only.is_some_and(|d| d != workdir) {
+            continue;
+        }
+        let mark = layer.join(COMMITTING_FILE);
+        if !mark.exists() {
+            out.push(Recovered::Kept { layer, workdir });
+            continue;
+        }
+        let lock = std::fs::File::open(&workdir)?;
+        rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive)?;
+        // A live commit may have finished while we waited for the lock.
+        let Ok(kind) = std::fs::read(&mark) else {
+            continue;
+        };
+        let dir = |layer: &Path| Layer {
+            dir: layer.to_owned(),
+            upper: layer.join("upper"),
+            work: layer.join("work"),
+            started: (0, 0),
+            disk: None,
+        };
+        if kind == b"disk" {
+            let _ = dir(&layer).remove();
+            out.push(Recovered::Lost { layer, workdir });
+            continue;
+        }
+        match commit(&workdir, &layer.join("upper")) {
+            Ok(()) => {
+                dir(&layer).remove()?;
+                out.push(Recovered::Finished { layer, workdir });
+            }
+            Err(e) => out.push(Recovered::Failed {
+                layer,
+                workdir,
+                why: e.to_string(),
+            }),
+        }
+    }
+    Ok(out)
 }
 
 /// What a change did to a path of the workdir.

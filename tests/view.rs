@@ -590,3 +590,81 @@ fn max_disk_stops_the_write_that_crosses_it() {
         assert_eq!(control.out().trim(), "head=0\n5000000", "{mode:?} control");
     }
 }
+
+#[test]
+fn a_commit_cut_short_is_finished_by_recover() {
+    // sandlet is killed (SIGKILL) while it commits 3,000 files (each synced); `sandlet
+    // recover DIR` finishes the commit: every file there, no temporary left, the layer
+    // gone. A kept layer is listed. Control: before recover the commit was partial.
+    for mode in Mode::ALL {
+        let dir = TempDir::new("view-recover");
+        let w = workdir(&dir, mode);
+        let storage = format!("{}/layers-{mode:?}", dir.path().display());
+        let line = format!("i=0; while [ $i -lt 3000 ]; do echo $i > {w}/f$i; i=$((i+1)); done");
+        let mut args = vec!["run", "--workdir", &w, "-w", &w, "--fs-storage", &storage];
+        let system = util::system_flags();
+        args.extend(system.iter().map(String::as_str));
+        args.extend_from_slice(&["--", "/bin/sh", "-c", &line]);
+        let running = util::Running::start(mode.sandlet(&args));
+        let marked = || {
+            std::fs::read_dir(&storage)
+                .map(|rd| rd.flatten().any(|e| e.path().join("committing").exists()))
+                .unwrap_or(false)
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !marked() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{mode:?}: no commit began"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        running.signal(libc::SIGKILL);
+        let _ = running.wait();
+        let committed = (0..3000)
+            .filter(|i| Path::new(&format!("{w}/f{i}")).exists())
+            .count();
+        assert!(
+            committed < 3000,
+            "{mode:?}: the commit ended before the kill"
+        );
+
+        let recover = ["recover", "--fs-storage", &storage, &w];
+        let out = run(mode.sandlet(&recover));
+        assert_eq!(out.code(), 0, "{mode:?}: {}", out.err());
+        assert!(
+            out.out().starts_with("finished: the commit of "),
+            "{mode:?}: {}",
+            out.out()
+        );
+        for i in (0..3000).step_by(97) {
+            let got = std::fs::read_to_string(format!("{w}/f{i}")).unwrap();
+            assert_eq!(got, format!("{i}\n"), "{mode:?}");
+        }
+        let names: Vec<String> = std::fs::read_dir(&w)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names.iter().filter(|n| n.starts_with('f')).count(), 3000);
+        assert!(
+            !names.iter().any(|n| n.starts_with(".sandlet-commit-")),
+            "{mode:?}"
+        );
+        assert_eq!(std::fs::read_dir(&storage).unwrap().count(), 0, "{mode:?}");
+
+        let keep = in_view(
+            mode,
+            &dir,
+            &w,
+            &["--on-exit", "keep"],
+            &format!("echo k > {w}/k"),
+        );
+        assert_eq!(keep.code(), 0, "{mode:?}: {}", keep.err());
+        let listed = run(mode.sandlet(&recover));
+        assert!(
+            listed.out().starts_with("kept: "),
+            "{mode:?}: {}",
+            listed.out()
+        );
+    }
+}

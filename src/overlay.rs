@@ -62,7 +62,10 @@ impl Layer {
         };
         builder.create(&layer.work)?;
         // Which workdir the layer belongs to, for `sandlet recover`.
-        std::fs::write(layer.dir.join(WORKDIR_FILE), view.workdir.as_os_str().as_bytes())?;
+        std::fs::write(
+            layer.dir.join(WORKDIR_FILE),
+            view.workdir.as_os_str().as_bytes(),
+        )?;
         Ok(layer)
     }
 
@@ -622,6 +625,7 @@ fn apply(lower: &Path, upper: &Path, rel: &Path) -> io::Result<()> {
                 std::fs::create_dir(&lo)?;
             }
             apply(lower, upper, &rel.join(&name))?;
+            copy_xattrs(&up_dir.join(&name), &lo)?;
             set_metadata(&lo, &meta)?;
             continue;
         }
@@ -648,6 +652,9 @@ fn apply(lower: &Path, upper: &Path, rel: &Path) -> io::Result<()> {
             );
             continue;
         }
+        if !ft.is_symlink() {
+            copy_xattrs(&up, &tmp)?;
+        }
         set_metadata(&tmp, &meta)?;
         if std::fs::symlink_metadata(&lo).is_ok_and(|m| m.is_dir()) {
             std::fs::remove_dir_all(&lo)?;
@@ -661,6 +668,52 @@ fn temp_name(name: &std::ffi::OsStr) -> std::ffi::OsString {
     let mut t = std::ffi::OsString::from(".sandlet-commit-");
     t.push(name);
     t
+}
+
+/// Names of the extended attributes of `path` (not following a link) that a commit
+/// carries: `user.*`, and as root `trusted.*` and `security.*`; never overlayfs' own.
+fn xattr_names(path: &Path) -> io::Result<Vec<Vec<u8>>> {
+    let root = rustix::process::geteuid().is_root();
+    let mut list = vec![0u8; rustix::fs::llistxattr_query(path)?];
+    let n = rustix::fs::llistxattr(path, &mut list[..])?;
+    Ok(list[..n]
+        .split(|&b| b == 0)
+        .filter(|name| {
+            let ours = name.starts_with(b"user.")
+                || (root && (name.starts_with(b"trusted.") || name.starts_with(b"security.")));
+            ours && !name.starts_with(b"trusted.overlay.") && !name.starts_with(b"user.overlay.")
+        })
+        .map(<[u8]>::to_vec)
+        .collect())
+}
+
+/// Makes the extended attributes of `to` those of `from` (overlayfs' own aside); a
+/// file system without them is left alone.
+fn copy_xattrs(from: &Path, to: &Path) -> io::Result<()> {
+    let unsupported = |e: &rustix::io::Errno| *e == rustix::io::Errno::OPNOTSUPP;
+    let wanted = match xattr_names(from) {
+        Err(e) if e.raw_os_error() == Some(libc::EOPNOTSUPP) => return Ok(()),
+        other => other?,
+    };
+    for name in xattr_names(to).unwrap_or_default() {
+        if !wanted.contains(&name) {
+            let name = std::ffi::OsStr::from_bytes(&name);
+            match rustix::fs::lremovexattr(to, name) {
+                Err(e) if !unsupported(&e) => return Err(e.into()),
+                _ => {}
+            }
+        }
+    }
+    for name in wanted {
+        let name = std::ffi::OsStr::from_bytes(&name);
+        let mut value = vec![0u8; rustix::fs::lgetxattr_query(from, name)?];
+        let n = rustix::fs::lgetxattr(from, name, &mut value[..])?;
+        match rustix::fs::lsetxattr(to, name, &value[..n], rustix::fs::XattrFlags::empty()) {
+            Err(e) if !unsupported(&e) => return Err(e.into()),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// Mode (not for links), owner (as root) and times of `meta` onto `path`.

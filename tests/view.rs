@@ -42,6 +42,19 @@ fn chown_tree(p: &Path, id: u32) {
     }
 }
 
+/// Extended attribute `name` of `path` ("" when it has none).
+fn xattr(path: &str, name: &std::ffi::CStr) -> String {
+    let c = std::ffi::CString::new(path).unwrap();
+    let mut x = [0u8; 64];
+    // SAFETY: a NUL-terminated path and name, and a buffer of the length given.
+    let n = unsafe { libc::lgetxattr(c.as_ptr(), name.as_ptr(), x.as_mut_ptr().cast(), 64) };
+    if n > 0 {
+        String::from_utf8_lossy(&x[..n as usize]).into_owned()
+    } else {
+        String::new()
+    }
+}
+
 /// Every entry beneath `dir`, with type, mode, owner, mtime, size, content or link
 /// target, and the `user.keep` xattr: equal snapshots mean nothing changed.
 fn snapshot(dir: &Path) -> Vec<String> {
@@ -62,17 +75,7 @@ fn snapshot(dir: &Path) -> Vec<String> {
             } else {
                 String::new()
             };
-            let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
-            let mut x = [0u8; 16];
-            // SAFETY: a NUL-terminated path and a buffer of the length given.
-            let n = unsafe {
-                libc::lgetxattr(c.as_ptr(), c"user.keep".as_ptr(), x.as_mut_ptr().cast(), 16)
-            };
-            let xattr = if n > 0 {
-                String::from_utf8_lossy(&x[..n as usize]).into_owned()
-            } else {
-                String::new()
-            };
+            let xattr = xattr(p.to_str().unwrap(), c"user.keep");
             out.push(format!(
                 "{} {:o} {}:{} {}.{} {} {body:?} {xattr}",
                 p.strip_prefix(dir).unwrap().display(),
@@ -144,6 +147,10 @@ fn a_failed_run_leaves_the_workdir_identical() {
             std::fs::read_link(format!("{w}/rel-link")).unwrap(),
             Path::new("b")
         );
+        // Extended attributes travel with the file (b is the old a after the exchange).
+        assert_eq!(xattr(&format!("{w}/b"), c"user.keep"), "kept", "{mode:?}");
+        assert_eq!(xattr(&format!("{w}/b"), c"user.storm"), "1", "{mode:?}");
+        assert_eq!(xattr(&format!("{w}/a"), c"user.keep"), "", "{mode:?}");
         assert!(!Path::new(&format!("{w}/by-openat2")).exists(), "{mode:?}");
         let layers = std::fs::read_dir(format!("{}/layers-{mode:?}", dir.path().display()))
             .unwrap()

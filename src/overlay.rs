@@ -590,7 +590,7 @@ fn list(lower: &Path, upper: &Path, rel: &Path, out: &mut Vec<Change>) -> io::Re
 /// file, link and FIFO written under a temporary name in its directory, synced and
 /// renamed into place, with its mode, times and (as root) owner.
 pub fn commit(lower: &Path, upper: &Path) -> io::Result<()> {
-    apply(lower, upper, Path::new(""))
+    apply(lower, upper, Path::new(""), &mut Vec::new())
 }
 
 fn remove_all(path: &Path) -> io::Result<()> {
@@ -602,7 +602,14 @@ fn remove_all(path: &Path) -> io::Result<()> {
     }
 }
 
-fn apply(lower: &Path, upper: &Path, rel: &Path) -> io::Result<()> {
+/// `linked`: (upper inode, committed path) of the files with several names so far, so
+/// that their other names become hard links again.
+fn apply(
+    lower: &Path,
+    upper: &Path,
+    rel: &Path,
+    linked: &mut Vec<(u64, PathBuf)>,
+) -> io::Result<()> {
     let (lo_dir, up_dir) = (lower.join(rel), upper.join(rel));
     let names = entries(&up_dir)?;
     if opaque(&up_dir) {
@@ -624,7 +631,7 @@ fn apply(lower: &Path, upper: &Path, rel: &Path) -> io::Result<()> {
                 remove_all(&lo)?;
                 std::fs::create_dir(&lo)?;
             }
-            apply(lower, upper, &rel.join(&name))?;
+            apply(lower, upper, &rel.join(&name), linked)?;
             copy_xattrs(&up_dir.join(&name), &lo)?;
             set_metadata(&lo, &meta)?;
             continue;
@@ -632,9 +639,18 @@ fn apply(lower: &Path, upper: &Path, rel: &Path) -> io::Result<()> {
         let tmp = lo_dir.join(temp_name(&name));
         remove_all(&tmp)?;
         let ft = meta.file_type();
+        let first_name = linked.iter().find(|(ino, _)| *ino == meta.ino());
+        if let (true, Some((_, first))) = (ft.is_file() && meta.nlink() > 1, first_name) {
+            std::fs::hard_link(first, &tmp)?;
+            std::fs::rename(&tmp, &lo)?;
+            continue;
+        }
         if ft.is_file() {
             std::fs::copy(&up, &tmp)?;
             std::fs::File::open(&tmp)?.sync_all()?;
+            if meta.nlink() > 1 {
+                linked.push((meta.ino(), lo.clone()));
+            }
         } else if ft.is_symlink() {
             std::os::unix::fs::symlink(std::fs::read_link(&up)?, &tmp)?;
         } else if ft.is_fifo() {

@@ -225,6 +225,21 @@ fn the_end_of_a_run_commits_aborts_or_keeps_as_asked() {
             "changed\n"
         );
 
+        // Hard links made in the view stay hard links.
+        let links = in_view(
+            mode,
+            &dir,
+            &w,
+            &[],
+            &format!("echo h > {w}/h1; ln {w}/h1 {w}/h2"),
+        );
+        assert_eq!(links.code(), 0, "{mode:?}: {}", links.err());
+        let (h1, h2) = (
+            std::fs::metadata(format!("{w}/h1")).unwrap(),
+            std::fs::metadata(format!("{w}/h2")).unwrap(),
+        );
+        assert_eq!((h1.ino(), h1.nlink()), (h2.ino(), 2), "{mode:?}");
+
         let ok = format!("echo again > {w}/a");
         let abort = in_view(mode, &dir, &w, &["--on-exit", "abort"], &ok);
         assert_eq!(abort.code(), 0, "{mode:?}: {}", abort.err());

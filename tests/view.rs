@@ -690,3 +690,19 @@ fn a_commit_cut_short_is_finished_by_recover() {
         );
     }
 }
+
+#[test]
+fn descriptors_see_what_overlayfs_gives() {
+    // A descriptor opened before a write (to a file of the lower layer, which the write
+    // copies up) reads what the write wrote, as on a plain file system: overlayfs
+    // moves open descriptors to the copy. Nothing of it reaches the host (abort).
+    for mode in Mode::ALL {
+        let dir = TempDir::new("view-fd");
+        let w = workdir(&dir, mode);
+        let line = format!("exec 3< {w}/a; echo new > {w}/a; cat <&3; cat {w}/a");
+        let out = in_view(mode, &dir, &w, &["--on-exit", "abort"], &line);
+        assert_eq!(out.code(), 0, "{mode:?}: {}", out.err());
+        assert_eq!(out.out().trim(), "new\nnew", "{mode:?}: {}", out.err());
+        assert_eq!(std::fs::read_to_string(format!("{w}/a")).unwrap(), "A\n");
+    }
+}

@@ -382,7 +382,10 @@ fn commit_checked(workdir: &Path, layer: &Layer) -> io::Result<()> {
             conflicts.join(", ")
         )));
     }
-    // The mark first, on disk, so that a commit cut short is finished by `recover`.
+    // The layer and then the mark on disk first, so that a commit cut short (even by
+    // a power loss) is finished by `recover` from a complete layer.
+    let upper = layer.changes_dir();
+    rustix::fs::syncfs(std::fs::File::open(&upper)?)?;
     let mark = layer.dir.join(COMMITTING_FILE);
     let kind: &[u8] = if layer.disk.is_some() {
         b"disk"
@@ -392,7 +395,7 @@ fn commit_checked(workdir: &Path, layer: &Layer) -> io::Result<()> {
     std::fs::write(&mark, kind)?;
     std::fs::File::open(&mark)?.sync_all()?;
     std::fs::File::open(&layer.dir)?.sync_all()?;
-    commit(workdir, &layer.changes_dir())
+    commit(workdir, &upper)
 }
 
 /// What `sandlet recover` found in a layer directory.
@@ -589,8 +592,12 @@ fn list(lower: &Path, upper: &Path, rel: &Path, out: &mut Vec<Change>) -> io::Re
 /// Applies the upper layer to `lower` (the workdir): deletions, directories, and every
 /// file, link and FIFO written under a temporary name in its directory, synced and
 /// renamed into place, with its mode, times and (as root) owner.
+/// The workdir's file system is synced once at the end (before the layer and its mark
+/// go), not file by file: a commit cut short is redone whole by `recover`.
 pub fn commit(lower: &Path, upper: &Path) -> io::Result<()> {
-    apply(lower, upper, Path::new(""), &mut Vec::new())
+    apply(lower, upper, Path::new(""), &mut Vec::new())?;
+    rustix::fs::syncfs(std::fs::File::open(lower)?)?;
+    Ok(())
 }
 
 fn remove_all(path: &Path) -> io::Result<()> {
@@ -647,7 +654,6 @@ fn apply(
         }
         if ft.is_file() {
             std::fs::copy(&up, &tmp)?;
-            std::fs::File::open(&tmp)?.sync_all()?;
             if meta.nlink() > 1 {
                 linked.push((meta.ino(), lo.clone()));
             }

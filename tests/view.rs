@@ -256,6 +256,9 @@ fn bad_view_flags_exit_2_and_run_nothing() {
     let w = dir.subdir("work");
     let marker = dir.join("ran");
     let inside = format!("{w}/layers");
+    // Storage another user may write: refused (a layer could be changed before its
+    // commit).
+    let shared = dir.subdir("shared-storage");
     for flags in [
         &["--dry-run"][..],
         &["--on-exit", "commit"],
@@ -270,6 +273,7 @@ fn bad_view_flags_exit_2_and_run_nothing() {
             "--fs-storage",
             "/proc/sandlet-cannot-be-made",
         ],
+        &["--workdir", &w, "--fs-storage", &shared],
         &["--fs-deny", "/no/such/path"],
         &["--max-disk", "1M"],
         &["--workdir", &w, "--max-disk", "1M", "--on-error", "keep"],
@@ -304,7 +308,12 @@ fn the_view_fails_closed_where_namespaces_are_refused() {
     for mode in Mode::ALL {
         let dir = TempDir::new("view-refused");
         let w = workdir(&dir, mode);
-        let storage = dir.subdir("layers");
+        // Owned by the mode's user and writable by no one else, as sandlet requires.
+        let storage = dir.join("layers");
+        std::fs::create_dir(&storage).unwrap();
+        if mode == Mode::Nobody {
+            chown_tree(Path::new(&storage), 65534);
+        }
         let marker = format!("{w}/ran");
         let system = util::system_flags();
         let mut inner = vec![sandlet, "run", "--no-supervisor"];

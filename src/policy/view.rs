@@ -153,6 +153,30 @@ impl View {
             source,
         })?;
         let storage = directory("--fs-storage", &storage)?;
+        // Another user who owns (or may write) the storage, or the default's parent,
+        // could change a layer before it is committed.
+        let mut guarded = vec![storage.as_path()];
+        if spec.storage.is_none() {
+            guarded.extend(storage.parent());
+        }
+        for dir in guarded {
+            let meta = std::fs::metadata(dir).map_err(|source| PolicyError::BadPath {
+                flag: "--fs-storage",
+                path: dir.to_owned(),
+                source,
+            })?;
+            use std::os::unix::fs::MetadataExt;
+            if meta.uid() != rustix::process::geteuid().as_raw() || meta.mode() & 0o022 != 0 {
+                return Err(PolicyError::BadValue {
+                    flag: "--fs-storage",
+                    value: dir.display().to_string(),
+                    source: ParseError(
+                        "must be owned by the user running sandlet and writable by no one else"
+                            .into(),
+                    ),
+                });
+            }
+        }
         if storage.starts_with(&workdir) {
             return Err(PolicyError::BadValue {
                 flag: "--fs-storage",

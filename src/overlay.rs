@@ -152,8 +152,11 @@ pub struct ViewPlan {
     /// `--max-disk`: a tmpfs mounted over the layer directory (options), and the upper
     /// and work directories to make in it.
     disk: Option<Disk>,
-    /// The working directory, entered again once the view is mounted over it.
-    cwd: CString,
+    /// The working directory when it lies at or beneath a mounted path (the workdir, a
+    /// denied directory): entered again once the view is mounted, so that it names the
+    /// view's directory, not the host's. Elsewhere it is left as it is (it may even be
+    /// a directory the user cannot enter).
+    cwd: Option<CString>,
     /// Landlock rules at or beneath the workdir, added once the view is mounted.
     rules: Vec<(CString, u64)>,
 }
@@ -195,6 +198,14 @@ impl ViewPlan {
             }),
             _ => None,
         };
+        let real = std::fs::canonicalize(cwd).unwrap_or_else(|_| cwd.to_owned());
+        let mut covered = view.iter().map(|(v, _)| v.workdir.as_path());
+        let beneath =
+            covered.any(|p| real.starts_with(p)) || deny.iter().any(|d| real.starts_with(&d.path));
+        let cwd = match beneath {
+            true => Some(cstring(real.as_os_str().as_bytes())?),
+            false => None,
+        };
         Ok(ViewPlan {
             userns,
             uid_map: format!("{uid} {uid} 1\n").into_bytes(),
@@ -205,7 +216,7 @@ impl ViewPlan {
                 .iter()
                 .map(|d| Ok((cstring(d.path.as_os_str().as_bytes())?, d.dir)))
                 .collect::<io::Result<_>>()?,
-            cwd: cstring(cwd.as_os_str().as_bytes())?,
+            cwd,
             rules: rules
                 .iter()
                 .map(|(p, rights)| Ok((cstring(p.as_os_str().as_bytes())?, *rights)))
@@ -285,7 +296,9 @@ impl ViewPlan {
                 rustix::mount::mount_remount(path.as_c_str(), locked | MountFlags::BIND, c"")?;
             }
         }
-        rustix::process::chdir(self.cwd.as_c_str())?;
+        if let Some(cwd) = &self.cwd {
+            rustix::process::chdir(cwd.as_c_str())?;
+        }
         Ok(disk_fd)
     }
 }

@@ -715,3 +715,47 @@ fn descriptors_see_what_overlayfs_gives() {
         assert_eq!(std::fs::read_to_string(format!("{w}/a")).unwrap(), "A\n");
     }
 }
+
+#[test]
+fn the_working_directory_is_the_views_or_left_alone() {
+    // A working directory inside the workdir is entered again in the view: relative
+    // writes land in the layer (aborted here, so the host never sees them). One outside
+    // the workdir is left as it is, even one the user cannot enter (uid 65534 started
+    // from a root-only directory, as a clone made with mktemp -d is).
+    let root_only = TempDir::new("view-cwd-root-only");
+    std::fs::set_permissions(
+        root_only.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    for mode in Mode::ALL {
+        let dir = TempDir::new("view-cwd");
+        let w = workdir(&dir, mode);
+        let storage = format!("{}/layers-{mode:?}", dir.path().display());
+        let mut args = vec!["run", "--workdir", &w, "-w", &w, "--fs-storage", &storage];
+        let system = util::system_flags();
+        args.extend(system.iter().map(String::as_str));
+        args.extend_from_slice(&["--", "/bin/sh", "-c", "echo x > relative; exit 1"]);
+        let mut inside = mode.sandlet(&args);
+        inside.current_dir(&w);
+        let out = run(inside);
+        assert_eq!(out.code(), 1, "{mode:?}: {}", out.err());
+        assert!(
+            !Path::new(&format!("{w}/relative")).exists(),
+            "{mode:?}: written on the host"
+        );
+
+        let line = format!("echo y > {w}/y");
+        let n = args.len();
+        args[n - 1] = &line;
+        let mut elsewhere = mode.sandlet(&args);
+        elsewhere.current_dir(root_only.path());
+        let out = run(elsewhere);
+        assert_eq!(out.code(), 0, "{mode:?}: {}", out.err());
+        assert_eq!(
+            std::fs::read_to_string(format!("{w}/y")).unwrap(),
+            "y\n",
+            "{mode:?}"
+        );
+    }
+}

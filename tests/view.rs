@@ -97,6 +97,17 @@ fn snapshot(dir: &Path) -> Vec<String> {
 /// `sandlet run` with the system dirs, the probe, `--workdir w -w w`, layers in `dir`,
 /// and `flags`, running `sh -c line` (`$PROBE` names the probe).
 fn in_view(mode: Mode, dir: &TempDir, w: &str, flags: &[&str], line: &str) -> util::Output {
+    run(view_command(mode, dir, w, flags, line))
+}
+
+/// The command [`in_view`] runs.
+fn view_command(
+    mode: Mode,
+    dir: &TempDir,
+    w: &str,
+    flags: &[&str],
+    line: &str,
+) -> std::process::Command {
     let storage = format!("{}/layers-{mode:?}", dir.path().display());
     let mut args = vec!["run", "--workdir", w, "-w", w, "--fs-storage", &storage];
     args.extend_from_slice(flags);
@@ -104,7 +115,7 @@ fn in_view(mode: Mode, dir: &TempDir, w: &str, flags: &[&str], line: &str) -> ut
     args.extend(system.iter().map(String::as_str));
     let line = line.replace("$PROBE", util::probe());
     args.extend_from_slice(&["-r", util::probe_dir(), "--", "/bin/sh", "-c", &line]);
-    run(mode.sandlet(&args))
+    mode.sandlet(&args)
 }
 
 #[test]
@@ -385,22 +396,7 @@ fn exec_decisions_look_at_the_view() {
 
 /// Starts `sandlet run --workdir w` (layers in `dir`) on `sh -c line` in the background.
 fn start_in_view(mode: Mode, dir: &TempDir, w: &str, sync: &str, line: &str) -> util::Running {
-    let storage = format!("{}/layers-{mode:?}", dir.path().display());
-    let mut args = vec![
-        "run",
-        "--workdir",
-        w,
-        "-w",
-        w,
-        "-w",
-        sync,
-        "--fs-storage",
-        &storage,
-    ];
-    let system = util::system_flags();
-    args.extend(system.iter().map(String::as_str));
-    args.extend_from_slice(&["--", "/bin/sh", "-c", line]);
-    util::Running::start(mode.sandlet(&args))
+    util::Running::start(view_command(mode, dir, w, &["-w", sync], line))
 }
 
 /// A FIFO the sandbox blocks on (`cat FIFO`): [`reached`] returns once the sandbox got
@@ -632,11 +628,7 @@ fn a_commit_cut_short_is_finished_by_recover() {
         let w = workdir(&dir, mode);
         let storage = format!("{}/layers-{mode:?}", dir.path().display());
         let line = format!("i=0; while [ $i -lt 3000 ]; do echo $i > {w}/f$i; i=$((i+1)); done");
-        let mut args = vec!["run", "--workdir", &w, "-w", &w, "--fs-storage", &storage];
-        let system = util::system_flags();
-        args.extend(system.iter().map(String::as_str));
-        args.extend_from_slice(&["--", "/bin/sh", "-c", &line]);
-        let running = util::Running::start(mode.sandlet(&args));
+        let running = util::Running::start(view_command(mode, &dir, &w, &[], &line));
         let marked = || {
             std::fs::read_dir(&storage)
                 .map(|rd| rd.flatten().any(|e| e.path().join("committing").exists()))
@@ -731,12 +723,7 @@ fn the_working_directory_is_the_views_or_left_alone() {
     for mode in Mode::ALL {
         let dir = TempDir::new("view-cwd");
         let w = workdir(&dir, mode);
-        let storage = format!("{}/layers-{mode:?}", dir.path().display());
-        let mut args = vec!["run", "--workdir", &w, "-w", &w, "--fs-storage", &storage];
-        let system = util::system_flags();
-        args.extend(system.iter().map(String::as_str));
-        args.extend_from_slice(&["--", "/bin/sh", "-c", "echo x > relative; exit 1"]);
-        let mut inside = mode.sandlet(&args);
+        let mut inside = view_command(mode, &dir, &w, &[], "echo x > relative; exit 1");
         inside.current_dir(&w);
         let out = run(inside);
         assert_eq!(out.code(), 1, "{mode:?}: {}", out.err());
@@ -745,10 +732,7 @@ fn the_working_directory_is_the_views_or_left_alone() {
             "{mode:?}: written on the host"
         );
 
-        let line = format!("echo y > {w}/y");
-        let n = args.len();
-        args[n - 1] = &line;
-        let mut elsewhere = mode.sandlet(&args);
+        let mut elsewhere = view_command(mode, &dir, &w, &[], &format!("echo y > {w}/y"));
         elsewhere.current_dir(root_only.path());
         let out = run(elsewhere);
         assert_eq!(out.code(), 0, "{mode:?}: {}", out.err());

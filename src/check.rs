@@ -111,6 +111,18 @@ pub fn probe() -> Report {
         needs: "x86_64, writable /proc/PID/mem; --time-start".into(),
         required: false,
     });
+    rows.push(Row {
+        name: "process_vm_readv/writev",
+        available: sys::vm_calls_available(),
+        needs: "Linux 3.2, not refused by a container profile; else /proc/PID/mem is used".into(),
+        required: false,
+    });
+    rows.push(Row {
+        name: "/proc/PID/mem",
+        available: proc_mem_readable(),
+        needs: "a mounted /proc; the caller's memory without process_vm_*".into(),
+        required: false,
+    });
     // Last: it moves this process into new namespaces.
     let root = rustix::process::geteuid().is_root();
     rows.push(Row {
@@ -124,6 +136,16 @@ pub fn probe() -> Report {
         landlock_abi: abi,
         rows,
     }
+}
+
+/// Whether this process's memory can be read through /proc/self/mem.
+fn proc_mem_readable() -> bool {
+    use std::os::unix::fs::FileExt;
+    static BYTE: [u8; 1] = [9];
+    let mut got = [0u8; 1];
+    std::fs::File::open("/proc/self/mem")
+        .and_then(|f| f.read_at(&mut got, BYTE.as_ptr() as u64))
+        .is_ok_and(|n| n == 1 && got[0] == 9)
 }
 
 /// Whether a read-only page of this process can be written through /proc/self/mem

@@ -469,7 +469,7 @@ pub fn sched_getaffinity_raw(tid: i32, buf: &mut [u8]) -> io::Result<usize> {
 
 /// Copies `buf.len()` bytes at `remote` in process (or thread) `pid` into `buf`;
 /// returns how many were read.
-pub fn process_vm_read(pid: i32, remote: u64, buf: &mut [u8]) -> io::Result<usize> {
+fn vm_read(pid: i32, remote: u64, buf: &mut [u8]) -> io::Result<usize> {
     let local = libc::iovec {
         iov_base: buf.as_mut_ptr().cast(),
         iov_len: buf.len(),
@@ -517,7 +517,7 @@ pub fn read_remote_iovecs(pid: i32, remote: u64, count: usize) -> io::Result<Vec
 }
 
 /// Writes `data` at `remote` in process `pid`; returns how many bytes were written.
-pub fn process_vm_write(pid: i32, remote: u64, data: &[u8]) -> io::Result<usize> {
+fn vm_write(pid: i32, remote: u64, data: &[u8]) -> io::Result<usize> {
     let local = libc::iovec {
         iov_base: data.as_ptr() as *mut libc::c_void,
         iov_len: data.len(),
@@ -533,6 +533,62 @@ pub fn process_vm_write(pid: i32, remote: u64, data: &[u8]) -> io::Result<usize>
         return Err(io::Error::last_os_error());
     }
     Ok(ret as usize)
+}
+
+/// Whether `process_vm_readv` works here (a container's seccomp profile may refuse it):
+/// reads a byte of this process.
+pub fn vm_calls_available() -> bool {
+    static BYTE: [u8; 1] = [7];
+    let mut got = [0u8; 1];
+    vm_read(std::process::id() as i32, BYTE.as_ptr() as u64, &mut got).is_ok_and(|n| n == 1)
+}
+
+/// Set once `process_vm_readv`/`writev` were refused where `/proc/PID/mem` works (a
+/// container's seccomp profile without CAP_SYS_PTRACE): later calls go there directly.
+static VM_REFUSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Reads `buf.len()` bytes at `remote` in process (or thread) `pid`: `process_vm_readv`,
+/// or `/proc/PID/mem` where that call is refused (EPERM, ENOSYS). The caller checks the
+/// notification is still valid afterwards, whichever way was taken.
+pub fn process_vm_read(pid: i32, remote: u64, buf: &mut [u8]) -> io::Result<usize> {
+    use std::os::unix::fs::FileExt;
+    let mem =
+        |buf: &mut [u8]| std::fs::File::open(format!("/proc/{pid}/mem"))?.read_at(buf, remote);
+    if VM_REFUSED.load(std::sync::atomic::Ordering::Relaxed) {
+        return mem(buf);
+    }
+    match vm_read(pid, remote, buf) {
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EPERM | libc::ENOSYS)) => {
+            let read = mem(buf).map_err(|_| e)?;
+            VM_REFUSED.store(true, std::sync::atomic::Ordering::Relaxed);
+            Ok(read)
+        }
+        other => other,
+    }
+}
+
+/// Writes `data` at `remote` in process (or thread) `pid`, as [`process_vm_read`] reads.
+/// Through `/proc/PID/mem` a write also lands in a read-only page of the caller (the
+/// kernel forces it, copy-on-write), where `process_vm_writev` would fail with EFAULT.
+pub fn process_vm_write(pid: i32, remote: u64, data: &[u8]) -> io::Result<usize> {
+    use std::os::unix::fs::FileExt;
+    let mem = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(format!("/proc/{pid}/mem"))?
+            .write_at(data, remote)
+    };
+    if VM_REFUSED.load(std::sync::atomic::Ordering::Relaxed) {
+        return mem();
+    }
+    match vm_write(pid, remote, data) {
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EPERM | libc::ENOSYS)) => {
+            let written = mem().map_err(|_| e)?;
+            VM_REFUSED.store(true, std::sync::atomic::Ordering::Relaxed);
+            Ok(written)
+        }
+        other => other,
+    }
 }
 
 /// `sendmsg` on `sock` with an optional raw destination sockaddr, one data buffer and

@@ -67,7 +67,9 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
+#include <linux/filter.h>
 #include <linux/openat2.h>
+#include <linux/seccomp.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1035,6 +1037,30 @@ static void act_deny_race(const char *path, long n)
 	pthread_join(t, NULL);
 	outf("ok %ld", a + b);
 	finish();
+}
+
+/*
+ * docker_profile PROGRAM ARGS...: what Docker's default seccomp profile does to a
+ * container without CAP_SYS_PTRACE, for the calls sandlet needs: pidfd_getfd,
+ * process_vm_readv, process_vm_writev and kcmp fail with EPERM; then exec PROGRAM.
+ */
+static void act_docker_profile(char **argv)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_pidfd_getfd, 4, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_process_vm_readv, 3, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_process_vm_writev, 2, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_kcmp, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+	};
+	struct sock_fprog prog = { sizeof(f) / sizeof(f[0]), f };
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog))
+		report(-1);
+	execv(argv[0], argv);
+	report(-1);
 }
 
 /*
@@ -3035,6 +3061,7 @@ int main(int argc, char **argv)
 		act_inet(argv[2], argv[3], SOCK_STREAM, 0);
 	}
 	if (IS("fs_storm")) { NARGS(1); act_fs_storm(argv[2]); }
+	if (IS("docker_profile") && argc > 2) act_docker_profile(argv + 2);
 	if (IS("deny_race")) { NARGS(2); act_deny_race(argv[2], need_long(argv[3])); }
 	if (IS("stuck_connects")) {
 		NARGS(3);

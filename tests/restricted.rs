@@ -1,0 +1,115 @@
+//! Under Docker's default seccomp profile (no CAP_SYS_PTRACE): `pidfd_getfd`,
+//! `process_vm_readv`, `process_vm_writev` and `kcmp` fail with EPERM. The probe's
+//! `docker_profile` action installs exactly that before it execs sandlet; features that
+//! read or write the caller's memory must still work (through `/proc/PID/mem`).
+
+mod util;
+
+use util::{run, Mode};
+
+/// `sandlet ARGS...` as `mode`'s user, under the profile.
+fn restricted(mode: Mode, args: &[&str]) -> util::Output {
+    let mut argv = vec![util::probe(), "docker_profile", util::sandlet()];
+    argv.extend_from_slice(args);
+    run(mode.command(&argv))
+}
+
+/// `sandlet run FLAGS -r PROBE_DIR -- probe ARGS...`, with or without the profile.
+fn probe_run(mode: Mode, profile: bool, flags: &[&str], probe_args: &[&str]) -> String {
+    let mut args = vec!["run"];
+    args.extend_from_slice(flags);
+    args.extend_from_slice(&["-r", util::probe_dir(), "--", util::probe()]);
+    args.extend_from_slice(probe_args);
+    let out = if profile {
+        restricted(mode, &args)
+    } else {
+        run(mode.sandlet(&args))
+    };
+    assert_eq!(out.code(), 0, "{mode:?} {args:?}: {}", out.err());
+    out.out().trim().to_owned()
+}
+
+#[test]
+fn the_profile_refuses_what_docker_refuses() {
+    // Control: the launcher really takes the call away (sandlet's own filter refuses it
+    // too, so this runs outside any sandbox).
+    for mode in Mode::ALL {
+        let call = [util::probe(), "sys", "process_vm_readv"];
+        let mut limited = vec![util::probe(), "docker_profile"];
+        limited.extend_from_slice(&call);
+        assert_eq!(
+            run(mode.command(&limited)).out().trim(),
+            "err EPERM",
+            "{mode:?}"
+        );
+        assert_ne!(
+            run(mode.command(&call)).out().trim(),
+            "err EPERM",
+            "{mode:?}"
+        );
+    }
+}
+
+#[test]
+fn seeded_randomness_works_under_the_profile() {
+    // getrandom is answered by writing into the caller's buffer.
+    for mode in Mode::ALL {
+        let seeded = |profile| {
+            probe_run(
+                mode,
+                profile,
+                &["--random-seed", "42"],
+                &["getrandom", "64"],
+            )
+        };
+        let plain = seeded(false);
+        assert!(plain.starts_with("ok "), "{mode:?}: {plain}");
+        assert_eq!(seeded(true), plain, "{mode:?}");
+    }
+}
+
+#[test]
+fn the_name_and_the_clock_work_under_the_profile() {
+    // uname's answer and the wall clock are written into the caller's memory.
+    let system = util::system_flags();
+    for mode in Mode::ALL {
+        let mut args = vec!["run", "--name", "box-3"];
+        args.extend(system.iter().map(String::as_str));
+        args.extend_from_slice(&["--", "/bin/uname", "-n"]);
+        let out = restricted(mode, &args);
+        assert_eq!(out.out().trim(), "box-3", "{mode:?}: {}", out.err());
+
+        let mut args = vec!["run", "--time-start", "2000-01-01T00:00:00Z"];
+        args.extend(system.iter().map(String::as_str));
+        args.extend_from_slice(&["--", "/bin/date", "-u", "+%Y"]);
+        let out = restricted(mode, &args);
+        assert_eq!(out.out().trim(), "2000", "{mode:?}: {}", out.err());
+    }
+}
+
+#[test]
+fn check_tells_what_the_profile_takes_away() {
+    for mode in Mode::ALL {
+        let out = restricted(mode, &["check"]);
+        let row = |name: &str| {
+            out.out()
+                .lines()
+                .find(|l| l.starts_with(name))
+                .map(|l| l.split_whitespace().nth(1).unwrap_or("").to_owned())
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            row("process_vm_readv/writev"),
+            "missing",
+            "{mode:?}: {}",
+            out.out()
+        );
+        assert_eq!(row("/proc/PID/mem"), "available", "{mode:?}: {}", out.out());
+        let bare = run(mode.sandlet(&["check"]));
+        assert!(
+            bare.out()
+                .contains("process_vm_readv/writev      available"),
+            "{mode:?}"
+        );
+    }
+}

@@ -158,11 +158,20 @@ impl fmt::Display for SetupError {
     }
 }
 
+/// The setup step that fails where `pidfd_getfd` is refused (it has a hint of its own).
+pub const PIDFD_GETFD_STEP: &str = "pidfd_getfd, which network rules with addresses, UDP, \
+     --port-remap, --deterministic-dirs and the /proc view need";
+
 fn hint(step: &str, err: &io::Error) -> Option<&'static str> {
     match (step, err.raw_os_error()?) {
         ("install seccomp filter", libc::EBUSY) => {
             Some("already under a seccomp listener; use --no-supervisor for nesting")
         }
+        (PIDFD_GETFD_STEP, _) => Some(
+            "this environment refuses it (a container's seccomp profile without \
+             CAP_SYS_PTRACE): give the container --cap-add SYS_PTRACE or a profile that \
+             allows pidfd_getfd, or leave those flags out",
+        ),
         ("landlock_restrict_self", libc::E2BIG) => {
             Some("too many stacked Landlock layers; nesting is limited to 16")
         }

@@ -153,6 +153,17 @@ impl ChildPlan {
             None
         };
         let traps = Traps::for_policy(policy);
+        // Handlers that act on the caller's descriptors take them with pidfd_getfd: where
+        // it is refused (a container's seccomp profile), refuse at start, not per call.
+        let takes_fds =
+            traps.connect || traps.bind || traps.datagrams() || traps.sockname || traps.dirs;
+        if takes_fds && !crate::sys::pidfd_getfd_available() {
+            return Err(SetupError::Step {
+                step: crate::error::PIDFD_GETFD_STEP,
+                source: std::io::Error::from_raw_os_error(libc::EPERM),
+            }
+            .into());
+        }
         let filter = seccomp::program(&policy.deny_syscalls, traps).map_err(SetupError::from)?;
         debug!("seccomp filter: {} instructions", filter.len());
 

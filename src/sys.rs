@@ -543,6 +543,16 @@ pub fn vm_calls_available() -> bool {
     vm_read(std::process::id() as i32, BYTE.as_ptr() as u64, &mut got).is_ok_and(|n| n == 1)
 }
 
+/// Whether `pidfd_getfd` works here (a container's seccomp profile may refuse it): takes
+/// a duplicate of one of this process's own descriptors.
+pub fn pidfd_getfd_available() -> bool {
+    let Some(me) = rustix::process::Pid::from_raw(std::process::id() as i32) else {
+        return false;
+    };
+    rustix::process::pidfd_open(me, rustix::process::PidfdFlags::empty())
+        .is_ok_and(|pidfd| pidfd_getfd(std::os::fd::AsFd::as_fd(&pidfd), pidfd.as_raw_fd()).is_ok())
+}
+
 /// Set once `process_vm_readv`/`writev` were refused where `/proc/PID/mem` works (a
 /// container's seccomp profile without CAP_SYS_PTRACE): later calls go there directly.
 static VM_REFUSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);

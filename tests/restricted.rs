@@ -113,3 +113,35 @@ fn check_tells_what_the_profile_takes_away() {
         );
     }
 }
+
+#[test]
+fn what_needs_pidfd_getfd_refuses_at_start() {
+    // Rules with addresses (and UDP, --port-remap, listings) take the caller's
+    // descriptors with pidfd_getfd: under the profile the run refuses at start (125)
+    // and says why, instead of failing every call. A default run still works, and
+    // outside the profile the same flags run (control).
+    let system = util::system_flags();
+    for mode in Mode::ALL {
+        for flags in [
+            &["--net-allow", "127.0.0.1:80"][..],
+            &["--deterministic-dirs"],
+        ] {
+            let mut args = vec!["run"];
+            args.extend_from_slice(flags);
+            args.extend(system.iter().map(String::as_str));
+            args.extend_from_slice(&["--", "/bin/true"]);
+            let out = restricted(mode, &args);
+            assert_eq!(out.code(), 125, "{mode:?} {flags:?}: {}", out.err());
+            assert!(out.err().contains("SYS_PTRACE"), "{mode:?}: {}", out.err());
+            assert_eq!(
+                run(mode.sandlet(&args)).code(),
+                0,
+                "{mode:?} {flags:?} control"
+            );
+        }
+        let mut args = vec!["run"];
+        args.extend(system.iter().map(String::as_str));
+        args.extend_from_slice(&["--", "/bin/true"]);
+        assert_eq!(restricted(mode, &args).code(), 0, "{mode:?}: a default run");
+    }
+}

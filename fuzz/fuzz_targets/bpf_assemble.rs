@@ -44,11 +44,14 @@ impl Input<'_> {
     }
 }
 
-/// A block under construction and how many instructions it holds.
+/// A block under construction, how many instructions it holds, and how many entries
+/// (instructions and marks: appending copies marks too, so they must count towards
+/// the cap, or repeated appends grow without bound).
 #[derive(Clone, Default)]
 struct Built {
     block: Block,
     len: usize,
+    entries: usize,
 }
 
 /// Enough instructions to exceed the kernel's limit, few enough to stay fast.
@@ -66,30 +69,33 @@ fuzz_target!(|data: &[u8]| {
             continue;
         }
         let b = std::mem::take(&mut cur.block);
-        let (block, added) = match op {
-            0 => (b.load(input.word()), 1),
-            1 => (b.and(input.word()), 1),
-            2 => (b.ret(input.word()), 1),
+        let (block, added, entries) = match op {
+            0 => (b.load(input.word()), 1, 1),
+            1 => (b.and(input.word()), 1, 1),
+            2 => (b.ret(input.word()), 1, 1),
             3 => {
                 let code = OPS[usize::from(input.byte() % 3)];
                 let (k, jt, jf) = (input.word(), input.label(), input.label());
-                (b.jump(code, k, jt, jf), 1)
+                (b.jump(code, k, jt, jf), 1, 1)
             }
-            4 => (b.if_eq(input.word(), input.name()), 1),
-            5 => (b.mark(input.name()), 0),
+            4 => (b.if_eq(input.word(), input.name()), 1, 1),
+            5 => (b.mark(input.name()), 0, 1),
             6 => {
                 // Many returns at once, to reach long jumps and long programs.
                 let n = usize::from(input.byte());
-                ((0..n).fold(b, |b, _| b.ret(0)), n)
+                ((0..n).fold(b, |b, _| b.ret(0)), n, n)
             }
             _ => match blocks.last() {
-                Some(prev) if total + prev.len <= CAP => (b.append(prev.block.clone()), prev.len),
-                _ => (b, 0),
+                Some(prev) if total + prev.entries <= CAP => {
+                    (b.append(prev.block.clone()), prev.len, prev.entries)
+                }
+                _ => (b, 0, 0),
             },
         };
         cur.block = block;
         cur.len += added;
-        total += added;
+        cur.entries += entries;
+        total += entries;
     }
     blocks.push(cur);
 

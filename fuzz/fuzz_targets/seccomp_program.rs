@@ -9,7 +9,7 @@
 use libfuzzer_sys::fuzz_target;
 use sandlet::policy::traps::Traps;
 use sandlet::seccomp::bpf::{
-    AsmError, BPF_ABS, BPF_ALU, BPF_AND, BPF_JEQ, BPF_JGE, BPF_JMP, BPF_JSET, BPF_K, BPF_LD,
+    AsmError, BPF_ABS, BPF_ALU, BPF_AND, BPF_JA, BPF_JEQ, BPF_JGE, BPF_JMP, BPF_JSET, BPF_K, BPF_LD,
     BPF_MAXINSNS, BPF_RET, BPF_W, SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO, SECCOMP_RET_KILL_PROCESS,
 };
 use sandlet::seccomp::{names, program, AUDIT_ARCH};
@@ -49,6 +49,7 @@ fn run(prog: &[SockFilter], arch: u32, nr: u32) -> u32 {
             }
             c if c == BPF_ALU | BPF_AND | BPF_K => a &= ins.k,
             c if c == BPF_RET | BPF_K => return ins.k,
+            c if c == BPF_JMP | BPF_JA => pc += ins.k as usize,
             c if c & 0x07 == BPF_JMP => {
                 let taken = match c {
                     c if c == BPF_JMP | BPF_JEQ | BPF_K => a == ins.k,
@@ -93,7 +94,11 @@ fuzz_target!(|data: &[u8]| {
     );
     for (i, ins) in prog.iter().enumerate() {
         if ins.code & 0x07 == BPF_JMP {
-            let far = i + 1 + usize::from(ins.jt.max(ins.jf));
+            let far = if ins.code == BPF_JMP | BPF_JA {
+                i + 1 + ins.k as usize
+            } else {
+                i + 1 + usize::from(ins.jt.max(ins.jf))
+            };
             assert!(far < prog.len(), "jump at {i} to {far} leaves the program");
         }
     }

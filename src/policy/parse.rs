@@ -306,8 +306,15 @@ pub fn format_size(bytes: u64) -> String {
             if bytes % scale == 0 {
                 return format!("{}{suffix}", bytes / scale);
             }
-            // One decimal, rounded to nearest.
-            let tenths = (u128::from(bytes) * 10 + u128::from(scale / 2)) / u128::from(scale);
+            // One decimal, rounded to nearest; down where rounding up would not fit a
+            // u64 (the top of the range), so that the text always parses back.
+            let (b, s) = (u128::from(bytes), u128::from(scale));
+            let nearest = (b * 10 + s / 2) / s;
+            let tenths = if nearest * s / 10 > u128::from(u64::MAX) {
+                b * 10 / s
+            } else {
+                nearest
+            };
             return format!("{}.{}{suffix}", tenths / 10, tenths % 10);
         }
     }
@@ -701,7 +708,10 @@ mod tests {
             Err(ParseError("size '0.5' must be at least one byte".into()))
         );
         assert_eq!(format_size((2 << 30) - 1), "2.0G");
+        assert_eq!(format_size(u64::MAX - 1), "16777215.9T");
+        assert!(parse_size(&format_size(u64::MAX - 1)).is_ok());
         assert_eq!(format_size(1126), "1.1K");
+        assert_eq!(format_size(1727), "1.7K");
         for bad in [
             "",
             "M",

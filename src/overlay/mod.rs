@@ -383,8 +383,13 @@ pub fn end(view: &View, layer: Layer, success: bool) -> ViewEnd {
 fn commit_checked(workdir: &Path, layer: &Layer) -> io::Result<()> {
     let dir = std::fs::File::open(workdir)?;
     rustix::fs::flock(&dir, rustix::fs::FlockOperation::LockExclusive)?;
+    let changed = changes(workdir, &layer.changes_dir())?;
+    if changed.is_empty() {
+        // Nothing to apply, nothing to sync.
+        return Ok(());
+    }
     let mut conflicts = Vec::new();
-    for change in changes(workdir, &layer.changes_dir())? {
+    for change in changed {
         if let Ok(m) = std::fs::symlink_metadata(workdir.join(&change.path)) {
             if (m.ctime(), m.ctime_nsec()) > layer.started {
                 conflicts.push(change.path.display().to_string());

@@ -23,13 +23,49 @@ macro_rules! tell {
     }};
 }
 
-fn init_logging() {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("sandlet=warn"))
-        .format(|buf, record| {
+/// sandlet's log lines on stderr, `sandlet: LEVEL: message`, for its own targets.
+struct Logger;
+
+impl log::Log for Logger {
+    fn enabled(&self, meta: &log::Metadata<'_>) -> bool {
+        meta.level() <= log::max_level() && meta.target().starts_with("sandlet")
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        if self.enabled(record.metadata()) {
             let level = record.level().as_str().to_ascii_lowercase();
-            writeln!(buf, "sandlet: {level}: {}", record.args())
-        })
-        .init();
+            // One write per line, so lines of concurrent threads do not interleave.
+            let line = format!("sandlet: {level}: {}\n", record.args());
+            let _ = std::io::stderr().write_all(line.as_bytes());
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+/// The level of sandlet's log from `RUST_LOG` (`warn` when it says nothing of sandlet):
+/// the last directive naming `sandlet` or a module of it (`sandlet=debug`,
+/// `sandlet::supervisor=trace`), else the last bare level (`debug`).
+fn log_level(spec: &str) -> log::LevelFilter {
+    let (mut ours, mut bare) = (None, None);
+    for directive in spec.split(',').map(str::trim) {
+        match directive.split_once('=') {
+            Some((target, level)) if target == "sandlet" || target.starts_with("sandlet::") => {
+                ours = level.parse().ok().or(ours);
+            }
+            Some(_) => {}
+            None => bare = directive.parse().ok().or(bare),
+        }
+    }
+    ours.or(bare).unwrap_or(log::LevelFilter::Warn)
+}
+
+fn init_logging() {
+    static LOGGER: Logger = Logger;
+    let spec = std::env::var("RUST_LOG").unwrap_or_default();
+    if log::set_logger(&LOGGER).is_ok() {
+        log::set_max_level(log_level(&spec));
+    }
 }
 
 /// Exit code of `sandlet run` for how the command ended.
@@ -205,4 +241,22 @@ fn main() -> ExitCode {
         },
     };
     ExitCode::from(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::log_level;
+    use log::LevelFilter;
+
+    #[test]
+    fn rust_log_directives() {
+        assert_eq!(log_level(""), LevelFilter::Warn);
+        assert_eq!(log_level("sandlet=debug"), LevelFilter::Debug);
+        assert_eq!(log_level("sandlet::supervisor=trace"), LevelFilter::Trace);
+        assert_eq!(log_level("info"), LevelFilter::Info);
+        assert_eq!(log_level("info,sandlet=error"), LevelFilter::Error);
+        assert_eq!(log_level("mio=trace"), LevelFilter::Warn);
+        assert_eq!(log_level("sandlet=bogus"), LevelFilter::Warn);
+        assert_eq!(log_level("sandlet=off"), LevelFilter::Off);
+    }
 }

@@ -519,13 +519,10 @@ fn a_change_on_the_host_during_the_run_is_a_conflict() {
 
 /// `sandlet run` with the system dirs, the probe and `flags`, running the probe.
 fn probe_in(mode: Mode, flags: &[&str], probe_args: &[&str]) -> util::Output {
-    let mut args = vec!["run"];
-    args.extend_from_slice(flags);
     let system = util::system_flags();
-    args.extend(system.iter().map(String::as_str));
-    args.extend_from_slice(&["-r", util::probe_dir(), "--", util::probe()]);
-    args.extend_from_slice(probe_args);
-    run(mode.sandlet(&args))
+    let mut all = flags.to_vec();
+    all.extend(system.iter().map(String::as_str));
+    util::sandboxed_output(mode, &all, probe_args)
 }
 
 #[test]

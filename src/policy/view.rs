@@ -3,7 +3,6 @@
 //! upper layer) in a user + mount namespace of its own (see [`crate::overlay`]); the
 //! changes reach the directory only when the run ends and the policy says commit.
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -33,16 +32,6 @@ impl FromStr for Finish {
                 "'{s}' is not one of commit, abort, keep"
             ))),
         }
-    }
-}
-
-impl fmt::Display for Finish {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Finish::Commit => "commit",
-            Finish::Abort => "abort",
-            Finish::Keep => "keep",
-        })
     }
 }
 
@@ -260,7 +249,6 @@ mod tests {
         for bad in ["", "Commit", "yes", "abort "] {
             assert!(bad.parse::<Finish>().is_err(), "{bad:?}");
         }
-        assert_eq!(Finish::Keep.to_string(), "keep");
     }
 
     #[test]

@@ -141,9 +141,6 @@ pub const REPORT_LEN: usize = 8;
 pub enum Report {
     /// Here is the seccomp listener; waiting for "go".
     Listener(OwnedFd),
-    /// The listener is this fd number in the child (take it with pidfd_getfd): used
-    /// when `sendmsg` itself is trapped and so cannot carry it.
-    ListenerNumber(i32),
     /// This step failed with this error; the child has exited.
     Failed(Step, io::Error),
     /// `--max-disk`: the size-limited layer directory (a tmpfs in the child's mount
@@ -160,7 +157,6 @@ pub fn decode_report(buf: &[u8], fd: Option<OwnedFd>) -> Option<Report> {
     let errno = i32::from_ne_bytes(buf.get(4..8)?.try_into().ok()?);
     match (step, fd) {
         (0, Some(fd)) => Some(Report::Listener(fd)),
-        (0, None) if errno > 2 => Some(Report::ListenerNumber(errno)),
         (0, None) => None,
         (LAYER_CODE, Some(fd)) => Some(Report::Layer(fd)),
         (LAYER_CODE, None) => None,
@@ -301,6 +297,16 @@ fn confine_and_exec(plan: &ChildPlan, report: RawFd) -> ! {
         );
     }
     if plan.listener {
+        // sendmsg trapped by the filter itself: a courier made before the filter (so
+        // outside it) shares our descriptor table and sends the listener for us.
+        let courier = if plan.listener_by_courier {
+            match Courier::start(report) {
+                Ok(c) => Some(c),
+                Err(e) => fail(report, Step::SendListener, e),
+            }
+        } else {
+            None
+        };
         let flags = sys::SECCOMP_FILTER_FLAG_NEW_LISTENER;
         let installed = match sys::seccomp_set_filter(
             &plan.filter,
@@ -319,13 +325,9 @@ fn confine_and_exec(plan: &ChildPlan, report: RawFd) -> ! {
         };
         // SAFETY: `report` is the open socket `spawn` borrowed for this child.
         let sock = unsafe { BorrowedFd::borrow_raw(report) };
-        let sent = if plan.listener_by_number {
-            // sendmsg is trapped by this very filter: say which fd it is instead.
-            let mut msg = [0u8; REPORT_LEN];
-            msg[4..].copy_from_slice(&listener.as_raw_fd().to_ne_bytes());
-            sys::write_all_raw(report, &msg)
-        } else {
-            sys::send_with_fd(sock, &[0u8; REPORT_LEN], listener.as_fd())
+        let sent = match courier {
+            Some(courier) => courier.deliver(listener.as_raw_fd()),
+            None => sys::send_with_fd(sock, &[0u8; REPORT_LEN], listener.as_fd()),
         };
         check(Step::SendListener, sent);
         let mut go = [0u8; 1];
@@ -357,6 +359,86 @@ fn confine_and_exec(plan: &ChildPlan, report: RawFd) -> ! {
     fail(report, Step::Exec, err)
 }
 
+/// A process that shares the child's descriptor table (`CLONE_FILES`) but not its
+/// seccomp filter, made before the filter is installed. When the filter traps `sendmsg`
+/// (UDP rules), the child cannot send the listener itself: the notification would go to
+/// that very listener, which nobody reads yet. The courier can, and the parent needs no
+/// `pidfd_getfd` to take it (which container profiles refuse). It runs only our code:
+/// it reads the listener's number from a pipe, sends it, and exits before the command
+/// is exec'd (the child reaps it); it dies with the child (parent-death signal). No
+/// exemption is added to the filter, so the command gains nothing from it.
+struct Courier {
+    pid: Pid,
+    number: OwnedFd,
+    _rx: OwnedFd,
+}
+
+impl Courier {
+    fn start(report: RawFd) -> io::Result<Courier> {
+        let (rx, tx) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
+        let parent = rustix::process::getpid();
+        // SAFETY: as fork() in `spawn`: the new process has a copy of our memory and
+        // runs only `Courier::run`, which makes raw syscalls, allocates nothing and
+        // never returns. CLONE_FILES shares the descriptor table, nothing else.
+        let pid = unsafe {
+            libc::syscall(
+                libc::SYS_clone,
+                (libc::CLONE_FILES | libc::SIGCHLD) as libc::c_ulong,
+                0usize,
+                0usize,
+                0usize,
+                0usize,
+            )
+        };
+        match pid {
+            -1 => Err(io::Error::last_os_error()),
+            0 => Courier::run(report, rx.as_raw_fd(), parent),
+            pid => Ok(Courier {
+                pid: Pid::from_raw(pid as i32).expect("clone returned a positive pid"),
+                number: tx,
+                _rx: rx,
+            }),
+        }
+    }
+
+    /// In the courier: wait for the number, send that descriptor on `report`.
+    fn run(report: RawFd, rx: RawFd, parent: Pid) -> ! {
+        let died = sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as u64, 0, 0, 0).is_err()
+            || rustix::process::getppid() != Some(parent);
+        if died {
+            sys::exit_immediately(1);
+        }
+        let mut number = [0u8; 4];
+        // SAFETY: `rx` is the pipe's read end, open in the table we share.
+        let rx = unsafe { BorrowedFd::borrow_raw(rx) };
+        if !matches!(sys::read_raw(rx, &mut number), Ok(4)) {
+            sys::exit_immediately(1);
+        }
+        let fd = i32::from_ne_bytes(number);
+        // SAFETY: the child wrote the number of its listener, open in the shared table
+        // until the child hears from us (it waits for our exit first).
+        let (sock, listener) =
+            unsafe { (BorrowedFd::borrow_raw(report), BorrowedFd::borrow_raw(fd)) };
+        match sys::send_with_fd(sock, &[0u8; REPORT_LEN], listener) {
+            Ok(()) => sys::exit_immediately(0),
+            Err(_) => sys::exit_immediately(1),
+        }
+    }
+
+    /// In the child: has the courier send descriptor `fd`; waits until it is gone.
+    fn deliver(self, fd: RawFd) -> io::Result<()> {
+        sys::write_all_raw(self.number.as_raw_fd(), &fd.to_ne_bytes())?;
+        loop {
+            match rustix::process::waitpid(Some(self.pid), rustix::process::WaitOptions::empty()) {
+                Ok(Some((_, status))) if status.exit_status() == Some(0) => return Ok(()),
+                Ok(_) => return Err(io::Error::from_raw_os_error(libc::EPIPE)),
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -379,11 +461,5 @@ mod tests {
         }
         assert!(decode_report(&buf[..7], None).is_none());
         assert!(decode_report(&[0u8; REPORT_LEN], None).is_none());
-        let mut by_number = [0u8; REPORT_LEN];
-        by_number[4..].copy_from_slice(&7i32.to_ne_bytes());
-        assert!(matches!(
-            decode_report(&by_number, None),
-            Some(Report::ListenerNumber(7))
-        ));
     }
 }

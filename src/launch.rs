@@ -193,12 +193,7 @@ fn start(
     }
     // Nothing is trapped without a supervisor (Traps::for_policy).
     if traps.any() {
-        let report = read_report(ours).and_then(|r| match r {
-            Some(child::Report::ListenerNumber(n)) => sys::pidfd_getfd(sandbox.pidfd.as_fd(), n)
-                .map(|fd| Some(child::Report::Listener(fd))),
-            other => Ok(other),
-        });
-        match report {
+        match read_report(ours) {
             Ok(Some(child::Report::Listener(fd))) => {
                 if let Err(e) = sandbox.attach(fd, policy, traps) {
                     abort(sandbox);
@@ -213,8 +208,7 @@ fn start(
                 abort(sandbox);
                 return Err(child_failure(policy, exe, step, err));
             }
-            // (ListenerNumber was turned into Listener above.)
-            Ok(None | Some(child::Report::ListenerNumber(_) | child::Report::Layer(_))) => {
+            Ok(None | Some(child::Report::Layer(_))) => {
                 abort(sandbox);
                 return Err(
                     setup("receive the seccomp listener")(io::Error::from_raw_os_error(
@@ -242,9 +236,7 @@ fn start(
             abort(sandbox);
             return Err(child_failure(policy, exe, step, err));
         }
-        Ok(Some(
-            child::Report::Listener(_) | child::Report::ListenerNumber(_) | child::Report::Layer(_),
-        )) => {
+        Ok(Some(child::Report::Listener(_) | child::Report::Layer(_))) => {
             abort(sandbox);
             return Err(
                 setup("read child report")(io::Error::from_raw_os_error(libc::EPROTO)).into(),

@@ -54,9 +54,9 @@ pub struct ChildPlan {
     pub traps: Traps,
     /// The filter traps syscalls: install it with a listener and hand that over.
     pub listener: bool,
-    /// `sendmsg` is trapped, so the listener is named by number and taken with
-    /// pidfd_getfd instead of being sent with SCM_RIGHTS.
-    pub listener_by_number: bool,
+    /// `sendmsg` is trapped, so a courier process outside the filter sends the
+    /// listener (`child::Courier`).
+    pub listener_by_courier: bool,
     /// sandlet's pid, compared with `getppid()` after PDEATHSIG is armed.
     pub parent: rustix::process::Pid,
     /// Owners of the strings `argv`/`envp` point into; they must outlive the child's exec.
@@ -191,7 +191,7 @@ impl ChildPlan {
             filter,
             traps,
             listener: traps.any(),
-            listener_by_number: traps.datagrams(),
+            listener_by_courier: traps.datagrams(),
             parent: rustix::process::getpid(),
             _strings: strings,
             degraded: ruleset.degraded,

@@ -41,6 +41,9 @@ pub fn kernel_version(release: &str) -> Option<(u32, u32)> {
     Some((major, minor))
 }
 
+/// The row whose absence changes what runs (see [`Report`]'s display).
+const PIDFD_GETFD: &str = "pidfd_getfd";
+
 /// Probes the running kernel.
 pub fn probe() -> Report {
     let kernel = rustix::system::uname()
@@ -118,6 +121,32 @@ pub fn probe() -> Report {
         required: false,
     });
     rows.push(Row {
+        name: PIDFD_GETFD,
+        available: sys::pidfd_getfd_available(),
+        needs: "Linux 5.6, not refused by a container profile; UDP/ICMP rules, \
+                --net-deny, --net-deny-bind, --port-remap, a dynamic policy, --deterministic-dirs, \
+                the /proc view"
+            .into(),
+        required: false,
+    });
+    rows.push(Row {
+        name: "NOTIF_ADDFD + SETFD",
+        available: version >= (5, 9),
+        needs: "Linux 5.9 (by version); connects where pidfd_getfd is refused".into(),
+        required: false,
+    });
+    rows.push(Row {
+        name: "ptrace",
+        // A pid that cannot exist: ESRCH when the call is allowed, EPERM when a
+        // profile refuses it.
+        available: sys::ptrace_seize(i32::MAX, 0)
+            .is_err_and(|e| e.raw_os_error() == Some(libc::ESRCH)),
+        needs: "not refused by a container profile; --deny-exec, a dynamic policy, \
+                UDP rules with threads"
+            .into(),
+        required: false,
+    });
+    rows.push(Row {
         name: "/proc/PID/mem",
         available: proc_mem_readable(),
         needs: "a mounted /proc; the caller's memory without process_vm_*".into(),
@@ -180,7 +209,22 @@ impl fmt::Display for Report {
         } else {
             "not ok: a default run needs --allow-degraded (see the missing rows)"
         };
-        writeln!(f, "{verdict}")
+        writeln!(f, "{verdict}")?;
+        if self
+            .rows
+            .iter()
+            .any(|r| r.name == PIDFD_GETFD && !r.available)
+        {
+            writeln!(
+                f,
+                "pidfd_getfd is refused here: UDP and ICMP rules, --net-deny, --net-deny-bind, \
+                 --port-remap, a dynamic policy, --deterministic-dirs and the /proc view \
+                 refuse to start; connects under address rules are made on new sockets \
+                 (options set before connect are not carried over); give the container \
+                 --cap-add SYS_PTRACE to have them all"
+            )?;
+        }
+        Ok(())
     }
 }
 

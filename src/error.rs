@@ -159,8 +159,9 @@ impl fmt::Display for SetupError {
 }
 
 /// The setup step that fails where `pidfd_getfd` is refused (it has a hint of its own).
-pub const PIDFD_GETFD_STEP: &str = "pidfd_getfd, which network rules with addresses, UDP, \
-     --port-remap, --deterministic-dirs and the /proc view need";
+pub const PIDFD_GETFD_STEP: &str =
+    "pidfd_getfd, which UDP and ICMP rules, --net-deny, --net-deny-bind, \
+     --port-remap, a dynamic policy, --deterministic-dirs and the /proc view need";
 
 fn hint(step: &str, err: &io::Error) -> Option<&'static str> {
     match (step, err.raw_os_error()?) {

@@ -152,17 +152,27 @@ impl ChildPlan {
         } else {
             None
         };
-        let traps = Traps::for_policy(policy);
-        // Handlers that act on the caller's descriptors take them with pidfd_getfd: where
-        // it is refused (a container's seccomp profile), refuse at start, not per call.
-        let takes_fds =
-            traps.connect || traps.bind || traps.datagrams() || traps.sockname || traps.dirs;
-        if takes_fds && !crate::sys::pidfd_getfd_available() {
-            return Err(SetupError::Step {
-                step: crate::error::PIDFD_GETFD_STEP,
-                source: std::io::Error::from_raw_os_error(libc::EPERM),
+        let mut traps = Traps::for_policy(policy);
+        // Handlers that act on the caller's descriptors take them with pidfd_getfd:
+        // where it is refused (a container's seccomp profile), connects go to twins,
+        // and anything else that needs it refuses at start, not per call.
+        if (traps.take_fds() || traps.time) && !crate::sys::pidfd_getfd_available() {
+            if traps.take_fds() {
+                traps = traps.without_pidfd_getfd().ok_or(SetupError::Step {
+                    step: crate::error::PIDFD_GETFD_STEP,
+                    source: std::io::Error::from_raw_os_error(libc::EPERM),
+                })?;
+                log::warn!(
+                    "pidfd_getfd is refused here: connects are made on new sockets \
+                     (options set before connect are not carried over)"
+                );
             }
-            .into());
+            if traps.time {
+                log::warn!(
+                    "pidfd_getfd is refused here: under --time-start, a timerfd set to an \
+                     absolute wall-clock deadline fails with EPERM"
+                );
+            }
         }
         let filter = seccomp::program(&policy.deny_syscalls, traps).map_err(SetupError::from)?;
         debug!("seccomp filter: {} instructions", filter.len());

@@ -5,8 +5,6 @@
 mod util;
 
 use std::net::{Ipv4Addr, Ipv6Addr, TcpListener, UdpSocket};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use util::{bare, sandboxed, sandboxed_output, Mode};
@@ -320,62 +318,13 @@ fn malformed_specs_exit_2_and_run_nothing() {
     }
 }
 
-/// A loopback listener drained by a thread that counts the connections it accepts.
-struct Counted {
-    port: String,
-    count: Arc<AtomicUsize>,
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Counted {
-    fn new() -> Counted {
-        let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-        l.set_nonblocking(true).unwrap();
-        let port = l.local_addr().unwrap().port().to_string();
-        let count = Arc::new(AtomicUsize::new(0));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (c, s) = (Arc::clone(&count), Arc::clone(&stop));
-        let thread = std::thread::spawn(move || loop {
-            match l.accept() {
-                Ok(_) => {
-                    c.fetch_add(1, Ordering::SeqCst);
-                }
-                Err(_) if s.load(Ordering::SeqCst) => break,
-                Err(_) => std::thread::sleep(Duration::from_millis(1)),
-            }
-        });
-        Counted {
-            port,
-            count,
-            stop,
-            thread: Some(thread),
-        }
-    }
-
-    /// Connections accepted so far, after the backlog is drained.
-    fn taken(&self) -> usize {
-        std::thread::sleep(Duration::from_millis(50));
-        self.count.swap(0, Ordering::SeqCst)
-    }
-}
-
-impl Drop for Counted {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
 #[test]
 fn connect_race_never_reaches_a_denied_server() {
     // One thread connects to the allowed server while another rewrites the sockaddr to
     // the denied one in a tight loop; the decision is made on the address copy the
     // supervisor read, so the denied server never sees a connection.
-    let allowed = Counted::new();
-    let denied = Counted::new();
+    let allowed = util::Counted::new();
+    let denied = util::Counted::new();
     let (a, d) = (allowed.port.as_str(), denied.port.as_str());
     let race = ["connect_race", "127.0.0.1", a, d, "3000"];
     // Control: unconfined, the flipping thread gets connects to the denied server.

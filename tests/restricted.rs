@@ -105,25 +105,103 @@ fn check_tells_what_the_profile_takes_away() {
             out.out()
         );
         assert_eq!(row("/proc/PID/mem"), "available", "{mode:?}: {}", out.out());
+        assert_eq!(row("pidfd_getfd"), "missing", "{mode:?}: {}", out.out());
+        assert!(
+            out.out().contains("pidfd_getfd is refused here"),
+            "{mode:?}: {}",
+            out.out()
+        );
         let bare = run(mode.sandlet(&["check"]));
         assert!(
             bare.out()
                 .contains("process_vm_readv/writev      available"),
             "{mode:?}"
         );
+        assert!(
+            bare.out()
+                .contains("pidfd_getfd                  available"),
+            "{mode:?}"
+        );
+        assert!(!bare.out().contains("is refused here"), "{mode:?}");
+    }
+}
+
+#[test]
+fn connects_are_made_on_twins_under_the_profile() {
+    // Without pidfd_getfd the supervisor connects a socket of its own and installs it
+    // over the caller's descriptor: the caller sees a connected socket with its flags
+    // (FD_CLOEXEC, O_NONBLOCK), EISCONN on a second connect; a socket bound before
+    // connect cannot be carried over (EOPNOTSUPP); a denied address stays refused.
+    let (allowed, denied) = (util::Counted::new(), util::Counted::new());
+    let rule = format!("tcp://127.0.0.1:{}", allowed.port);
+    let flags = ["--net-allow", rule.as_str(), "--net-allow-bind", "0"];
+    let twin = ["tcp_twin", "127.0.0.1", allowed.port.as_str()];
+    let to_denied = ["tcp_connect", "127.0.0.1", denied.port.as_str()];
+    assert_eq!(util::bare(Mode::Root, &to_denied), "ok", "control");
+    assert_eq!(denied.taken(), 1, "control");
+    for mode in Mode::ALL {
+        assert_eq!(
+            probe_run(mode, false, &flags, &twin),
+            "ok bound ok",
+            "{mode:?}"
+        );
+        assert_eq!(
+            probe_run(mode, true, &flags, &twin),
+            "ok bound EOPNOTSUPP",
+            "{mode:?}"
+        );
+        // Four connects without the profile, three with it (the bound socket's).
+        assert_eq!(allowed.taken(), 7, "{mode:?}");
+        let refused = probe_run(mode, false, &flags, &to_denied);
+        assert!(refused.starts_with("err "), "{mode:?}: {refused}");
+        assert_eq!(
+            probe_run(mode, true, &flags, &to_denied),
+            refused,
+            "{mode:?}"
+        );
+        assert_eq!(denied.taken(), 0, "{mode:?}");
+    }
+}
+
+#[test]
+fn a_twin_connects_only_to_the_address_checked() {
+    // One thread connects to the allowed server while another rewrites the sockaddr to
+    // the denied one; under the profile too the denied server never sees a connection.
+    let (allowed, denied) = (util::Counted::new(), util::Counted::new());
+    let (a, d) = (allowed.port.as_str(), denied.port.as_str());
+    let race = ["connect_race", "127.0.0.1", a, d, "2000"];
+    let control = util::bare(Mode::Root, &race);
+    assert!(control.starts_with("ok "), "control: {control}");
+    assert!(
+        denied.taken() > 0,
+        "control: the race never hit the denied port"
+    );
+    allowed.taken();
+    let rule = format!("tcp://127.0.0.1:{a}");
+    for mode in Mode::ALL {
+        let out = probe_run(mode, true, &["--net-allow", &rule], &race);
+        let connected: usize = out.strip_prefix("ok ").unwrap().parse().unwrap();
+        assert!(connected > 0, "{mode:?}: no connect was allowed: {out}");
+        assert_eq!(allowed.taken(), connected, "{mode:?}: {out}");
+        assert_eq!(
+            denied.taken(),
+            0,
+            "{mode:?}: a connection reached the denied server"
+        );
     }
 }
 
 #[test]
 fn what_needs_pidfd_getfd_refuses_at_start() {
-    // Rules with addresses (and UDP, --port-remap, listings) take the caller's
-    // descriptors with pidfd_getfd: under the profile the run refuses at start (125)
-    // and says why, instead of failing every call. A default run still works, and
-    // outside the profile the same flags run (control).
+    // UDP rules, listings (and --port-remap, bind rules, a dynamic policy) take the
+    // caller's descriptors with pidfd_getfd: under the profile the run refuses at start
+    // (125) and says why, instead of failing every call. A default run still works,
+    // and outside the profile the same flags run (control).
     let system = util::system_flags();
     for mode in Mode::ALL {
         for flags in [
             &["--net-allow", "127.0.0.1:80"][..],
+            &["--net-deny-bind", "80"],
             &["--deterministic-dirs"],
         ] {
             let mut args = vec!["run"];

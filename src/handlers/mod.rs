@@ -15,6 +15,7 @@ pub mod process;
 pub mod procview;
 pub mod programs;
 pub mod random;
+pub mod swap;
 pub mod tcp_table;
 pub mod time;
 pub mod tracer;
@@ -61,13 +62,15 @@ pub struct Ctx {
     pub delayed: Mutex<Vec<(std::time::Instant, Notif, Response)>>,
     /// Connects made on a caller's behalf that are still in progress: answered by the
     /// poll loop when the socket says how they ended (see [`net`]).
-    pub connecting: Mutex<Vec<(Notif, OwnedFd)>>,
+    pub connecting: Mutex<Vec<(Notif, OwnedFd, bool)>>,
     /// Wakes the poll loop (when something is handed to it from a worker).
     pub waker: Option<std::sync::Arc<mio::Waker>>,
     /// Files served instead of the host's (`/etc/hosts`, `/etc/hostname`, ...).
     pub served: crate::state::ServedFiles,
     /// The sandbox's process group (for `--memory-kill`).
     pub group: Pid,
+    /// Where `pidfd_getfd` is refused: connects are made on twins (see [`swap`]).
+    pub swap: Option<swap::Swap>,
 }
 
 impl Ctx {
@@ -202,9 +205,11 @@ pub enum Decision {
     /// Keep it unanswered (held forks); it is answered when the hold is released.
     Park,
     /// A connect on the caller's behalf is in progress on `socket` (a duplicate of the
-    /// caller's): the poll loop answers when it ends, with its result.
+    /// caller's, or a `twin` that replaced it): the poll loop answers when it ends,
+    /// with its result.
     Connecting {
         socket: OwnedFd,
+        twin: bool,
     },
 }
 

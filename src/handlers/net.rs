@@ -20,6 +20,7 @@ use log::{debug, warn};
 use rustix::fs::OFlags;
 use rustix::net::{sockopt, AddressFamily, SocketType};
 
+use super::swap::Found;
 use super::{caller_fd, Ctx, Decision, Handler};
 use crate::dynamic::{Category, EventKind};
 use crate::policy::net::Proto;
@@ -60,6 +61,9 @@ fn carry_on() -> Decision {
 struct Socket {
     fd: OwnedFd,
     proto: Proto,
+    /// A twin (`swap`): once connected, it becomes this descriptor number of the
+    /// caller's, close-on-exec or not.
+    replaces: Option<(i32, bool)>,
 }
 
 /// Takes a duplicate of the caller's socket `fd`; `None` when it is not TCP or UDP over
@@ -81,7 +85,11 @@ fn socket(n: &Notif, fd: u64) -> Result<Option<Socket>, Decision> {
         // No other inet socket can be created under the filter.
         _ => return Err(errno(libc::EPERM)),
     };
-    Ok(Some(Socket { fd: sock, proto }))
+    Ok(Some(Socket {
+        fd: sock,
+        proto,
+        replaces: None,
+    }))
 }
 
 /// Reads `len` bytes at `addr` in the caller.
@@ -209,7 +217,19 @@ fn done(r: rustix::io::Result<()>) -> Decision {
 }
 
 fn connect(ctx: &Ctx, n: &Notif) -> Decision {
-    let sock = match socket(n, n.args[0]) {
+    let found = match &ctx.swap {
+        None => socket(n, n.args[0]),
+        Some(swap) => match swap.twin(n, n.args[0]) {
+            Ok(Found::NotInet) => Ok(None),
+            Ok(Found::Twin(t)) => Ok(Some(Socket {
+                fd: t.fd,
+                proto: t.proto,
+                replaces: Some((t.number, t.cloexec)),
+            })),
+            Err(e) => Err(errno(e)),
+        },
+    };
+    let sock = match found {
         Ok(Some(s)) => s,
         Ok(None) => return super::fdguard::non_inet(ctx, n, CONNECT),
         Err(d) => return d,
@@ -258,7 +278,13 @@ fn connect_on_behalf(ctx: &Ctx, n: &Notif, sock: Socket, to: SocketAddr) -> Deci
         Err(e) => return done(Err(e)),
     };
     if sock.proto != Proto::Tcp || flags.contains(OFlags::NONBLOCK) {
-        return done(connect(&sock.fd));
+        let connected = connect(&sock.fd);
+        if matches!(connected, Ok(()) | Err(rustix::io::Errno::INPROGRESS)) {
+            if let Err(d) = install(ctx, n, &sock) {
+                return d;
+            }
+        }
+        return done(connected);
     }
     if lock(&ctx.connecting).len() >= MAX_CONNECTING {
         warn!(
@@ -272,10 +298,34 @@ fn connect_on_behalf(ctx: &Ctx, n: &Notif, sock: Socket, to: SocketAddr) -> Deci
     }
     let started = connect(&sock.fd);
     let _ = rustix::fs::fcntl_setfl(&sock.fd, flags);
+    if matches!(started, Ok(()) | Err(rustix::io::Errno::INPROGRESS)) {
+        if let Err(d) = install(ctx, n, &sock) {
+            return d;
+        }
+    }
     match started {
-        Err(rustix::io::Errno::INPROGRESS) => Decision::Connecting { socket: sock.fd },
+        Err(rustix::io::Errno::INPROGRESS) => Decision::Connecting {
+            twin: sock.replaces.is_some(),
+            socket: sock.fd,
+        },
         other => done(other),
     }
+}
+
+/// A twin that connected (or is connecting) takes the caller's descriptor's place.
+fn install(ctx: &Ctx, n: &Notif, sock: &Socket) -> Result<(), Decision> {
+    let Some((number, cloexec)) = sock.replaces else {
+        return Ok(());
+    };
+    ctx.listener
+        .place_fd(n.id, sock.fd.as_fd(), number, cloexec)
+        .map_err(|e| {
+            warn!(
+                "install a socket as fd {number} of {}: {e}; refusing",
+                n.pid
+            );
+            errno(libc::EPERM)
+        })
 }
 
 /// Where the kernel really sends a connection or datagram addressed to `to` from
@@ -358,6 +408,11 @@ fn local_port(sock: &Socket) -> rustix::io::Result<u16> {
 }
 
 fn bind(ctx: &Ctx, n: &Notif) -> Decision {
+    if let Some(swap) = &ctx.swap {
+        // Trapped only to note bound sockets: no bind rule is in force (`swap`).
+        swap.note_bind(n, n.args[0]);
+        return carry_on();
+    }
     let sock = match socket(n, n.args[0]) {
         Ok(Some(s)) => s,
         Ok(None) => return super::fdguard::non_inet(ctx, n, BIND),

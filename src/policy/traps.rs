@@ -45,6 +45,10 @@ pub struct Traps {
     /// The /proc view: path syscalls that can name a foreign process (`stat` and
     /// friends, `access`, `readlink`, `chdir`); opens go with `open`.
     pub proc: bool,
+    /// `pidfd_getfd` is refused here: connects are made on twins installed over the
+    /// caller's descriptor (`handlers::swap`), and binds are trapped only to note which
+    /// sockets are bound. Set by [`Traps::without_pidfd_getfd`].
+    pub swap: bool,
 }
 
 impl Traps {
@@ -67,6 +71,7 @@ impl Traps {
         exec: true,
         fork_events: true,
         proc: true,
+        swap: false,
     };
 
     /// What `policy` needs trapped: nothing without the supervisor.
@@ -91,6 +96,7 @@ impl Traps {
                 exec: policy.dynamic.is_some() || !policy.deny_exec.is_empty(),
                 fork_events: policy.dynamic.is_some(),
                 proc: policy.proc_view,
+                swap: false,
             },
         }
     }
@@ -112,6 +118,25 @@ impl Traps {
             || self.proc
             || self.time
             || self.exec
+    }
+
+    /// Whether a handler takes the caller's descriptors (`pidfd_getfd`).
+    pub fn take_fds(self) -> bool {
+        self.connect || self.bind || self.datagrams() || self.sockname || self.dirs
+    }
+
+    /// These traps where `pidfd_getfd` is refused: connects go to twins (and binds are
+    /// trapped to note bound sockets). `None` when a trap other than `connect` needs
+    /// the caller's descriptors: nothing safe can stand in for it.
+    pub fn without_pidfd_getfd(self) -> Option<Traps> {
+        if self.bind || self.datagrams() || self.sockname || self.dirs {
+            return None;
+        }
+        Some(Traps {
+            bind: self.connect,
+            swap: self.connect,
+            ..self
+        })
     }
 
     /// Datagram sockets are open, so sends that can name a destination are trapped.

@@ -3,7 +3,11 @@
 //! sandlet took is closed at once: an epoll registration lives as long as the socket,
 //! not the descriptor, so a connect that never completes holds no descriptor and no
 //! thread of sandlet's. When the socket reports, the caller's descriptor is taken again
-//! to read the result (SO_ERROR) and the caller is answered. An attempt whose caller was
+//! to read the result (SO_ERROR) and the caller is answered. (A twin, made where
+//! `pidfd_getfd` is refused, is kept instead: it cannot be taken again; at most
+//! `MAX_CONNECTING` are.) A connect that succeeded is made once more, as the caller's
+//! own blocking connect would have, so that the socket counts as connected (a later
+//! connect answers EISCONN, not 0). An attempt whose caller was
 //! killed is forgotten at the next sweep (its socket, closed with the caller, leaves the
 //! set by itself).
 
@@ -29,6 +33,7 @@ struct Waiting {
     key: u64,
     n: Notif,
     ino: u64,
+    twin: Option<OwnedFd>,
 }
 
 /// The epoll set of sockets being connected, itself watched by the poll loop.
@@ -54,8 +59,8 @@ impl Connects {
 
     /// Watches the sockets of the connects handed over since the last call (see
     /// [`Decision::Connecting`]) and closes sandlet's duplicates of them.
-    fn adopt(&mut self, ctx: &Ctx, handed: Vec<(Notif, OwnedFd)>) {
-        for (n, socket) in handed {
+    fn adopt(&mut self, ctx: &Ctx, handed: Vec<(Notif, OwnedFd, bool)>) {
+        for (n, socket, twin) in handed {
             let key = self.next;
             self.next += 1;
             let ino = rustix::fs::fstat(&socket).map_or(0, |s| s.st_ino);
@@ -68,7 +73,12 @@ impl Connects {
                 other => other,
             };
             match watched {
-                Ok(()) => self.waiting.push(Waiting { key, n, ino }),
+                Ok(()) => self.waiting.push(Waiting {
+                    key,
+                    n,
+                    ino,
+                    twin: twin.then_some(socket),
+                }),
                 Err(e) => dispatch::answer(
                     ctx,
                     &n,
@@ -132,13 +142,24 @@ impl Connects {
 }
 
 /// How the connect of `w` ended: SO_ERROR of the caller's socket, read through a new
-/// duplicate of the caller's descriptor. If that descriptor was closed or now names
+/// duplicate of the caller's descriptor (or of the twin). If that descriptor was closed or now names
 /// another file, only the event is left to tell.
 fn result(w: &Waiting, flags: epoll::EventFlags) -> Response {
-    match caller_fd(&w.n, w.n.args[0]) {
-        Ok(fd) if rustix::fs::fstat(&fd).is_ok_and(|s| s.st_ino == w.ino) => {
-            match rustix::net::sockopt::socket_error(&fd) {
-                Ok(Ok(())) => Response::Value(0),
+    let taken;
+    let fd = match &w.twin {
+        Some(twin) => Some(twin),
+        None => {
+            taken = caller_fd(&w.n, w.n.args[0]).ok();
+            taken.as_ref()
+        }
+    };
+    match fd {
+        Some(fd) if rustix::fs::fstat(fd).is_ok_and(|s| s.st_ino == w.ino) => {
+            match rustix::net::sockopt::socket_error(fd) {
+                Ok(Ok(())) => {
+                    settle(fd);
+                    Response::Value(0)
+                }
                 Ok(Err(e)) | Err(e) => Response::Errno(e.raw_os_error()),
             }
         }
@@ -146,6 +167,19 @@ fn result(w: &Waiting, flags: epoll::EventFlags) -> Response {
             Response::Errno(libc::ECONNABORTED)
         }
         _ => Response::Value(0),
+    }
+}
+
+/// Connects a socket whose attempt succeeded once more, to its peer: the kernel then
+/// counts it as connected (a third connect gets EISCONN, as after a blocking connect).
+fn settle(fd: &OwnedFd) {
+    if let Ok(peer) = rustix::net::getpeername(fd) {
+        if let Some(Ok(peer)) = peer.map(std::net::SocketAddr::try_from) {
+            let _ = match peer {
+                std::net::SocketAddr::V4(a) => rustix::net::connect(fd, &a),
+                std::net::SocketAddr::V6(a) => rustix::net::connect(fd, &a),
+            };
+        }
     }
 }
 

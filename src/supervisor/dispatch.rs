@@ -172,13 +172,13 @@ pub fn answer(ctx: &Ctx, n: &Notif, decision: Decision) {
     let response = match decision {
         Decision::Respond(response) => response,
         Decision::Park => return,
-        Decision::Connecting { socket } => {
+        Decision::Connecting { socket, twin } => {
             debug!(
                 "{} by {}: in progress, answered when it ends",
                 name(),
                 n.pid
             );
-            crate::state::lock(&ctx.connecting).push((*n, socket));
+            crate::state::lock(&ctx.connecting).push((*n, socket, twin));
             if let Some(waker) = &ctx.waker {
                 if let Err(e) = waker.wake() {
                     warn!("wake the supervisor: {e}");
@@ -240,6 +240,7 @@ mod tests {
             deny_exec: Vec::new(),
             gate: None,
             group: rustix::process::getpid(),
+            swap: None,
         }
     }
 

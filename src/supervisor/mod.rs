@@ -182,7 +182,7 @@ impl Supervisor {
             connecting: Mutex::new(Vec::new()),
             waker: Some(Arc::clone(&self.waker)),
             deny_exec: whole.deny_exec.clone(),
-            gate: (traps.exec || traps.udp || traps.icmp || traps.bind)
+            gate: (traps.exec || traps.udp || traps.icmp || (traps.bind && !traps.swap))
                 .then(|| Gate::new(Some(Arc::clone(&self.waker)))),
             dynamic: match &whole.dynamic {
                 None => None,
@@ -207,6 +207,7 @@ impl Supervisor {
             },
             ports: whole.net.remap.then(Default::default),
             group: self.pid,
+            swap: traps.swap.then(Default::default),
         });
         let table = Table::new(traps);
         let pool = if table.has_blocking() {

@@ -887,6 +887,73 @@ static void act_inet(const char *ip, const char *port, int type, int what)
 }
 
 /*
+ * tcp_twin IP PORT: what a program sees of its TCP sockets after connects: a blocking
+ * connect (then: peer port, FD_CLOEXEC kept, a second connect EISCONN, a write), a
+ * non-blocking one (O_NONBLOCK kept, ends with SO_ERROR 0), a plain socket without
+ * FD_CLOEXEC (stays without), and a socket bound before its connect ("bound" and the
+ * result). Prints "ok bound RESULT" or "fail STEP ERRNO".
+ */
+static const char *ename(int e);
+
+static void twin_fail(const char *step)
+{
+	outf("fail %s %s", step, ename(errno));
+	finish();
+}
+
+static void act_tcp_twin(const char *ip, const char *port)
+{
+	union anyaddr a, peer, any;
+	socklen_t len = parse_addr(ip, port, &a), plen = sizeof(peer);
+	int fd = socket(a.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int nb, plain, bound, err = 0;
+	struct pollfd p;
+
+	if (fd < 0 || connect(fd, &a.sa, len))
+		twin_fail("connect");
+	if (getpeername(fd, &peer.sa, &plen))
+		twin_fail("getpeername");
+	if ((peer.sa.sa_family == AF_INET ? peer.in4.sin_port : peer.in6.sin6_port) !=
+	    htons(atoi(port)))
+		twin_fail("peer");
+	if (!(fcntl(fd, F_GETFD) & FD_CLOEXEC))
+		twin_fail("cloexec");
+	if (connect(fd, &a.sa, len) == 0 || errno != EISCONN)
+		twin_fail("reconnect");
+	if (write(fd, "x", 1) != 1)
+		twin_fail("write");
+	nb = socket(a.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	if (nb < 0 || (connect(nb, &a.sa, len) && errno != EINPROGRESS))
+		twin_fail("nonblocking");
+	p.fd = nb;
+	p.events = POLLOUT;
+	plen = sizeof(err);
+	if (poll(&p, 1, 5000) != 1 || getsockopt(nb, SOL_SOCKET, SO_ERROR, &err, &plen) ||
+	    err)
+		twin_fail("connected");
+	if (!(fcntl(nb, F_GETFL) & O_NONBLOCK) || (fcntl(nb, F_GETFD) & FD_CLOEXEC))
+		twin_fail("flags");
+	plain = socket(a.sa.sa_family, SOCK_STREAM, 0);
+	if (plain < 0 || connect(plain, &a.sa, len))
+		twin_fail("plain");
+	if (fcntl(plain, F_GETFD) & FD_CLOEXEC)
+		twin_fail("plain cloexec");
+	memcpy(&any, &a, sizeof(any));
+	if (any.sa.sa_family == AF_INET)
+		any.in4.sin_port = 0;
+	else
+		any.in6.sin6_port = 0;
+	bound = socket(a.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (bound < 0 || bind(bound, &any.sa, len))
+		twin_fail("bind");
+	if (connect(bound, &a.sa, len) == 0)
+		outf("ok bound ok");
+	else
+		outf("ok bound %s", ename(errno));
+	finish();
+}
+
+/*
  * fs_storm DIR: every kind of change to DIR, which must hold files "a" (regular) and
  * "b" (regular), and a directory "sub": creat, openat2 with O_CREAT, renameat2
  * NOREPLACE onto an existing name (must fail EEXIST), renameat2 EXCHANGE of a and b,
@@ -3061,6 +3128,7 @@ int main(int argc, char **argv)
 		act_inet(argv[2], argv[3], SOCK_STREAM, 0);
 	}
 	if (IS("fs_storm")) { NARGS(1); act_fs_storm(argv[2]); }
+	if (IS("tcp_twin")) { NARGS(2); act_tcp_twin(argv[2], argv[3]); }
 	if (IS("docker_profile") && argc > 2) act_docker_profile(argv + 2);
 	if (IS("deny_race")) { NARGS(2); act_deny_race(argv[2], need_long(argv[3])); }
 	if (IS("stuck_connects")) {

@@ -687,3 +687,52 @@ pub fn wait_gone(pid: i32, limit: Duration) -> bool {
     unsafe { libc::close(fd) };
     r == 1
 }
+
+/// A loopback listener drained by a thread that counts the connections it accepts.
+pub struct Counted {
+    pub port: String,
+    count: std::sync::Arc<AtomicUsize>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Counted {
+    pub fn new() -> Counted {
+        let l = std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).unwrap();
+        l.set_nonblocking(true).unwrap();
+        let port = l.local_addr().unwrap().port().to_string();
+        let count = std::sync::Arc::new(AtomicUsize::new(0));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (c, s) = (std::sync::Arc::clone(&count), std::sync::Arc::clone(&stop));
+        let thread = std::thread::spawn(move || loop {
+            match l.accept() {
+                Ok(_) => {
+                    c.fetch_add(1, Ordering::SeqCst);
+                }
+                Err(_) if s.load(Ordering::SeqCst) => break,
+                Err(_) => std::thread::sleep(Duration::from_millis(1)),
+            }
+        });
+        Counted {
+            port,
+            count,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// Connections accepted so far, after the backlog is drained.
+    pub fn taken(&self) -> usize {
+        std::thread::sleep(Duration::from_millis(50));
+        self.count.swap(0, Ordering::SeqCst)
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

@@ -28,6 +28,9 @@ else
     echo "none"
 fi
 
+stage "inside Docker's default seccomp profile (skips where no engine runs)"
+scripts/docker-e2e.sh
+
 stage "sandlet check (informational)"
 if ! cargo run --quiet -- check; then
     echo "(this kernel lacks a protection a default run needs; the tests above still ran)"

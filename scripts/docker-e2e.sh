@@ -71,6 +71,9 @@ say "image $image built ($(docker --version))"
 
 # The seeded bytes outside any container: the container must give the same.
 seeded=$("$bin" run -r "$root/probe" --random-seed 1 -- "$root/probe/probe" getrandom 16)
+stream='bb=$0; $bb head -c 16 /dev/urandom | $bb od -An -tx1'
+urandom=$("$bin" run -r "$root/bin" --random-seed 1 -- "$root/bin/busybox" sh -c "$stream" \
+    "$root/bin/busybox")
 
 failed=0
 # expect NAME USER WANT_EXIT WANT_OUT CMD...: run CMD in a fresh container as USER with
@@ -118,6 +121,8 @@ for user in 0:0 65534:65534; do
         sandlet run "${sys[@]}" --net-allow 127.0.0.1:8080 -- true
     expect "--random-seed" "$user" 0 "$seeded" \
         sandlet run "${sys[@]}" --random-seed 1 -- /probe/probe getrandom 16
+    expect "--random-seed: /dev/urandom" "$user" 0 "$urandom" \
+        sandlet run "${sys[@]}" --random-seed 1 -- /bin/busybox sh -c "$stream" /bin/busybox
     expect "--time-start" "$user" 0 2000 \
         sandlet run "${sys[@]}" --time-start 2000-01-01T00:00:00Z -- date -u +%Y
     expect "--name" "$user" 0 box sandlet run "${sys[@]}" --name box -- uname -n

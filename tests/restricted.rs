@@ -223,3 +223,31 @@ fn what_needs_pidfd_getfd_refuses_at_start() {
         assert_eq!(restricted(mode, &args).code(), 0, "{mode:?}: a default run");
     }
 }
+
+#[test]
+fn exec_decisions_hold_under_the_profile() {
+    // kcmp is refused there, so the exec gate cannot tell which processes share the
+    // caller's memory and freezes them all; a shell's fork+exec and Python's
+    // posix_spawn (vfork) are decided as outside the profile.
+    let script = "import os, subprocess\n\
+        print(subprocess.run(['/bin/true']).returncode)\n\
+        quiet = [(os.POSIX_SPAWN_OPEN, 1, '/dev/null', os.O_WRONLY, 0)]\n\
+        try:\n    os.waitpid(os.posix_spawn('/usr/bin/id', ['id'], os.environ, \
+        file_actions=quiet), 0); print('spawned')\n\
+        except OSError as e: print('refused', e.errno)\n";
+    let system = util::system_flags();
+    for mode in Mode::ALL {
+        for (deny, want) in [(None, "0\nspawned"), (Some("/usr/bin/id"), "0\nrefused 1")] {
+            let mut args = vec!["run"];
+            args.extend(system.iter().map(String::as_str));
+            if let Some(d) = deny {
+                args.extend_from_slice(&["--deny-exec", d]);
+            }
+            args.extend_from_slice(&["--", "/usr/bin/python3", "-c", script]);
+            let out = restricted(mode, &args);
+            assert_eq!(out.out().trim(), want, "{mode:?} {deny:?}: {}", out.err());
+            let bare = run(mode.sandlet(&args));
+            assert_eq!(bare.out().trim(), want, "{mode:?} {deny:?} control");
+        }
+    }
+}

@@ -17,8 +17,9 @@
 //! container `CAP_SYS_PTRACE`) and a local address from a `bind` before `connect`: such
 //! a socket is refused with EOPNOTSUPP (binds are trapped in this mode only to note
 //! which sockets are bound). A socket that is listening or connected is never replaced:
-//! its state comes from `/proc/PID/net/tcp` and the answer is the kernel's (EISCONN,
-//! EALREADY). The kind of socket comes from the `system.sockprotoname` attribute of
+//! its state comes from a `sock_diag` dump of the live TCP sockets (the kernel skips
+//! time-wait entries, so their number costs little) and the answer is the kernel's
+//! (EISCONN, EALREADY). The kind of socket comes from the `system.sockprotoname` attribute of
 //! `/proc/PID/fd/N`: TCP sockets get a twin, unix and netlink sockets continue as
 //! usual, anything else is refused (UDP and ICMP rules refuse at start in this mode).
 
@@ -57,8 +58,8 @@ pub struct Twin {
     pub cloexec: bool,
 }
 
-/// TCP states as `/proc/net/tcp` shows them.
-const TCP_SYN_SENT: u8 = 0x02;
+/// The TCP state of a connect in progress.
+const TCP_SYN_SENT: u8 = 2;
 
 impl Swap {
     /// Notes that the caller bound its socket `fd` (the bind itself goes on).
@@ -106,17 +107,17 @@ impl Swap {
             }
         };
         let ino = socket_inode(n.pid, number).ok_or(libc::EBADF)?;
-        let table = if family == AddressFamily::INET6 {
-            "tcp6"
-        } else {
-            "tcp"
-        };
-        let table = std::fs::read_to_string(format!("/proc/{}/net/{table}", n.pid))
-            .map_err(|_| libc::EPERM)?;
-        match tcp_state(&table, ino) {
-            Some(TCP_SYN_SENT) => return Err(libc::EALREADY),
-            Some(_) => return Err(libc::EISCONN),
-            None => {}
+        match tcp_state(family, ino) {
+            Ok(Some(TCP_SYN_SENT)) => return Err(libc::EALREADY),
+            Ok(Some(_)) => return Err(libc::EISCONN),
+            Ok(None) => {}
+            Err(e) => {
+                warn!(
+                    "cannot tell whether fd {number} of {} is connected: {e}; refusing",
+                    n.pid
+                );
+                return Err(libc::EPERM);
+            }
         }
         if lock(&self.bound).contains(&ino) {
             warn!(
@@ -165,17 +166,99 @@ fn fdinfo_flags(info: &str) -> Option<u32> {
     u32::from_str_radix(line.trim(), 8).ok()
 }
 
-/// The state of the socket with inode `ino` in a `/proc/net/tcp` text; `None` when it
-/// is not there (neither listening nor connected nor connecting).
-fn tcp_state(table: &str, ino: u64) -> Option<u8> {
-    table.lines().skip(1).find_map(|line| {
-        let fields: Vec<&str> = line.split_ascii_whitespace().collect();
-        // sl local rem st tx:rx tr:when retrnsmt uid timeout inode
-        let inode: u64 = fields.get(9)?.parse().ok()?;
-        (inode == ino)
-            .then(|| u8::from_str_radix(fields.get(3)?, 16).ok())
-            .flatten()
-    })
+/// TCP states worth asking for: all but TIME_WAIT and CLOSE (a time-wait entry has no
+/// socket, a closed socket is not in the tables), so that a table full of time-wait
+/// entries costs little to skip.
+const LIVE_STATES: u32 = 0xfff & !(1 << 0) & !(1 << 6) & !(1 << 7);
+/// `SOCK_DIAG_BY_FAMILY`, `NLMSG_DONE`, `NLMSG_ERROR`.
+const SOCK_DIAG_BY_FAMILY: u16 = 20;
+const NLMSG_DONE: u16 = 3;
+const NLMSG_ERROR: u16 = 2;
+
+/// The state of the TCP socket with inode `ino` in this network namespace (the
+/// sandbox's: sandlet makes none), from a `sock_diag` dump of the live states; `None`
+/// when it is neither listening, connecting nor connected.
+fn tcp_state(family: AddressFamily, ino: u64) -> std::io::Result<Option<u8>> {
+    use rustix::net::netlink;
+    let diag = rustix::net::socket_with(
+        AddressFamily::NETLINK,
+        SocketType::DGRAM,
+        SocketFlags::CLOEXEC,
+        Some(netlink::SOCK_DIAG),
+    )?;
+    rustix::net::sendto(
+        &diag,
+        &diag_request(family),
+        rustix::net::SendFlags::empty(),
+        &netlink::SocketAddrNetlink::new(0, 0),
+    )?;
+    let mut buf = vec![0u8; 32 << 10];
+    loop {
+        let (len, _) = rustix::net::recv(&diag, &mut buf[..], rustix::net::RecvFlags::empty())?;
+        match diag_find(&buf[..len], ino) {
+            Diag::Found(state) => return Ok(Some(state)),
+            Diag::Done => return Ok(None),
+            Diag::Failed(errno) => return Err(std::io::Error::from_raw_os_error(errno)),
+            Diag::More => {}
+        }
+    }
+}
+
+/// A dump request (`nlmsghdr` + `inet_diag_req_v2`) for TCP sockets of `family` in the
+/// live states.
+fn diag_request(family: AddressFamily) -> [u8; 72] {
+    let mut req = [0u8; 72];
+    req[0..4].copy_from_slice(&72u32.to_ne_bytes());
+    req[4..6].copy_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
+    let flags = (libc::NLM_F_REQUEST | libc::NLM_F_DUMP) as u16;
+    req[6..8].copy_from_slice(&flags.to_ne_bytes());
+    req[8..12].copy_from_slice(&1u32.to_ne_bytes());
+    req[16] = family.as_raw() as u8;
+    req[17] = libc::IPPROTO_TCP as u8;
+    req[20..24].copy_from_slice(&LIVE_STATES.to_ne_bytes());
+    req
+}
+
+/// What one datagram of a dump says about inode `ino`.
+#[derive(Debug, PartialEq, Eq)]
+enum Diag {
+    Found(u8),
+    More,
+    Done,
+    Failed(i32),
+}
+
+/// Walks the netlink messages in `buf` (each an `inet_diag_msg`: state at byte 1,
+/// inode at byte 68 of the payload).
+fn diag_find(mut buf: &[u8], ino: u64) -> Diag {
+    let u32_at = |b: &[u8], at: usize| {
+        b.get(at..at + 4)
+            .map(|x| u32::from_ne_bytes([x[0], x[1], x[2], x[3]]))
+    };
+    while buf.len() >= 16 {
+        let len = u32_at(buf, 0).map_or(0, |l| l as usize);
+        let kind = u16::from_ne_bytes([buf[4], buf[5]]);
+        if len < 16 || len > buf.len() {
+            return Diag::Failed(libc::EPROTO);
+        }
+        let payload = &buf[16..len];
+        match kind {
+            NLMSG_DONE => return Diag::Done,
+            NLMSG_ERROR => {
+                let errno = u32_at(payload, 0).map_or(0, |e| (e as i32).wrapping_neg());
+                return Diag::Failed(if errno > 0 { errno } else { libc::EPROTO });
+            }
+            _ => {
+                if let (Some(&state), Some(inode)) = (payload.get(1), u32_at(payload, 68)) {
+                    if u64::from(inode) == ino {
+                        return Diag::Found(state);
+                    }
+                }
+            }
+        }
+        buf = buf.get((len + 3) & !3..).unwrap_or(&[]);
+    }
+    Diag::More
 }
 
 #[cfg(test)]
@@ -192,15 +275,28 @@ mod tests {
         assert_ne!(flags & libc::O_NONBLOCK as u32, 0);
         assert_ne!(flags & libc::O_CLOEXEC as u32, 0);
         assert_eq!(fdinfo_flags("pos:\t0\n"), None);
-        let table = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when \
-                     retrnsmt   uid  timeout inode\n   \
-                     0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 \
-                     00000000     0        0 4242 1 0000000000000000 100 0 0 10 0\n   \
-                     1: 0100007F:9C40 0100007F:1F90 02 00000000:00000000 00:00000000 \
-                     00000000     0        0 4343 1 0000000000000000 100 0 0 10 0\n";
-        assert_eq!(tcp_state(table, 4242), Some(0x0A));
-        assert_eq!(tcp_state(table, 4343), Some(TCP_SYN_SENT));
-        assert_eq!(tcp_state(table, 1), None);
-        assert_eq!(tcp_state("header only\n", 4242), None);
+        let msg = |state: u8, inode: u32| {
+            let mut m = vec![0u8; 16 + 72];
+            m[0..4].copy_from_slice(&88u32.to_ne_bytes());
+            m[4..6].copy_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
+            m[17] = state;
+            m[16 + 68..16 + 72].copy_from_slice(&inode.to_ne_bytes());
+            m
+        };
+        let mut two = msg(0x0A, 4242);
+        two.extend(msg(TCP_SYN_SENT, 4343));
+        assert_eq!(diag_find(&two, 4242), Diag::Found(0x0A));
+        assert_eq!(diag_find(&two, 4343), Diag::Found(TCP_SYN_SENT));
+        assert_eq!(diag_find(&two, 1), Diag::More);
+        let mut done = vec![0u8; 20];
+        done[0..4].copy_from_slice(&20u32.to_ne_bytes());
+        done[4..6].copy_from_slice(&NLMSG_DONE.to_ne_bytes());
+        assert_eq!(diag_find(&done, 1), Diag::Done);
+        let mut error = done.clone();
+        error[4..6].copy_from_slice(&NLMSG_ERROR.to_ne_bytes());
+        error[16..20].copy_from_slice(&(-libc::EPERM).to_ne_bytes());
+        assert_eq!(diag_find(&error, 1), Diag::Failed(libc::EPERM));
+        assert_eq!(diag_find(&two[..40], 1), Diag::Failed(libc::EPROTO));
+        assert_eq!(diag_request(AddressFamily::INET6)[16], libc::AF_INET6 as u8);
     }
 }

@@ -34,6 +34,46 @@ pub enum Command {
     Run(RunArgs),
     Check(CheckArgs),
     Recover(RecoverArgs),
+    Profile(ProfileArgs),
+}
+
+/// Profiles: run flags kept in TOML files (sandlock's schema); see `run -p`.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "profile")]
+pub struct ProfileArgs {
+    #[argh(subcommand)]
+    pub command: ProfileCommand,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand)]
+pub enum ProfileCommand {
+    List(ProfileList),
+    Show(ProfileShow),
+    Check(ProfileCheck),
+}
+
+/// List the profiles in $XDG_CONFIG_HOME/sandlet/profiles (else ~/.config/...).
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "list")]
+pub struct ProfileList {}
+
+/// Print profile NAME, checked, in canonical TOML.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "show")]
+pub struct ProfileShow {
+    /// the profile's name
+    #[argh(positional)]
+    pub name: String,
+}
+
+/// Check the profile file FILE: exit 0 when it is valid, 2 with the error when not.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "check")]
+pub struct ProfileCheck {
+    /// the profile file
+    #[argh(positional)]
+    pub file: String,
 }
 
 /// Finish the --workdir commits a killed sandlet left half done, and list the layers
@@ -57,9 +97,18 @@ pub struct RecoverArgs {
 /// paths apply, plus /dev/null /dev/zero /dev/full read-write. Without --net-allow/--net-deny, TCP connect is denied and
 /// UDP/ICMP sockets cannot be created; bind only on --net-allow-bind ports; signals and
 /// abstract unix sockets cannot reach outside the sandbox.
-#[derive(FromArgs, Debug, Default)]
+#[derive(FromArgs, Debug, Default, Clone)]
 #[argh(subcommand, name = "run")]
 pub struct RunArgs {
+    /// take flags from profile NAME ($XDG_CONFIG_HOME/sandlet/profiles/NAME.toml, else
+    /// ~/.config/...); the command line adds to its lists and overrides the rest
+    #[argh(option, short = 'p')]
+    pub profile: Option<String>,
+
+    /// take flags from the profile file PATH (as -p)
+    #[argh(option)]
+    pub profile_file: Option<String>,
+
     /// allow reading and executing beneath PATH (repeatable)
     #[argh(option, short = 'r', long = "fs-read")]
     pub fs_read: Vec<String>,
@@ -263,6 +312,8 @@ pub struct CheckArgs {}
 
 /// Options of `run` that take a value, as (short, long).
 const VALUE_FLAGS: &[(Option<char>, &str)] = &[
+    (Some('p'), "--profile"),
+    (None, "--profile-file"),
     (Some('r'), "--fs-read"),
     (Some('w'), "--fs-write"),
     (None, "--cwd"),
@@ -404,6 +455,8 @@ pub enum Parsed {
         storage: Option<String>,
         dir: Option<String>,
     },
+    /// `sandlet profile list|show|check`.
+    Profile(ProfileCommand),
     Version,
     /// `--help` or `help` output, exit 0.
     Help(String),
@@ -436,6 +489,7 @@ pub fn parse(args: &[OsString]) -> Parsed {
         Ok(cli) => match (cli.version, cli.command) {
             (true, _) => Parsed::Version,
             (false, Some(Command::Check(_))) => Parsed::Check,
+            (false, Some(Command::Profile(p))) => Parsed::Profile(p.command),
             (false, Some(Command::Recover(r))) => Parsed::Recover {
                 storage: r.fs_storage,
                 dir: r.dir,

@@ -1,7 +1,8 @@
 //! sandlet: confine a Linux command with Landlock and seccomp-bpf, without root,
 //! namespaces or containers.
 //!
-//! Data flows one way: producers ([`cli`] from argv, [`SandboxBuilder`]) fill a
+//! Data flows one way: producers ([`cli`] from argv, [`profile`] from a TOML file under
+//! the flags, [`SandboxBuilder`]) fill a
 //! [`policy::Spec`] (typed data) -> [`policy::Policy`] (validated, immutable) ->
 //! [`policy::traps::Traps`] and [`spawn::ChildPlan`] (everything allocated before fork)
 //! -> [`child`] (fork, confine, exec) -> [`supervisor`] (poll loop, dispatch to
@@ -22,6 +23,7 @@ pub mod launch;
 pub mod overlay;
 pub mod policy;
 pub mod procfs;
+pub mod profile;
 pub mod rng;
 mod sandbox;
 pub mod seccomp;

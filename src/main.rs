@@ -201,46 +201,104 @@ fn main() -> ExitCode {
                 1
             }
         }
-        Parsed::Run(args, command) => match cli::spec(&args, command).and_then(Policy::new) {
-            Err(e) => {
-                say!("sandlet: error: {e}");
-                2
-            }
-            Ok(policy) => match sandlet::Sandbox::from_policy(policy).run() {
-                Ok(report) => {
-                    if let Some(m) = report.memory {
-                        let limit = sandlet::policy::parse::format_size(m.limit);
-                        if m.killed {
-                            say!("sandlet: memory limit of {limit} exceeded, killed");
-                        } else if m.refused > 0 {
-                            // A program that does not handle ENOMEM often crashes on it.
-                            let after = match report.outcome {
-                                Outcome::Signaled(sig) => {
-                                    format!("; the command then died of signal {sig}")
-                                }
-                                _ => String::new(),
-                            };
-                            say!(
-                                "sandlet: {} allocation(s) refused at the memory limit of \
-                                 {limit}{after}",
-                                m.refused
-                            );
-                        }
-                    }
-                    let code = exit_code(report.outcome);
-                    match report.view {
-                        Some(view) => view_end(view, code),
-                        None => code,
-                    }
-                }
+        Parsed::Profile(command) => profile(command),
+        Parsed::Run(mut args, mut command) => {
+            match sandlet::profile::apply(&mut args, &mut command) {
+                Ok(()) => run(&args, command),
                 Err(e) => {
                     say!("sandlet: error: {e}");
-                    e.exit_code()
+                    2
                 }
-            },
-        },
+            }
+        }
     };
     ExitCode::from(code)
+}
+
+/// `sandlet profile list|show|check`.
+fn profile(command: cli::ProfileCommand) -> u8 {
+    use sandlet::profile;
+    let mut out = std::io::stdout();
+    let shown = match command {
+        cli::ProfileCommand::List(_) => {
+            let Some(dir) = profile::dir() else {
+                say!("sandlet: error: neither XDG_CONFIG_HOME nor HOME is set");
+                return 2;
+            };
+            let mut names: Vec<String> = std::fs::read_dir(&dir)
+                .map(|entries| {
+                    entries
+                        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                        .filter_map(|n| n.strip_suffix(".toml").map(str::to_owned))
+                        .filter(|n| !n.starts_with('.'))
+                        .collect()
+                })
+                .unwrap_or_default();
+            names.sort();
+            names.iter().try_for_each(|n| writeln!(out, "{n}"))
+        }
+        cli::ProfileCommand::Show(show) => {
+            match profile::path_of(&show.name).and_then(|p| profile::load(&p)) {
+                Ok(p) => write!(out, "{}", p.table),
+                Err(e) => {
+                    say!("sandlet: error: {e}");
+                    return 2;
+                }
+            }
+        }
+        cli::ProfileCommand::Check(check) => {
+            match profile::load(std::path::Path::new(&check.file)) {
+                Ok(_) => writeln!(out, "{}: ok", check.file),
+                Err(e) => {
+                    say!("sandlet: error: {e}");
+                    return 2;
+                }
+            }
+        }
+    };
+    u8::from(shown.is_err())
+}
+
+/// `sandlet run`, once the flags are final.
+fn run(args: &cli::RunArgs, command: Vec<std::ffi::OsString>) -> u8 {
+    match cli::spec(args, command).and_then(Policy::new) {
+        Err(e) => {
+            say!("sandlet: error: {e}");
+            2
+        }
+        Ok(policy) => match sandlet::Sandbox::from_policy(policy).run() {
+            Ok(report) => {
+                if let Some(m) = report.memory {
+                    let limit = sandlet::policy::parse::format_size(m.limit);
+                    if m.killed {
+                        say!("sandlet: memory limit of {limit} exceeded, killed");
+                    } else if m.refused > 0 {
+                        // A program that does not handle ENOMEM often crashes on it.
+                        let after = match report.outcome {
+                            Outcome::Signaled(sig) => {
+                                format!("; the command then died of signal {sig}")
+                            }
+                            _ => String::new(),
+                        };
+                        say!(
+                            "sandlet: {} allocation(s) refused at the memory limit of \
+                                 {limit}{after}",
+                            m.refused
+                        );
+                    }
+                }
+                let code = exit_code(report.outcome);
+                match report.view {
+                    Some(view) => view_end(view, code),
+                    None => code,
+                }
+            }
+            Err(e) => {
+                say!("sandlet: error: {e}");
+                e.exit_code()
+            }
+        },
+    }
 }
 
 #[cfg(test)]

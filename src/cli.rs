@@ -457,6 +457,13 @@ pub enum Parsed {
     },
     /// `sandlet profile list|show|check`.
     Profile(ProfileCommand),
+    /// `sandlet explain [--format text|json] [--bpf] RUN-FLAGS -- CMD`.
+    Explain {
+        run: Box<RunArgs>,
+        command: Vec<OsString>,
+        json: bool,
+        bpf: bool,
+    },
     Version,
     /// `--help` or `help` output, exit 0.
     Help(String),
@@ -480,6 +487,31 @@ pub fn parse(args: &[OsString]) -> Parsed {
     };
     let tail_utf8_ok = tail.is_none();
     let mut flags = normalize(&flags);
+    // `explain` takes run's flags, plus its own two.
+    let mut explain = None;
+    if flags.first().is_some_and(|f| f == "explain") {
+        let (mut json, mut bpf) = (false, false);
+        let mut rest = Vec::new();
+        let mut it = flags.iter().skip(1);
+        while let Some(f) = it.next() {
+            match f.as_str() {
+                "--bpf" => bpf = true,
+                "--format" => match it.next().map(String::as_str) {
+                    Some("json") => json = true,
+                    Some("text") => json = false,
+                    other => {
+                        return Parsed::Usage(format!(
+                            "--format takes text or json, not {:?}",
+                            other.unwrap_or("nothing")
+                        ))
+                    }
+                },
+                _ => rest.push(f.clone()),
+            }
+        }
+        explain = Some((json, bpf));
+        flags = std::iter::once("run".to_owned()).chain(rest).collect();
+    }
     if !tail_utf8_ok {
         // argh must not see the command: its arguments may look like flags or not be UTF-8.
         flags.push("--".into());
@@ -499,7 +531,15 @@ pub fn parse(args: &[OsString]) -> Parsed {
                     Some(tail) => tail.to_vec(),
                     None => run.command.iter().map(OsString::from).collect(),
                 };
-                Parsed::Run(Box::new(run), command)
+                match explain {
+                    Some((json, bpf)) => Parsed::Explain {
+                        run: Box::new(run),
+                        command,
+                        json,
+                        bpf,
+                    },
+                    None => Parsed::Run(Box::new(run), command),
+                }
             }
             (false, None) => Parsed::Usage(
                 "no subcommand given (try 'sandlet run -- CMD', 'sandlet check' or \

@@ -36,7 +36,8 @@ pub const FS_IOCTL_DEV: u64 = 1 << 15; // ABI 5
 const FS_ABI1: u64 = (1 << 13) - 1;
 
 /// Rights that make sense on a non-directory; directory rights on a file are EINVAL.
-const FS_FILE_RIGHTS: u64 = FS_EXECUTE | FS_WRITE_FILE | FS_READ_FILE | FS_TRUNCATE | FS_IOCTL_DEV;
+pub const FS_FILE_RIGHTS: u64 =
+    FS_EXECUTE | FS_WRITE_FILE | FS_READ_FILE | FS_TRUNCATE | FS_IOCTL_DEV;
 
 /// `--fs-read`: read and execute.
 pub const FS_READ: u64 = FS_EXECUTE | FS_READ_FILE | FS_READ_DIR;
@@ -77,7 +78,8 @@ pub fn abi() -> u32 {
     }
 }
 
-fn fs_rights(abi: u32) -> u64 {
+/// The filesystem rights Landlock ABI `abi` handles.
+pub fn fs_rights(abi: u32) -> u64 {
     let mut rights = if abi >= 1 { FS_ABI1 } else { 0 };
     if abi >= 2 {
         rights |= FS_REFER;

@@ -17,6 +17,7 @@ pub mod cli;
 pub mod creds;
 pub mod dynamic;
 pub mod error;
+pub mod explain;
 pub mod handlers;
 pub mod landlock;
 pub mod launch;

@@ -202,6 +202,35 @@ fn main() -> ExitCode {
             }
         }
         Parsed::Profile(command) => profile(command),
+        Parsed::Explain {
+            mut run,
+            mut command,
+            json,
+            bpf,
+        } => {
+            let policy = sandlet::profile::apply(&mut run, &mut command)
+                .map_err(|e| e.to_string())
+                .and_then(|()| {
+                    cli::spec(&run, command)
+                        .and_then(Policy::new)
+                        .map_err(|e| e.to_string())
+                });
+            match policy {
+                Ok(policy) => {
+                    let e = sandlet::explain::explain(&policy, sandlet::landlock::abi(), bpf);
+                    let _ = if json {
+                        writeln!(std::io::stdout(), "{}", e.to_json())
+                    } else {
+                        write!(std::io::stdout(), "{e}")
+                    };
+                    0
+                }
+                Err(e) => {
+                    say!("sandlet: error: {e}");
+                    2
+                }
+            }
+        }
         Parsed::Run(mut args, mut command) => {
             match sandlet::profile::apply(&mut args, &mut command) {
                 Ok(()) => run(&args, command),

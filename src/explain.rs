@@ -265,7 +265,7 @@ fn seccomp(policy: &Policy, traps: Traps, bpf: bool) -> Section {
         "refused with ENOSYS",
         "clone3 (so that libc falls back to clone, which is checked)",
     );
-    for (calls, what) in crate::seccomp::argument_rules(traps) {
+    for (calls, what) in argument_rules(traps) {
         s.one(format!("refused by argument: {calls}"), what);
     }
     match crate::seccomp::program(&policy.deny_syscalls, traps) {
@@ -278,6 +278,52 @@ fn seccomp(policy: &Policy, traps: Traps, bpf: bool) -> Section {
         Err(e) => s.one("BPF", format!("cannot be assembled: {e}")),
     }
     s
+}
+
+/// What [`crate::seccomp::program`] refuses by the arguments of a call rather than by its number, in
+/// words (kept next to its reader;
+/// `tests/explain.rs` probes each against a run): (the calls, what is refused).
+fn argument_rules(traps: Traps) -> Vec<(&'static str, String)> {
+    let mut dgram = vec!["stream (TCP)"];
+    if traps.udp {
+        dgram.push("datagram (UDP)");
+    }
+    if traps.icmp {
+        dgram.push("ping (ICMP)");
+    }
+    let mut rules = vec![
+        (
+            "clone",
+            "with a CLONE_NEW* flag: EPERM (no namespaces)".to_owned(),
+        ),
+        (
+            "ioctl",
+            "TIOCSTI and TIOCLINUX: EPERM (no typing into a terminal)".to_owned(),
+        ),
+        (
+            "socket",
+            format!(
+                "only unix, netlink route, and inet/inet6 {}: EAFNOSUPPORT or EPERM otherwise",
+                dgram.join(", ")
+            ),
+        ),
+        (
+            "prctl",
+            "PR_SET_DUMPABLE, PR_SET_SECUREBITS, PR_SET_PTRACER: EPERM".to_owned(),
+        ),
+        ("personality", "anything but a query: EPERM".to_owned()),
+        (
+            "sendto, sendmsg, sendmmsg",
+            "MSG_FASTOPEN: EPERM".to_owned(),
+        ),
+    ];
+    if traps.exec {
+        rules.push((
+            "io_setup, io_submit",
+            "always: EPERM (exec decisions)".to_owned(),
+        ));
+    }
+    rules
 }
 
 fn limits(policy: &Policy) -> Section {

@@ -169,51 +169,6 @@ fn time_rules() -> Vec<Route> {
     out
 }
 
-/// What [`program`] refuses by the arguments of a call rather than by its number, in
-/// words (for `sandlet explain`): (the calls, what is refused).
-pub fn argument_rules(traps: Traps) -> Vec<(&'static str, String)> {
-    let mut dgram = vec!["stream (TCP)"];
-    if traps.udp {
-        dgram.push("datagram (UDP)");
-    }
-    if traps.icmp {
-        dgram.push("ping (ICMP)");
-    }
-    let mut rules = vec![
-        (
-            "clone",
-            "with a CLONE_NEW* flag: EPERM (no namespaces)".to_owned(),
-        ),
-        (
-            "ioctl",
-            "TIOCSTI and TIOCLINUX: EPERM (no typing into a terminal)".to_owned(),
-        ),
-        (
-            "socket",
-            format!(
-                "only unix, netlink route, and inet/inet6 {}: EAFNOSUPPORT or EPERM otherwise",
-                dgram.join(", ")
-            ),
-        ),
-        (
-            "prctl",
-            "PR_SET_DUMPABLE, PR_SET_SECUREBITS, PR_SET_PTRACER: EPERM".to_owned(),
-        ),
-        ("personality", "anything but a query: EPERM".to_owned()),
-        (
-            "sendto, sendmsg, sendmmsg",
-            "MSG_FASTOPEN: EPERM".to_owned(),
-        ),
-    ];
-    if traps.exec {
-        rules.push((
-            "io_setup, io_submit",
-            "always: EPERM (exec decisions)".to_owned(),
-        ));
-    }
-    rules
-}
-
 /// Builds the filter refusing every syscall in `deny` (numbers of the build target), the
 /// fixed argument filters, and the notifications `traps` asks for.
 pub fn program(deny: &[u32], traps: Traps) -> Result<Vec<SockFilter>, AsmError> {

@@ -35,6 +35,42 @@ pub enum Command {
     Check(CheckArgs),
     Recover(RecoverArgs),
     Profile(ProfileArgs),
+    Ps(PsArgs),
+    Inspect(InspectArgs),
+    Kill(KillArgs),
+}
+
+/// List this user's running sandboxes: name, pids, uptime, processes and memory used
+/// of their limits, notifications answered, command.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "ps")]
+pub struct PsArgs {
+    /// text (default) or json
+    #[argh(option)]
+    pub format: Option<String>,
+}
+
+/// Print a running sandbox's policy (as `explain` does) and its live counters.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "inspect")]
+pub struct InspectArgs {
+    /// the sandbox's name, sandlet's pid or the command's pid
+    #[argh(positional)]
+    pub which: String,
+}
+
+/// Signal every process of a running sandbox (SIGKILL by default) and wait until it is
+/// gone.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "kill")]
+pub struct KillArgs {
+    /// the signal: a number or a name (TERM, SIGTERM)
+    #[argh(option, short = 's')]
+    pub signal: Option<String>,
+
+    /// the sandbox's name, sandlet's pid or the command's pid
+    #[argh(positional)]
+    pub which: String,
 }
 
 /// Profiles: run flags kept in TOML files (sandlock's schema); see `run -p`.
@@ -296,6 +332,11 @@ pub struct RunArgs {
     #[argh(option)]
     pub fs_storage: Option<String>,
 
+    /// write lifecycle events (started, exec, limit, exit) as JSON lines to descriptor
+    /// FD, which sandlet must have open
+    #[argh(option)]
+    pub status_fd: Option<String>,
+
     /// keep capabilities when run as root (by default all are dropped)
     #[argh(switch)]
     pub keep_caps: bool,
@@ -313,6 +354,7 @@ pub struct CheckArgs {}
 /// Options of `run` that take a value, as (short, long).
 const VALUE_FLAGS: &[(Option<char>, &str)] = &[
     (Some('p'), "--profile"),
+    (None, "--status-fd"),
     (None, "--profile-file"),
     (Some('r'), "--fs-read"),
     (Some('w'), "--fs-write"),
@@ -457,6 +499,17 @@ pub enum Parsed {
     },
     /// `sandlet profile list|show|check`.
     Profile(ProfileCommand),
+    /// `sandlet ps [--format json]`.
+    Ps {
+        json: bool,
+    },
+    /// `sandlet inspect NAME|PID`.
+    Inspect(String),
+    /// `sandlet kill [-s SIGNAL] NAME|PID`; the signal parsed.
+    Kill {
+        which: String,
+        signal: i32,
+    },
     /// `sandlet explain [--format text|json] [--bpf] RUN-FLAGS -- CMD`.
     Explain {
         run: Box<RunArgs>,
@@ -522,6 +575,22 @@ pub fn parse(args: &[OsString]) -> Parsed {
             (true, _) => Parsed::Version,
             (false, Some(Command::Check(_))) => Parsed::Check,
             (false, Some(Command::Profile(p))) => Parsed::Profile(p.command),
+            (false, Some(Command::Ps(p))) => match p.format.as_deref() {
+                None | Some("text") => Parsed::Ps { json: false },
+                Some("json") => Parsed::Ps { json: true },
+                Some(other) => Parsed::Usage(format!("--format takes text or json, not {other:?}")),
+            },
+            (false, Some(Command::Inspect(i))) => Parsed::Inspect(i.which),
+            (false, Some(Command::Kill(k))) => {
+                let raw = k.signal.as_deref().unwrap_or("KILL");
+                match crate::registry::parse_signal(raw) {
+                    Some(signal) => Parsed::Kill {
+                        which: k.which,
+                        signal,
+                    },
+                    None => Parsed::Usage(format!("-s {raw:?}: not a signal")),
+                }
+            }
             (false, Some(Command::Recover(r))) => Parsed::Recover {
                 storage: r.fs_storage,
                 dir: r.dir,
@@ -666,6 +735,8 @@ pub fn spec(args: &RunArgs, command: Vec<OsString>) -> Result<Spec, PolicyError>
         policy_timeout: option("--policy-timeout", &args.policy_timeout, parse::parse_count)?
             .map(Duration::from_millis),
         workers: count("--workers", &args.workers, "1 and 64")?,
+        status_fd: option("--status-fd", &args.status_fd, parse::parse_count)?
+            .map(|fd| i32::try_from(fd).unwrap_or(i32::MAX)),
         no_supervisor: args.no_supervisor,
         view: ViewSpec {
             workdir: args.workdir.as_ref().map(PathBuf::from),

@@ -209,6 +209,7 @@ fn spec_holds_every_flag_typed() {
         workers: Some(3),
         no_supervisor: false,
         view: Default::default(),
+        status_fd: None,
     };
     assert_eq!(s, expected);
     let bare = spec_of(&["run", "--", "true"]).unwrap();

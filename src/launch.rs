@@ -5,12 +5,14 @@ use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use log::warn;
 use rustix::net::{AddressFamily, SocketFlags, SocketType};
 use rustix::process::Pid;
 
 use crate::error::{ExecError, RunError, SetupError};
+use crate::policy::protection::Protection;
 use crate::policy::traps::Traps;
 use crate::policy::Policy;
 use crate::supervisor::{signals::Signals, ForkControl, MemoryReport, Outcome, Supervisor};
@@ -122,6 +124,15 @@ fn supervise(
             return Err(e);
         }
     };
+    let status = match policy.status_fd.map(crate::status::Status::open) {
+        Some(Ok(s)) => Some(Arc::new(s)),
+        Some(Err(e)) => {
+            abort(&mut supervisor);
+            return Err(setup("open --status-fd")(e).into());
+        }
+        None => None,
+    };
+    supervisor.status = status.clone();
     let (terminal, traps) = (plan.terminal, plan.traps);
     let exe = PathBuf::from(std::ffi::OsStr::from_bytes(plan.exe.as_bytes()));
     drop(plan);
@@ -130,7 +141,33 @@ fn supervise(
             layer.disk = Some(fd);
         }
         started(pid, supervisor.fork_control());
+        register(&mut supervisor, policy, pid)?;
+        if let Some(s) = &status {
+            use crate::status::Field;
+            let name = policy.supervisor.as_ref().and_then(|s| s.name.as_deref());
+            s.emit(
+                "started",
+                &[
+                    ("pid", Field::Num(i64::from(std::process::id()))),
+                    (
+                        "command_pid",
+                        Field::Num(i64::from(pid.as_raw_nonzero().get())),
+                    ),
+                    ("name", Field::Str(name.unwrap_or(""))),
+                ],
+            );
+            s.emit("exec", &[("path", Field::Str(&exe.to_string_lossy()))]);
+        }
         let outcome = supervisor.supervise(signals, policy.timeout, policy.cpu_percent)?;
+        if let Some(s) = &status {
+            use crate::status::Field;
+            let (key, value) = match outcome {
+                Outcome::Exited(code) => ("status", i64::from(code)),
+                Outcome::Signaled(sig) => ("signal", i64::from(sig)),
+                Outcome::TimedOut(t) => ("timeout_ms", t.as_millis() as i64),
+            };
+            s.emit("exit", &[(key, Field::Num(value))]);
+        }
         Ok(RunReport {
             outcome,
             memory: supervisor.memory_report(),
@@ -142,6 +179,38 @@ fn supervise(
         reclaim_terminal(tty);
     }
     result
+}
+
+/// Registers a supervised run for `sandlet ps`, `inspect` and `kill` (a failure to is
+/// only warned about: nothing of the confinement depends on it).
+fn register(supervisor: &mut Supervisor, policy: &Policy, pid: Pid) -> Result<(), RunError> {
+    let Some(sup) = &policy.supervisor else {
+        return Ok(());
+    };
+    let name = sup
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("sandlet-{}", std::process::id()));
+    let command: Vec<String> = policy
+        .command
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let abi = crate::landlock::abi();
+    let control = abi >= Protection::AbstractUnixSocketScope.min_abi();
+    match crate::registry::register(
+        &name,
+        pid.as_raw_nonzero().get(),
+        &command.join(" "),
+        control,
+    ) {
+        Ok(registration) => {
+            let explanation = crate::explain::explain(policy, abi, false).to_string();
+            supervisor.set_control(registration, explanation)?;
+        }
+        Err(e) => warn!("cannot register the run for sandlet ps: {e}"),
+    }
+    Ok(())
 }
 
 /// Takes the terminal foreground back after the command handed it over. sandlet is in a

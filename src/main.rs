@@ -202,6 +202,24 @@ fn main() -> ExitCode {
             }
         }
         Parsed::Profile(command) => profile(command),
+        Parsed::Ps { json } => ps(json),
+        Parsed::Inspect(which) => match sandlet::registry::find(&which) {
+            Some(entry) => match sandlet::registry::ask(&entry, "inspect") {
+                Ok(text) => {
+                    let _ = write!(std::io::stdout(), "{text}");
+                    0
+                }
+                Err(e) => {
+                    say!("sandlet: error: inspect {which}: {e}");
+                    1
+                }
+            },
+            None => {
+                say!("sandlet: error: no running sandbox of this user is named {which:?} or has that pid");
+                1
+            }
+        },
+        Parsed::Kill { which, signal } => kill(&which, signal),
         Parsed::Explain {
             mut run,
             mut command,
@@ -242,6 +260,118 @@ fn main() -> ExitCode {
         }
     };
     ExitCode::from(code)
+}
+
+/// `sandlet ps`: one line (or JSON object) per running sandbox of this user.
+fn ps(json: bool) -> u8 {
+    use sandlet::registry;
+    use std::fmt::Write as _;
+    let mut rows = Vec::new();
+    for entry in registry::list() {
+        let status = registry::ask(&entry, "status").ok();
+        rows.push((entry, status));
+    }
+    let mut out = std::io::stdout();
+    let shown = if json {
+        let objects: Vec<String> = rows
+            .iter()
+            .map(|(e, status)| match status {
+                Some(s) => s.trim().to_owned(),
+                None => format!(
+                    "{{\"name\":{},\"pid\":{},\"command_pid\":{},\"command\":{}}}",
+                    sandlet::explain::json_string(&e.name),
+                    e.pid,
+                    e.command_pid,
+                    sandlet::explain::json_string(&e.command)
+                ),
+            })
+            .collect();
+        writeln!(out, "[{}]", objects.join(","))
+    } else {
+        let mut text = format!(
+            "{:<20} {:>7} {:>7} {:>8} {:>9} {:>17} {:>8}  COMMAND\n",
+            "NAME", "PID", "CMD-PID", "UPTIME", "PROCS", "MEMORY", "NOTIFS"
+        );
+        for (e, status) in &rows {
+            let field = |key: &str| status.as_deref().and_then(|s| json_number(s, key));
+            let of = |used: Option<u64>, max: Option<u64>, size: bool| {
+                let show = |v: u64| {
+                    if size {
+                        sandlet::policy::parse::format_size(v.max(1))
+                    } else {
+                        v.to_string()
+                    }
+                };
+                match (used, max) {
+                    (Some(u), Some(m)) => format!("{}/{}", show(u), show(m)),
+                    (Some(u), None) => show(u),
+                    _ => "-".to_owned(),
+                }
+            };
+            let uptime =
+                field("uptime_ms").map_or_else(|| "-".to_owned(), |ms| format!("{}s", ms / 1000));
+            let _ = writeln!(
+                text,
+                "{:<20} {:>7} {:>7} {:>8} {:>9} {:>17} {:>8}  {}",
+                e.name,
+                e.pid,
+                e.command_pid,
+                uptime,
+                of(field("processes"), field("max_processes"), false),
+                of(field("memory"), field("max_memory"), true),
+                field("notifications").map_or_else(|| "-".to_owned(), |n| n.to_string()),
+                e.command
+            );
+        }
+        write!(out, "{text}")
+    };
+    u8::from(shown.is_err())
+}
+
+/// The number at `"key":` in a flat JSON object of ours; `None` for null or absent.
+fn json_number(object: &str, key: &str) -> Option<u64> {
+    let at = object.find(&format!("\"{key}\":"))? + key.len() + 3;
+    let digits: String = object[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
+/// `sandlet kill`: signals the sandbox and waits (at most 10 s) until its sandlet is
+/// gone.
+fn kill(which: &str, signal: i32) -> u8 {
+    use sandlet::registry;
+    let Some(entry) = registry::find(which) else {
+        say!("sandlet: error: no running sandbox of this user is named {which:?} or has that pid");
+        return 1;
+    };
+    let pidfd = rustix::process::Pid::from_raw(entry.pid)
+        .and_then(|p| rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()).ok());
+    if let Err(e) = registry::ask(&entry, &format!("kill {signal}")) {
+        say!("sandlet: error: kill {which}: {e}");
+        return 1;
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while entry.alive() {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            say!("sandlet: error: {} is still running after 10 s", entry.name);
+            return 1;
+        }
+        match &pidfd {
+            Some(fd) => {
+                let mut fds = [rustix::event::PollFd::new(fd, rustix::event::PollFlags::IN)];
+                let t = rustix::time::Timespec {
+                    tv_sec: left.as_secs() as i64,
+                    tv_nsec: i64::from(left.subsec_nanos()),
+                };
+                let _ = rustix::event::poll(&mut fds, Some(&t));
+            }
+            None => std::thread::sleep(std::time::Duration::from_millis(10)),
+        }
+    }
+    0
 }
 
 /// `sandlet profile list|show|check`.

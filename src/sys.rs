@@ -426,6 +426,18 @@ pub fn read_raw(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
     }
 }
 
+/// A close-on-exec duplicate (numbered 3 or above) of descriptor `fd`; EBADF when it is
+/// not open.
+pub fn dup_raw(fd: RawFd) -> io::Result<OwnedFd> {
+    // SAFETY: F_DUPFD_CLOEXEC only reads the descriptor number; a closed one is EBADF.
+    let new = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
+    if new < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fcntl returned a fresh descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(new) })
+}
+
 /// `_exit(code)`: leaves without running atexit handlers or flushing stdio.
 pub fn exit_immediately(code: c_int) -> ! {
     // SAFETY: _exit is always safe to call; it does not return.

@@ -203,6 +203,19 @@ fn admit(ctx: &Ctx, n: &Notif, request: u64, charge: Charge) -> bool {
         return true;
     }
     m.refused += 1;
+    if let Some(status) = &ctx.status {
+        use crate::status::Field;
+        status.emit(
+            "limit",
+            &[
+                ("limit", Field::Str("memory")),
+                ("pid", Field::Num(i64::from(tgid))),
+                ("bytes", Field::Num(request as i64)),
+                ("max", Field::Num(m.limit as i64)),
+                ("kill", Field::Bool(m.kill)),
+            ],
+        );
+    }
     debug!(
         "memory: {request} bytes for {tgid} refused ({} of {} in use)",
         m.total(),

@@ -71,6 +71,8 @@ pub struct Ctx {
     pub group: Pid,
     /// Where `pidfd_getfd` is refused: connects are made on twins (see [`swap`]).
     pub swap: Option<swap::Swap>,
+    /// `--status-fd`: where limit events go.
+    pub status: Option<std::sync::Arc<crate::status::Status>>,
 }
 
 impl Ctx {

@@ -61,7 +61,19 @@ fn fork(ctx: &Ctx, n: &Notif) -> Decision {
         p.parked.push(*n);
         return Decision::Park;
     }
-    Decision::Respond(admit(&mut p, n.pid))
+    let answer = admit(&mut p, n.pid);
+    if let (Response::Errno(_), Some(status)) = (&answer, &ctx.status) {
+        use crate::status::Field;
+        status.emit(
+            "limit",
+            &[
+                ("limit", Field::Str("processes")),
+                ("pid", Field::Num(i64::from(n.pid))),
+                ("max", Field::Num(i64::from(p.max))),
+            ],
+        );
+    }
+    Decision::Respond(answer)
 }
 
 fn is_fork(nr: i64) -> bool {

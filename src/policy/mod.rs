@@ -77,6 +77,8 @@ pub struct Policy {
     pub fs_deny: Vec<view::Denied>,
     /// The command and its arguments; never empty.
     pub command: Vec<OsString>,
+    /// `--status-fd`: an open descriptor of sandlet's for lifecycle events.
+    pub status_fd: Option<i32>,
 }
 
 fn bad(flag: &'static str, value: impl ToString, why: impl Into<String>) -> PolicyError {
@@ -217,6 +219,15 @@ impl Policy {
             }
         }
 
+        if let Some(fd) = spec.status_fd {
+            if crate::sys::dup_raw(fd).is_err() {
+                return Err(bad(
+                    "--status-fd",
+                    fd,
+                    "is not an open descriptor of sandlet's",
+                ));
+            }
+        }
         let proc_view =
             supervisor.is_some() && fs.iter().any(|r| Path::new(PROC).starts_with(&r.path));
         let dynamic = supervision::dynamic_policy(&spec, supervisor.is_some())?;
@@ -279,6 +290,7 @@ impl Policy {
             view,
             fs_deny,
             command: spec.command,
+            status_fd: spec.status_fd,
         })
     }
 

@@ -122,4 +122,6 @@ pub struct Spec {
     /// The filesystem view: `--workdir`, `--on-exit`, `--on-error`, `--dry-run`,
     /// `--fs-storage`.
     pub view: ViewSpec,
+    /// `--status-fd`: sandlet's descriptor for lifecycle events (JSON lines).
+    pub status_fd: Option<i32>,
 }

@@ -241,6 +241,7 @@ mod tests {
             gate: None,
             group: rustix::process::getpid(),
             swap: None,
+            status: None,
         }
     }
 

@@ -9,6 +9,7 @@
 //! everything it left behind is killed and reaped, so nothing outlives `sandlet run`.
 
 mod connects;
+pub mod control;
 pub mod dispatch;
 pub mod reap;
 pub mod signals;
@@ -42,6 +43,7 @@ const CHILD: Token = Token(0);
 const SIGNAL: Token = Token(1);
 const WAKER: Token = Token(2);
 const CONNECTS: Token = Token(3);
+const CONTROL: Token = Token(4);
 
 /// How the sandboxed command ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,6 +122,10 @@ pub struct Supervisor {
     supervised: Option<Supervised>,
     /// When the run began: `--timeout` counts from here, exec decisions included.
     started: Instant,
+    /// The run's registration and what `inspect` shows (`None`: not registered).
+    control: Option<(crate::registry::Registration, String)>,
+    /// `--status-fd`: handlers report limit events there.
+    pub status: Option<Arc<crate::status::Status>>,
 }
 
 impl Supervisor {
@@ -141,6 +147,8 @@ impl Supervisor {
             waker: Arc::new(waker),
             supervised: None,
             started: Instant::now(),
+            control: None,
+            status: None,
         })
     }
 
@@ -208,6 +216,7 @@ impl Supervisor {
             ports: whole.net.remap.then(Default::default),
             group: self.pid,
             swap: traps.swap.then(Default::default),
+            status: self.status.clone(),
         });
         let table = Table::new(traps);
         let pool = if table.has_blocking() {
@@ -419,6 +428,7 @@ impl Supervisor {
                             reap::reap_exited_orphans(self.pid);
                         }
                     }
+                    CONTROL => self.serve_control(),
                     CONNECTS => {
                         if let (Some(c), Some(s)) = (connects.as_mut(), &self.supervised) {
                             c.ready(&s.ctx);
@@ -447,6 +457,82 @@ impl Supervisor {
         let outcome = self.reap_command()?;
         self.kill_leftovers();
         Ok(outcome)
+    }
+
+    /// Registers the run (see [`crate::registry`]) and serves its control socket
+    /// from the poll loop; `explanation` is what `inspect` shows.
+    pub fn set_control(
+        &mut self,
+        registration: crate::registry::Registration,
+        explanation: String,
+    ) -> Result<(), SupervisorError> {
+        if let Some(listener) = &registration.listener {
+            self.poll
+                .registry()
+                .register(
+                    &mut SourceFd(&listener.as_raw_fd()),
+                    CONTROL,
+                    Interest::READABLE,
+                )
+                .map_err(op("watch the control socket"))?;
+        }
+        self.control = Some((registration, explanation));
+        Ok(())
+    }
+
+    fn serve_control(&self) {
+        let Some((registration, explanation)) = &self.control else {
+            return;
+        };
+        let Some(listener) = &registration.listener else {
+            return;
+        };
+        control::serve(listener, |request| {
+            let status = || self.status(&registration.entry);
+            match request.split_once(' ').unwrap_or((request, "")) {
+                ("status", "") => Some(status()),
+                ("inspect", "") => Some(format!("{explanation}\nnow\n{}\n", status())),
+                ("kill", sig) => {
+                    let sig = sig.parse().ok().and_then(Signal::from_named_raw)?;
+                    self.signal_members(sig);
+                    Some("ok\n".to_owned())
+                }
+                _ => None,
+            }
+        });
+    }
+
+    /// The run's live counters, as one JSON object.
+    fn status(&self, entry: &crate::registry::Entry) -> String {
+        use crate::explain::json_string;
+        let root = (!self.owns_children).then(|| self.pid.as_raw_nonzero().get());
+        let processes = crate::procfs::tree_pids(root).len();
+        let (max_processes, memory, max_memory) = match &self.supervised {
+            Some(s) => {
+                let max = lock(&s.ctx.processes).max;
+                let (used, limit) = s.ctx.memory.as_ref().map_or((None, None), |m| {
+                    let m = lock(m);
+                    (Some(m.total()), Some(m.limit))
+                });
+                (Some(max), used, limit)
+            }
+            None => (None, None, None),
+        };
+        let num = |v: Option<u64>| v.map_or_else(|| "null".to_owned(), |v| v.to_string());
+        format!(
+            "{{\"name\":{},\"pid\":{},\"command_pid\":{},\"uptime_ms\":{},\"command\":{},\
+             \"processes\":{processes},\"max_processes\":{},\"memory\":{},\"max_memory\":{},\
+             \"notifications\":{}}}\n",
+            json_string(&entry.name),
+            entry.pid,
+            entry.command_pid,
+            self.started.elapsed().as_millis(),
+            json_string(&entry.command),
+            num(max_processes.map(u64::from)),
+            num(memory),
+            num(max_memory),
+            self.notifications(),
+        )
     }
 
     /// Sleeps until mio's sources or the listener are ready, or `wait` passes. Returns

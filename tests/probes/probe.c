@@ -1242,6 +1242,47 @@ static void act_abstract_connect(const char *name)
 		       (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n)));
 }
 
+/*
+ * abstract_ask NAME LINE: connect to the abstract socket NAME, send LINE and a newline,
+ * print "ok" and the first line of the answer ("ok" alone when there is none).
+ */
+static void act_abstract_ask(const char *name, const char *line)
+{
+	struct sockaddr_un sun;
+	size_t n = strlen(name);
+	char buf[256];
+	ssize_t got;
+	char *nl;
+	int fd;
+
+	if (n + 1 > sizeof(sun.sun_path))
+		usage();
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path + 1, name, n);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sun,
+			      (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n)))
+		report(-1);
+	snprintf(buf, sizeof(buf), "%s\n", line);
+	/* A server that refuses closes at once: that is "no answer", not a failure. */
+	if (send(fd, buf, strlen(buf), MSG_NOSIGNAL) < 0 &&
+	    errno != EPIPE && errno != ECONNRESET)
+		report(-1);
+	shutdown(fd, SHUT_WR);
+	got = read(fd, buf, sizeof(buf) - 1);
+	if (got <= 0) {
+		outf("ok");
+		finish();
+	}
+	buf[got] = 0;
+	nl = strchr(buf, '\n');
+	if (nl)
+		*nl = 0;
+	outf("ok %s", buf);
+	finish();
+}
+
 /* unix_connect PATH: connect an AF_UNIX stream socket to a pathname socket. */
 static void act_unix_connect(const char *path)
 {
@@ -3146,6 +3187,10 @@ int main(int argc, char **argv)
 	if (IS("udp_send")) {
 		NARGS(2);
 		act_inet(argv[2], argv[3], SOCK_DGRAM, 2);
+	}
+	if (IS("abstract_ask")) {
+		NARGS(2);
+		act_abstract_ask(argv[2], argv[3]);
 	}
 	if (IS("abstract_connect")) {
 		NARGS(1);

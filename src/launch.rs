@@ -133,6 +133,21 @@ fn supervise(
         None => None,
     };
     supervisor.status = status.clone();
+    if let Some(s) = &status {
+        use crate::status::Field;
+        let name = policy.supervisor.as_ref().and_then(|s| s.name.as_deref());
+        s.emit(
+            "started",
+            &[
+                ("pid", Field::Num(i64::from(std::process::id()))),
+                (
+                    "command_pid",
+                    Field::Num(i64::from(pid.as_raw_nonzero().get())),
+                ),
+                ("name", Field::Str(name.unwrap_or(""))),
+            ],
+        );
+    }
     let (terminal, traps) = (plan.terminal, plan.traps);
     let exe = PathBuf::from(std::ffi::OsStr::from_bytes(plan.exe.as_bytes()));
     drop(plan);
@@ -142,21 +157,18 @@ fn supervise(
         }
         started(pid, supervisor.fork_control());
         register(&mut supervisor, policy, pid)?;
-        if let Some(s) = &status {
-            use crate::status::Field;
-            let name = policy.supervisor.as_ref().and_then(|s| s.name.as_deref());
+        if let (Some(s), false) = (&status, traps.exec) {
+            // (With exec decisions, the exec handler reported it.)
             s.emit(
-                "started",
+                "exec",
                 &[
-                    ("pid", Field::Num(i64::from(std::process::id()))),
                     (
-                        "command_pid",
-                        Field::Num(i64::from(pid.as_raw_nonzero().get())),
+                        "pid",
+                        crate::status::Field::Num(i64::from(pid.as_raw_nonzero().get())),
                     ),
-                    ("name", Field::Str(name.unwrap_or(""))),
+                    ("path", crate::status::Field::Str(&exe.to_string_lossy())),
                 ],
             );
-            s.emit("exec", &[("path", Field::Str(&exe.to_string_lossy()))]);
         }
         let outcome = supervisor.supervise(signals, policy.timeout, policy.cpu_percent)?;
         if let Some(s) = &status {
@@ -175,6 +187,9 @@ fn supervise(
             view: None,
         })
     });
+    if let (Some(s), Err(e)) = (&status, &result) {
+        s.emit("exit", &[("error", crate::status::Field::Str(&e.to_string()))]);
+    }
     if let Some(tty) = terminal {
         reclaim_terminal(tty);
     }

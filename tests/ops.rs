@@ -201,6 +201,20 @@ fn status_fd_reports_the_lifecycle_and_stays_sandlets() {
             text.lines().last().unwrap().contains("\"status\":0"),
             "{text}"
         );
+        // With exec decisions, each allowed exec is an event.
+        let line = format!(
+            "exec \"$0\" run --status-fd 3 --deny-exec nothing-else -r {} -- {} exec {} 3>{events}",
+            util::probe_dir(),
+            util::probe(),
+            util::probe()
+        );
+        run(mode.command(&["/bin/sh", "-c", &line, util::sandlet()]));
+        let text = std::fs::read_to_string(&events).unwrap();
+        let execs = text
+            .lines()
+            .filter(|l| l.contains("\"event\":\"exec\""))
+            .count();
+        assert_eq!(execs, 2, "{mode:?}: {text}");
         // The command never holds it (control: the probe sees an inherited fd 3).
         let line = format!(
             "exec \"$0\" run --status-fd 3 -r {} -r /proc -- {} fds 3>/dev/null",

@@ -192,6 +192,16 @@ fn frozen_exec(
             return refusal;
         }
     }
+    if let Some(status) = &ctx.status {
+        use crate::status::Field;
+        status.emit(
+            "exec",
+            &[
+                ("pid", Field::Num(i64::from(tgid))),
+                ("path", Field::Str(&path)),
+            ],
+        );
+    }
     run_exec(ctx, n, tgid);
     Decision::Park
 }

@@ -188,7 +188,10 @@ fn supervise(
         })
     });
     if let (Some(s), Err(e)) = (&status, &result) {
-        s.emit("exit", &[("error", crate::status::Field::Str(&e.to_string()))]);
+        s.emit(
+            "exit",
+            &[("error", crate::status::Field::Str(&e.to_string()))],
+        );
     }
     if let Some(tty) = terminal {
         reclaim_terminal(tty);

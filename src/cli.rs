@@ -510,6 +510,12 @@ pub enum Parsed {
         which: String,
         signal: i32,
     },
+    /// `sandlet learn -o FILE RUN-FLAGS -- CMD`.
+    Learn {
+        run: Box<RunArgs>,
+        command: Vec<OsString>,
+        output: String,
+    },
     /// `sandlet explain [--format text|json] [--bpf] RUN-FLAGS -- CMD`.
     Explain {
         run: Box<RunArgs>,
@@ -540,6 +546,26 @@ pub fn parse(args: &[OsString]) -> Parsed {
     };
     let tail_utf8_ok = tail.is_none();
     let mut flags = normalize(&flags);
+    // `learn` takes run's flags, plus -o FILE.
+    let mut learn = None;
+    if flags.first().is_some_and(|f| f == "learn") {
+        let mut rest = Vec::new();
+        let mut it = flags.iter().skip(1);
+        while let Some(f) = it.next() {
+            match f.as_str() {
+                "-o" | "--output" => match it.next() {
+                    Some(file) => learn = Some(file.clone()),
+                    None => return Parsed::Usage("-o needs a file".into()),
+                },
+                _ => rest.push(f.clone()),
+            }
+        }
+        let Some(output) = learn.take() else {
+            return Parsed::Usage("sandlet learn needs -o FILE, the profile to write".into());
+        };
+        learn = Some(output);
+        flags = std::iter::once("run".to_owned()).chain(rest).collect();
+    }
     // `explain` takes run's flags, plus its own two.
     let mut explain = None;
     if flags.first().is_some_and(|f| f == "explain") {
@@ -600,6 +626,13 @@ pub fn parse(args: &[OsString]) -> Parsed {
                     Some(tail) => tail.to_vec(),
                     None => run.command.iter().map(OsString::from).collect(),
                 };
+                if let Some(output) = learn {
+                    return Parsed::Learn {
+                        run: Box::new(run),
+                        command,
+                        output,
+                    };
+                }
                 match explain {
                     Some((json, bpf)) => Parsed::Explain {
                         run: Box::new(run),
@@ -735,6 +768,7 @@ pub fn spec(args: &RunArgs, command: Vec<OsString>) -> Result<Spec, PolicyError>
         policy_timeout: option("--policy-timeout", &args.policy_timeout, parse::parse_count)?
             .map(Duration::from_millis),
         workers: count("--workers", &args.workers, "1 and 64")?,
+        learn: false,
         status_fd: option("--status-fd", &args.status_fd, parse::parse_count)?
             .map(|fd| i32::try_from(fd).unwrap_or(i32::MAX)),
         no_supervisor: args.no_supervisor,

@@ -210,6 +210,7 @@ fn spec_holds_every_flag_typed() {
         no_supervisor: false,
         view: Default::default(),
         status_fd: None,
+        learn: false,
     };
     assert_eq!(s, expected);
     let bare = spec_of(&["run", "--", "true"]).unwrap();

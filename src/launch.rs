@@ -32,6 +32,8 @@ pub struct RunReport {
     pub notifications: u64,
     /// What became of the `--workdir` view's changes.
     pub view: Option<crate::overlay::ViewEnd>,
+    /// `sandlet learn`: the paths used, (path, written).
+    pub learned: Option<Vec<(std::path::PathBuf, bool)>>,
 }
 
 /// Runs `policy.command` confined by `policy` and waits until the sandbox is gone, as
@@ -185,6 +187,7 @@ fn supervise(
             memory: supervisor.memory_report(),
             notifications: supervisor.notifications(),
             view: None,
+            learned: supervisor.learned(),
         })
     });
     if let (Some(s), Err(e)) = (&status, &result) {
@@ -310,9 +313,9 @@ fn start(
             }
         }
     }
-    // The exec itself may be trapped (exec decisions): answer notifications until the
-    // child reports or its exec closes the socket.
-    if traps.exec {
+    // The exec itself may be trapped (exec decisions, learn): answer notifications until
+    // the child reports or its exec closes the socket.
+    if traps.exec || traps.learn {
         sandbox
             .serve_until_readable(ours.as_fd(), policy.timeout)
             .map_err(RunError::from)?;

@@ -220,6 +220,17 @@ fn main() -> ExitCode {
             }
         },
         Parsed::Kill { which, signal } => kill(&which, signal),
+        Parsed::Learn {
+            mut run,
+            mut command,
+            output,
+        } => match sandlet::profile::apply(&mut run, &mut command) {
+            Ok(()) => learn(&run, command, &output),
+            Err(e) => {
+                say!("sandlet: error: {e}");
+                2
+            }
+        },
         Parsed::Explain {
             mut run,
             mut command,
@@ -416,6 +427,51 @@ fn profile(command: cli::ProfileCommand) -> u8 {
         }
     };
     u8::from(shown.is_err())
+}
+
+/// `sandlet learn`: runs the command recording what it uses, then writes the profile.
+fn learn(args: &cli::RunArgs, command: Vec<OsString>, output: &str) -> u8 {
+    let shown: Vec<String> = command
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let policy = cli::spec(args, command).and_then(|mut spec| {
+        spec.learn = true;
+        Policy::new(spec)
+    });
+    let policy = match policy {
+        Ok(p) => p,
+        Err(e) => {
+            say!("sandlet: error: {e}");
+            return 2;
+        }
+    };
+    let report = match sandlet::Sandbox::from_policy(policy).run() {
+        Ok(r) => r,
+        Err(e) => {
+            say!("sandlet: error: {e}");
+            return e.exit_code();
+        }
+    };
+    let code = exit_code(report.outcome);
+    let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+    let uses = report.learned.unwrap_or_default();
+    let learned =
+        sandlet::profile::learned::profile(&uses, &shown, home.as_deref(), &|p| p.exists());
+    if let Err(e) = std::fs::write(output, &learned.text) {
+        say!("sandlet: error: write {output}: {e}");
+        return 1;
+    }
+    for w in &learned.withheld {
+        say!(
+            "sandlet: learn: {} is a credential file: not granted",
+            w.display()
+        );
+    }
+    if code != 0 {
+        say!("sandlet: learn: the command exited with {code}; {output} holds what it used until then");
+    }
+    code
 }
 
 /// `sandlet run`, once the flags are final.

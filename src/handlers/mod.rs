@@ -9,6 +9,7 @@ pub mod exec;
 pub mod fdguard;
 pub mod files;
 pub mod identity;
+pub mod learn;
 pub mod memory;
 pub mod net;
 pub mod process;
@@ -73,6 +74,8 @@ pub struct Ctx {
     pub swap: Option<swap::Swap>,
     /// `--status-fd`: where limit events go.
     pub status: Option<std::sync::Arc<crate::status::Status>>,
+    /// `sandlet learn`: the record of paths used.
+    pub learn: Option<learn::Learner>,
 }
 
 impl Ctx {

@@ -50,6 +50,33 @@ pub fn loader_target(argv: &[String]) -> Option<usize> {
 
 /// The interpreter and optional argument of a `#!` line at the start of `head`, as the
 /// kernel splits it (first word, then the rest trimmed, one argument).
+/// The program interpreter (`PT_INTERP`, the dynamic loader the kernel maps) of the
+/// 64-bit little-endian ELF file whose first bytes are `head`; `None` for anything else
+/// or when the header lies beyond `head`.
+pub fn elf_interpreter(head: &[u8]) -> Option<String> {
+    let u16_at = |at: usize| Some(u16::from_le_bytes(head.get(at..at + 2)?.try_into().ok()?));
+    let u32_at = |at: usize| Some(u32::from_le_bytes(head.get(at..at + 4)?.try_into().ok()?));
+    let u64_at = |at: usize| Some(u64::from_le_bytes(head.get(at..at + 8)?.try_into().ok()?));
+    if head.get(..6)? != b"\x7fELF\x02\x01" {
+        return None;
+    }
+    let (phoff, size, count) = (
+        u64_at(0x20)? as usize,
+        u16_at(0x36)? as usize,
+        u16_at(0x38)?,
+    );
+    for i in 0..usize::from(count) {
+        let ph = phoff.checked_add(i.checked_mul(size)?)?;
+        if u32_at(ph)? == 3 {
+            let (off, len) = (u64_at(ph + 8)? as usize, u64_at(ph + 32)? as usize);
+            let raw = head.get(off..off.checked_add(len)?)?;
+            let end = raw.iter().position(|&b| b == 0).unwrap_or(raw.len());
+            return String::from_utf8(raw[..end].to_vec()).ok();
+        }
+    }
+    None
+}
+
 pub fn shebang(head: &[u8]) -> Option<(String, Option<String>)> {
     let line = head.strip_prefix(b"#!")?;
     let end = line.iter().position(|&b| b == b'\n').unwrap_or(line.len());
@@ -157,6 +184,16 @@ mod tests {
         );
         assert_eq!(loader_target(&v(&["ld.so", "--help"])), None);
         assert_eq!(loader_target(&v(&["ld.so", "--preload"])), None);
+    }
+
+    #[test]
+    fn elf_interpreters_are_read_from_the_header() {
+        let own = std::fs::read("/proc/self/exe").unwrap();
+        let interp = elf_interpreter(&own[..own.len().min(4096)]);
+        // The test binary is dynamic: its loader exists.
+        assert!(interp.is_some_and(|p| std::path::Path::new(&p).exists()));
+        assert_eq!(elf_interpreter(b"#!/bin/sh\n"), None);
+        assert_eq!(elf_interpreter(b"\x7fELF\x02\x01"), None);
     }
 
     #[test]

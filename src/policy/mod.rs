@@ -79,6 +79,8 @@ pub struct Policy {
     pub command: Vec<OsString>,
     /// `--status-fd`: an open descriptor of sandlet's for lifecycle events.
     pub status_fd: Option<i32>,
+    /// `sandlet learn`: every path the command uses is recorded.
+    pub learn: bool,
 }
 
 fn bad(flag: &'static str, value: impl ToString, why: impl Into<String>) -> PolicyError {
@@ -219,6 +221,12 @@ impl Policy {
             }
         }
 
+        if spec.learn && supervisor.is_none() {
+            return Err(PolicyError::Requires {
+                flag: "sandlet learn",
+                needs: NEEDS_SUPERVISOR,
+            });
+        }
         if let Some(fd) = spec.status_fd {
             if crate::sys::dup_raw(fd).is_err() {
                 return Err(bad(
@@ -291,6 +299,7 @@ impl Policy {
             fs_deny,
             command: spec.command,
             status_fd: spec.status_fd,
+            learn: spec.learn,
         })
     }
 

@@ -124,4 +124,6 @@ pub struct Spec {
     pub view: ViewSpec,
     /// `--status-fd`: sandlet's descriptor for lifecycle events (JSON lines).
     pub status_fd: Option<i32>,
+    /// `sandlet learn`: record every path the command uses (needs the supervisor).
+    pub learn: bool,
 }

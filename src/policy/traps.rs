@@ -45,6 +45,9 @@ pub struct Traps {
     /// The /proc view: path syscalls that can name a foreign process (`stat` and
     /// friends, `access`, `readlink`, `chdir`); opens go with `open`.
     pub proc: bool,
+    /// `sandlet learn`: the path calls of [`crate::seccomp::LEARN_CALLS`] (opens and
+    /// execs included) are recorded, then served or decided as the rest asks.
+    pub learn: bool,
     /// `pidfd_getfd` is refused here: connects are made on twins installed over the
     /// caller's descriptor (`handlers::swap`), and binds are trapped only to note which
     /// sockets are bound. Set by [`Traps::without_pidfd_getfd`].
@@ -71,6 +74,8 @@ impl Traps {
         exec: true,
         fork_events: true,
         proc: true,
+        // A mode of its own (every path call notifies): tested on its own.
+        learn: false,
         swap: false,
     };
 
@@ -96,6 +101,7 @@ impl Traps {
                 exec: policy.dynamic.is_some() || !policy.deny_exec.is_empty(),
                 fork_events: policy.dynamic.is_some(),
                 proc: policy.proc_view,
+                learn: policy.learn,
                 swap: false,
             },
         }
@@ -118,6 +124,7 @@ impl Traps {
             || self.proc
             || self.time
             || self.exec
+            || self.learn
     }
 
     /// Whether a handler takes the caller's descriptors (`pidfd_getfd`).

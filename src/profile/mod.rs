@@ -10,6 +10,7 @@
 //! a key of sandlock's that sandlet does not implement (`[http]`, `chroot`, `mount`,
 //! `uid`/`gid`, `gpu_devices`) are errors, never ignored.
 
+pub mod learned;
 pub mod toml;
 
 use std::ffi::OsString;

@@ -1,4 +1,5 @@
 use super::*;
+use std::path::{Path, PathBuf};
 
 /// sandlock's README example, verbatim.
 const BUILD: &str = r#"# ~/.config/sandlock/profiles/build.toml
@@ -135,4 +136,66 @@ fn profile_names_are_file_names() {
     for bad in ["", ".hidden", "a/b", "../x"] {
         assert!(path_of(bad).is_err(), "{bad}");
     }
+}
+
+fn uses(list: &[(&str, bool)]) -> Vec<(PathBuf, bool)> {
+    list.iter().map(|(p, w)| (PathBuf::from(p), *w)).collect()
+}
+
+#[test]
+fn collapses_where_allowed_and_withholds_credentials() {
+    let home = Path::new("/home/u");
+    let used = uses(&[
+        ("/usr/lib/a.so", false),
+        ("/usr/lib/b.so", false),
+        ("/usr/lib/c.so", false),
+        ("/usr/lib/d.so", false),
+        ("/usr/bin/tool", false),
+        ("/etc/hosts", false),
+        ("/proc/123/status", false),
+        ("/home/u/.ssh/id_rsa", false),
+        ("/home/u/.netrc", false),
+        ("/home/u/a", false),
+        ("/home/u/b", false),
+        ("/home/u/c", false),
+        ("/home/u/d", false),
+        ("/tmp/out", true),
+        ("/tmp/out/x", false),
+        ("/gone", false),
+    ]);
+    let learned = learned::profile(&used, &["make".into(), "-j4".into()], Some(home), &|p| {
+        p != Path::new("/gone")
+    });
+    let parsed = from_text(&learned.text, "learned.toml").unwrap();
+    assert_eq!(parsed.command, ["make", "-j4"]);
+    assert_eq!(
+        parsed.args.fs_read,
+        [
+            "/etc/hosts",
+            "/home/u/a",
+            "/home/u/b",
+            "/home/u/c",
+            "/home/u/d",
+            "/proc",
+            "/usr/bin/tool",
+            "/usr/lib"
+        ]
+    );
+    assert_eq!(parsed.args.fs_write, ["/tmp/out"]);
+    assert_eq!(
+        learned.withheld,
+        [
+            PathBuf::from("/home/u/.netrc"),
+            PathBuf::from("/home/u/.ssh/id_rsa")
+        ]
+    );
+    assert!(learned.text.contains("#   /home/u/.ssh/id_rsa"));
+}
+
+#[test]
+fn never_collapses_to_the_root() {
+    let used = uses(&[("/a", false), ("/b", false), ("/c", false), ("/d", false)]);
+    let learned = learned::profile(&used, &[], None, &|_| true);
+    let parsed = from_text(&learned.text, "l.toml").unwrap();
+    assert_eq!(parsed.args.fs_read, ["/a", "/b", "/c", "/d"]);
 }

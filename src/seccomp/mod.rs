@@ -30,6 +30,30 @@ use crate::policy::traps::Traps;
 use crate::sys::SockFilter;
 
 /// Path syscalls the /proc view checks, with the path as the first argument ...
+/// What `sandlet learn` traps: every call that opens, executes, makes or removes a path.
+pub const LEARN_CALLS: &[&str] = &[
+    "open",
+    "openat",
+    "openat2",
+    "creat",
+    "execve",
+    "execveat",
+    "mkdir",
+    "mkdirat",
+    "rmdir",
+    "unlink",
+    "unlinkat",
+    "rename",
+    "renameat",
+    "renameat2",
+    "link",
+    "linkat",
+    "symlink",
+    "symlinkat",
+    "mknod",
+    "mknodat",
+    "truncate",
+];
 pub const PROC_PATH_CALLS: &[&str] = &["stat", "lstat", "access", "readlink", "chdir"];
 /// ... and as the second, after a directory fd.
 pub const PROC_PATHAT_CALLS: &[&str] = &[
@@ -306,8 +330,13 @@ pub fn program(deny: &[u32], traps: Traps) -> Result<Vec<SockFilter>, AsmError> 
     if traps.time {
         blocks.extend(time_rules());
     }
+    if traps.learn {
+        blocks.extend(LEARN_CALLS.iter().copied().filter_map(notify_one));
+    }
     if traps.exec {
-        blocks.extend(["execve", "execveat"].into_iter().filter_map(notify_one));
+        if !traps.learn {
+            blocks.extend(["execve", "execveat"].into_iter().filter_map(notify_one));
+        }
         for name in ["io_setup", "io_submit"] {
             if let Some(n) = names::number(name) {
                 blocks.push(deny_one(n, eperm));
@@ -332,7 +361,7 @@ pub fn program(deny: &[u32], traps: Traps) -> Result<Vec<SockFilter>, AsmError> 
             blocks.extend(notify_one(name));
         }
     }
-    if traps.open {
+    if traps.open && !traps.learn {
         // Served files are only read, so an open that writes or creates goes on without
         // a notification (beneath /proc, Landlock refuses it: /proc is not in the rules).
         // Unless the /proc view (which also serves directories and answers O_PATH opens
@@ -530,6 +559,14 @@ mod tests {
         ] {
             assert_eq!(openat(&p, flags), ALLOW, "{flags:#x}");
         }
+        // learn: every path call notifies, writes too.
+        let mut learning = Traps::ALL;
+        learning.learn = true;
+        let l = program(&[], learning).unwrap();
+        for name in LEARN_CALLS {
+            assert_eq!(call(&l, name, [3, 0x7000, 0, 0, 0, 0]), NOTIFY, "{name}");
+        }
+        assert_eq!(openat(&l, libc::O_WRONLY | libc::O_CREAT), NOTIFY);
         let mut no_view = Traps::ALL;
         no_view.proc = false;
         let q = program(&[], no_view).unwrap();

@@ -10,8 +10,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use log::{debug, warn};
 
 use crate::handlers::{
-    cpus, dirs, exec, files, identity, memory, net, process, procview, random, time, Ctx, Decision,
-    Handler,
+    cpus, dirs, exec, files, identity, learn, memory, net, process, procview, random, time, Ctx,
+    Decision, Handler,
 };
 use crate::policy::traps::Traps;
 use crate::seccomp::notif::{Notif, Response};
@@ -82,7 +82,13 @@ impl Table {
             add("timer_settime", time::TIMER_SETTIME, true);
             add("arch_prctl", time::NEW_IMAGE, false);
         }
-        if traps.exec {
+        if traps.learn {
+            for &name in crate::seccomp::LEARN_CALLS {
+                let decided = traps.exec && name.starts_with("exec");
+                add(name, learn::RECORD, decided);
+            }
+        }
+        if traps.exec && !traps.learn {
             add("execve", exec::EXECVE, true);
             add("execveat", exec::EXECVEAT, true);
         }
@@ -95,7 +101,7 @@ impl Table {
         if traps.dirs {
             add("getdents64", dirs::GETDENTS64, true);
         }
-        if traps.open {
+        if traps.open && !traps.learn {
             add("open", files::OPEN, false);
             add("openat", files::OPENAT, false);
             add("openat2", files::OPENAT2, false);
@@ -242,6 +248,7 @@ mod tests {
             group: rustix::process::getpid(),
             swap: None,
             status: None,
+            learn: None,
         }
     }
 

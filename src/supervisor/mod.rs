@@ -217,6 +217,11 @@ impl Supervisor {
             group: self.pid,
             swap: traps.swap.then(Default::default),
             status: self.status.clone(),
+            learn: traps.learn.then(|| crate::handlers::learn::Learner {
+                serve_opens: traps.open,
+                decide_execs: traps.exec,
+                ..Default::default()
+            }),
         });
         let table = Table::new(traps);
         let pool = if table.has_blocking() {
@@ -248,6 +253,13 @@ impl Supervisor {
         self.supervised
             .as_ref()
             .map_or(0, |s| s.received.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// The paths `sandlet learn` recorded: (path, written), taken out of the record.
+    pub fn learned(&self) -> Option<Vec<(std::path::PathBuf, bool)>> {
+        let learner = self.supervised.as_ref()?.ctx.learn.as_ref()?;
+        let paths = std::mem::take(&mut *lock(&learner.paths));
+        Some(paths.into_iter().map(|(p, u)| (p, u.write)).collect())
     }
 
     /// What the memory limit did (`None` without one).

@@ -4,31 +4,13 @@
 //! exec that another handler serves is handed to it. Only observing: nothing here
 //! grants or refuses anything.
 
-use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
-use std::sync::Mutex;
 
+use super::record::Learner;
 use super::{caller, exec, files, Ctx, Decision};
 use crate::seccomp::names;
 use crate::seccomp::notif::{Notif, Response};
 use crate::state::lock;
-
-/// What the command did beneath a path.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Use {
-    pub read: bool,
-    pub write: bool,
-}
-
-/// The record, and which other handlers the trapped calls go on to.
-#[derive(Debug, Default)]
-pub struct Learner {
-    pub paths: Mutex<BTreeMap<PathBuf, Use>>,
-    /// Opens are also served (files, the /proc view).
-    pub serve_opens: bool,
-    /// Execs are also decided (`--deny-exec`, a dynamic policy).
-    pub decide_execs: bool,
-}
 
 pub const RECORD: super::Handler = record;
 

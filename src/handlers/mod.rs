@@ -16,6 +16,7 @@ pub mod process;
 pub mod procview;
 pub mod programs;
 pub mod random;
+pub mod record;
 pub mod swap;
 pub mod tcp_table;
 pub mod time;
@@ -75,7 +76,7 @@ pub struct Ctx {
     /// `--status-fd`: where limit events go.
     pub status: Option<std::sync::Arc<crate::status::Status>>,
     /// `sandlet learn`: the record of paths used.
-    pub learn: Option<learn::Learner>,
+    pub learn: Option<record::Learner>,
 }
 
 impl Ctx {

@@ -217,7 +217,7 @@ impl Supervisor {
             group: self.pid,
             swap: traps.swap.then(Default::default),
             status: self.status.clone(),
-            learn: traps.learn.then(|| crate::handlers::learn::Learner {
+            learn: traps.learn.then(|| crate::handlers::record::Learner {
                 serve_opens: traps.open,
                 decide_execs: traps.exec,
                 ..Default::default()

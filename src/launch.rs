@@ -32,8 +32,8 @@ pub struct RunReport {
     pub notifications: u64,
     /// What became of the `--workdir` view's changes.
     pub view: Option<crate::overlay::ViewEnd>,
-    /// `sandlet learn`: the paths used, (path, written).
-    pub learned: Option<Vec<(std::path::PathBuf, bool)>>,
+    /// `sandlet learn`: what the command used.
+    pub learned: Option<crate::profile::learned::Record>,
 }
 
 /// Runs `policy.command` confined by `policy` and waits until the sandbox is gone, as

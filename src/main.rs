@@ -455,9 +455,9 @@ fn learn(args: &cli::RunArgs, command: Vec<OsString>, output: &str) -> u8 {
     };
     let code = exit_code(report.outcome);
     let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
-    let uses = report.learned.unwrap_or_default();
+    let record = report.learned.unwrap_or_default();
     let learned =
-        sandlet::profile::learned::profile(&uses, &shown, home.as_deref(), &|p| p.exists());
+        sandlet::profile::learned::profile(&record, &shown, home.as_deref(), &|p| p.exists());
     if let Err(e) = std::fs::write(output, &learned.text) {
         say!("sandlet: error: write {output}: {e}");
         return 1;

@@ -52,6 +52,9 @@ pub struct ProcessState {
     /// (`CLONE_FILES` without `CLONE_THREAD`); until then only a process's own threads
     /// share one.
     pub shared_files: bool,
+    /// `sandlet learn`: the most processes the sandbox held at once (counted at each
+    /// admitted fork; `None` when not learning).
+    pub peak: Option<u32>,
 }
 
 impl ProcessState {
@@ -64,6 +67,7 @@ impl ProcessState {
             parked: Vec::new(),
             inflight: Vec::new(),
             shared_files: false,
+            peak: None,
         }
     }
 }

@@ -19,9 +19,12 @@ fn a_learned_profile_runs_the_command_and_no_more() {
         dir.subdir("home/.ssh");
         let key = dir.file("home/.ssh/id", "key");
         let profile = dir.join("p.toml");
+        let (server, other_server) = (util::Counted::new(), util::Counted::new());
+        let probe = util::probe();
         let script = format!(
             "cat {data}/f1 {data}/f2 {data}/f3 {data}/f4 >/dev/null; echo hi > {out}/x; \
-             ls {data} >/dev/null; cat {key} >/dev/null"
+             ls {data} >/dev/null; {probe} tcp_connect 127.0.0.1 {}; cat {key} >/dev/null",
+            server.port
         );
         let learn = [
             "learn", "-o", &profile, "-r", "/", "-w", &out, "--", "/bin/sh", "-c", &script,
@@ -55,10 +58,21 @@ fn a_learned_profile_runs_the_command_and_no_more() {
             &script.replace(&format!("; cat {key} >/dev/null"), ""),
         ]));
         assert_eq!(again.code(), 0, "{mode:?}: {}", again.err());
+        assert_eq!(again.out().trim(), "ok", "{mode:?}: the learned connect");
+        assert_eq!(server.taken(), 1, "{mode:?}");
         assert!(
             std::path::Path::new(&format!("{out}/x")).exists(),
             "{mode:?}"
         );
+        // Another port is refused (control: it accepts outside the sandbox).
+        let connect = ["tcp_connect", "127.0.0.1", other_server.port.as_str()];
+        let mut args = vec!["run", "--profile-file", &profile, "--", probe];
+        args.extend_from_slice(&connect);
+        assert!(
+            run(mode.sandlet(&args)).out().starts_with("err "),
+            "{mode:?}"
+        );
+        assert_eq!(util::bare(mode, &connect), "ok", "{mode:?} control");
         // What it did not use is refused (control: outside the sandbox it is readable).
         for file in [&other, &key] {
             let cat = [

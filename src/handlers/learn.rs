@@ -23,6 +23,14 @@ fn record(ctx: &Ctx, n: &Notif) -> Decision {
     let name = names::name(n.nr as u32).unwrap_or("");
     let a = n.args;
     // (dirfd, path address, what) per call; AT_FDCWD for the path-only calls.
+    if name == "connect" || name == "bind" {
+        note_net(learner, n, name == "connect");
+        return match name {
+            "connect" if learner.check_connects => super::net::CONNECT(ctx, n),
+            "bind" if learner.check_binds => super::net::BIND(ctx, n),
+            _ => Decision::Respond(Response::Continue),
+        };
+    }
     let mut seen: Vec<(i64, u64, Effect)> = Vec::new();
     match name {
         "open" => seen.push((AT_FDCWD, a[0], open_effect(a[1]))),
@@ -70,6 +78,40 @@ fn record(ctx: &Ctx, n: &Notif) -> Decision {
         "execve" if learner.decide_execs => exec::EXECVE(ctx, n),
         "execveat" if learner.decide_execs => exec::EXECVEAT(ctx, n),
         _ => Decision::Respond(Response::Continue),
+    }
+}
+
+/// Records a connect (as a `--net-allow` rule) or a bind (its port) of an inet socket;
+/// the protocol comes from the socket (`system.sockprotoname`, no descriptor taken).
+fn note_net(learner: &Learner, n: &Notif, connecting: bool) {
+    let mut raw = [0u8; 128];
+    let len = (n.args[2] as usize).min(raw.len());
+    if !matches!(crate::sys::process_vm_read(n.pid as i32, n.args[1], &mut raw[..len]), Ok(l) if l == len)
+    {
+        return;
+    }
+    let Ok(Some(addr)) = super::net::parse_sockaddr(&raw[..len]) else {
+        return;
+    };
+    let path = format!("/proc/{}/fd/{}", n.pid, n.args[0] as i32);
+    let mut name = [0u8; 32];
+    let Ok(got) = rustix::fs::getxattr(&*path, "system.sockprotoname", &mut name[..]) else {
+        return;
+    };
+    let proto = match name[..got].strip_suffix(b"\0").unwrap_or(&name[..got]) {
+        b"TCP" | b"TCPv6" => "tcp",
+        b"UDP" | b"UDPv6" => "udp",
+        b"PING" | b"PINGv6" => "icmp",
+        _ => return,
+    };
+    if connecting {
+        let rule = match addr {
+            std::net::SocketAddr::V4(a) => format!("{proto}://{}:{}", a.ip(), a.port()),
+            std::net::SocketAddr::V6(a) => format!("{proto}://[{}]:{}", a.ip(), a.port()),
+        };
+        lock(&learner.connects).insert(rule);
+    } else if addr.port() != 0 {
+        lock(&learner.binds).insert(addr.port());
     }
 }
 

@@ -112,7 +112,7 @@ fn read_sockaddr(n: &Notif, addr: u64, len: u64) -> Result<Option<SocketAddr>, D
 }
 
 /// Decodes a `struct sockaddr_in`/`sockaddr_in6` (`Ok(None)` for AF_UNSPEC).
-fn parse_sockaddr(b: &[u8]) -> Result<Option<SocketAddr>, i32> {
+pub fn parse_sockaddr(b: &[u8]) -> Result<Option<SocketAddr>, i32> {
     if b.len() < 2 {
         return Err(libc::EINVAL);
     }

@@ -142,6 +142,10 @@ pub fn admit(p: &mut ProcessState, caller: u32) -> Response {
         return Response::Errno(libc::EAGAIN);
     }
     p.estimate += 1;
+    if p.peak.is_some() {
+        let now = procfs::sandbox_process_count(p.root).unwrap_or(0) + 1;
+        p.peak = p.peak.max(Some(now));
+    }
     p.inflight.push(InFlight {
         tid: caller,
         before: procfs::task_children(caller).unwrap_or_default(),

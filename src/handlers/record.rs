@@ -16,8 +16,15 @@ pub struct Use {
 #[derive(Debug, Default)]
 pub struct Learner {
     pub paths: Mutex<BTreeMap<PathBuf, Use>>,
+    /// Connects: (protocol, destination) as a `--net-allow` rule.
+    pub connects: Mutex<std::collections::BTreeSet<String>>,
+    /// Ports bound (not 0).
+    pub binds: Mutex<std::collections::BTreeSet<u16>>,
     /// Opens are also served (files, the /proc view).
     pub serve_opens: bool,
     /// Execs are also decided (`--deny-exec`, a dynamic policy).
     pub decide_execs: bool,
+    /// Connects and binds are also checked (network rules).
+    pub check_connects: bool,
+    pub check_binds: bool,
 }

@@ -30,6 +30,19 @@ const CREDENTIAL_DIRS: &[&str] = &[
 /// Files in the home directory that hold credentials.
 const CREDENTIAL_FILES: &[&str] = &[".netrc", ".git-credentials", ".pgpass", ".npmrc", ".pypirc"];
 
+/// What a learning run recorded.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Record {
+    /// (path, written): a path both read and written appears as written.
+    pub uses: Vec<(PathBuf, bool)>,
+    /// Connects, as `--net-allow` rules (`tcp://IP:PORT`).
+    pub connects: Vec<String>,
+    /// Ports bound.
+    pub binds: Vec<u16>,
+    /// The most processes at once.
+    pub peak_processes: Option<u32>,
+}
+
 /// A written profile and what was left out of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Learned {
@@ -38,10 +51,11 @@ pub struct Learned {
     pub withheld: Vec<PathBuf>,
 }
 
-/// The profile for `command` from the `(path, written)` uses recorded (a path both read
-/// and written appears as written); `home` is the user's home directory.
+/// The profile for `command` from what `record` holds; `home` is the user's home
+/// directory. The process limit is the peak plus half again (at least 2 more): the
+/// same command forks a little differently each run.
 pub fn profile(
-    uses: &[(PathBuf, bool)],
+    record: &Record,
     command: &[String],
     home: Option<&Path>,
     exists: &dyn Fn(&Path) -> bool,
@@ -61,7 +75,7 @@ pub fn profile(
     let mut reads = BTreeSet::new();
     let mut writes = BTreeSet::new();
     let mut withheld = BTreeSet::new();
-    for (path, written) in uses {
+    for (path, written) in &record.uses {
         let path = if path.starts_with("/proc") {
             PathBuf::from("/proc")
         } else {
@@ -114,6 +128,22 @@ pub fn profile(
     text.push_str("\n[filesystem]\n");
     text.push_str(&format!("read = {}\n", list(&reads)));
     text.push_str(&format!("write = {}\n", list(&writes)));
+    if !record.connects.is_empty() || !record.binds.is_empty() {
+        text.push_str("\n[network]\n");
+        let rules: Vec<String> = record.connects.iter().map(|r| quote(r)).collect();
+        if !rules.is_empty() {
+            text.push_str(&format!("allow = [{}]\n", rules.join(", ")));
+        }
+        let ports: Vec<String> = record.binds.iter().map(u16::to_string).collect();
+        if !ports.is_empty() {
+            text.push_str(&format!("allow_bind = [{}]\n", ports.join(", ")));
+        }
+    }
+    if let Some(peak) = record.peak_processes {
+        text.push_str("\n[limits]\n");
+        text.push_str(&format!("# the run had at most {peak} processes at once\n"));
+        text.push_str(&format!("processes = {}\n", peak + (peak / 2).max(2)));
+    }
     Learned {
         text,
         withheld: withheld.into_iter().collect(),

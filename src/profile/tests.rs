@@ -163,7 +163,13 @@ fn collapses_where_allowed_and_withholds_credentials() {
         ("/tmp/out/x", false),
         ("/gone", false),
     ]);
-    let learned = learned::profile(&used, &["make".into(), "-j4".into()], Some(home), &|p| {
+    let record = learned::Record {
+        uses: used,
+        connects: vec!["tcp://127.0.0.1:80".into()],
+        binds: vec![8080],
+        peak_processes: Some(3),
+    };
+    let learned = learned::profile(&record, &["make".into(), "-j4".into()], Some(home), &|p| {
         p != Path::new("/gone")
     });
     let parsed = from_text(&learned.text, "learned.toml").unwrap();
@@ -182,6 +188,9 @@ fn collapses_where_allowed_and_withholds_credentials() {
         ]
     );
     assert_eq!(parsed.args.fs_write, ["/tmp/out"]);
+    assert_eq!(parsed.args.net_allow, ["tcp://127.0.0.1:80"]);
+    assert_eq!(parsed.args.net_allow_bind, ["8080"]);
+    assert_eq!(parsed.args.max_processes.as_deref(), Some("5"));
     assert_eq!(
         learned.withheld,
         [
@@ -195,7 +204,11 @@ fn collapses_where_allowed_and_withholds_credentials() {
 #[test]
 fn never_collapses_to_the_root() {
     let used = uses(&[("/a", false), ("/b", false), ("/c", false), ("/d", false)]);
-    let learned = learned::profile(&used, &[], None, &|_| true);
+    let record = learned::Record {
+        uses: used,
+        ..Default::default()
+    };
+    let learned = learned::profile(&record, &[], None, &|_| true);
     let parsed = from_text(&learned.text, "l.toml").unwrap();
     assert_eq!(parsed.args.fs_read, ["/a", "/b", "/c", "/d"]);
 }

@@ -332,6 +332,13 @@ pub fn program(deny: &[u32], traps: Traps) -> Result<Vec<SockFilter>, AsmError> 
     }
     if traps.learn {
         blocks.extend(LEARN_CALLS.iter().copied().filter_map(notify_one));
+        // Connects and binds too, unless the network rules trap them already.
+        if !traps.connect {
+            blocks.extend(notify_one("connect"));
+        }
+        if !traps.bind {
+            blocks.extend(notify_one("bind"));
+        }
     }
     if traps.exec {
         if !traps.learn {

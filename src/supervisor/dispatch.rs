@@ -87,6 +87,8 @@ impl Table {
                 let decided = traps.exec && name.starts_with("exec");
                 add(name, learn::RECORD, decided);
             }
+            add("connect", learn::RECORD, traps.connect);
+            add("bind", learn::RECORD, traps.bind);
         }
         if traps.exec && !traps.learn {
             add("execve", exec::EXECVE, true);
@@ -114,10 +116,10 @@ impl Table {
         if traps.shm {
             add("shmget", memory::SHMGET, true);
         }
-        if traps.connect {
+        if traps.connect && !traps.learn {
             add("connect", net::CONNECT, true);
         }
-        if traps.bind {
+        if traps.bind && !traps.learn {
             add("bind", net::BIND, true);
         }
         if traps.datagrams() {

@@ -171,10 +171,13 @@ impl Supervisor {
         }
         let ctx = Arc::new(Ctx {
             listener,
-            processes: Mutex::new(ProcessState::new(
-                policy.max_processes,
-                (!self.owns_children).then(|| self.pid.as_raw_nonzero().get()),
-            )),
+            processes: Mutex::new(ProcessState {
+                peak: traps.learn.then_some(1),
+                ..ProcessState::new(
+                    policy.max_processes,
+                    (!self.owns_children).then(|| self.pid.as_raw_nonzero().get()),
+                )
+            }),
             memory: policy
                 .memory
                 .map(|m| Mutex::new(MemoryState::new(m.bytes, m.kill))),
@@ -220,6 +223,8 @@ impl Supervisor {
             learn: traps.learn.then(|| crate::handlers::record::Learner {
                 serve_opens: traps.open,
                 decide_execs: traps.exec,
+                check_connects: traps.connect,
+                check_binds: traps.bind,
                 ..Default::default()
             }),
         });
@@ -255,11 +260,21 @@ impl Supervisor {
             .map_or(0, |s| s.received.load(std::sync::atomic::Ordering::Relaxed))
     }
 
-    /// The paths `sandlet learn` recorded: (path, written), taken out of the record.
-    pub fn learned(&self) -> Option<Vec<(std::path::PathBuf, bool)>> {
-        let learner = self.supervised.as_ref()?.ctx.learn.as_ref()?;
+    /// What `sandlet learn` recorded, taken out of the record.
+    pub fn learned(&self) -> Option<crate::profile::learned::Record> {
+        let ctx = &self.supervised.as_ref()?.ctx;
+        let learner = ctx.learn.as_ref()?;
         let paths = std::mem::take(&mut *lock(&learner.paths));
-        Some(paths.into_iter().map(|(p, u)| (p, u.write)).collect())
+        Some(crate::profile::learned::Record {
+            uses: paths.into_iter().map(|(p, u)| (p, u.write)).collect(),
+            connects: std::mem::take(&mut *lock(&learner.connects))
+                .into_iter()
+                .collect(),
+            binds: std::mem::take(&mut *lock(&learner.binds))
+                .into_iter()
+                .collect(),
+            peak_processes: lock(&ctx.processes).peak,
+        })
     }
 
     /// What the memory limit did (`None` without one).

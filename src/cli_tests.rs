@@ -1,6 +1,12 @@
 //! Unit tests of the command line (`cli.rs`).
 
 use super::*;
+use crate::policy::parse;
+use crate::policy::protection::Protection;
+use crate::policy::syscalls::{group, Syscalls};
+
+use crate::policy::{net, Spec};
+use std::time::{Duration, UNIX_EPOCH};
 
 fn strs(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()

@@ -5,6 +5,7 @@
 
 use std::fmt::{self, Write as _};
 
+use crate::dynamic::json_string;
 use crate::landlock;
 use crate::policy::protection::Protection;
 use crate::policy::traps::Traps;
@@ -601,27 +602,6 @@ impl Explanation {
     }
 }
 
-/// `s` as a JSON string.
-pub fn json_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -652,7 +632,6 @@ mod tests {
 
     #[test]
     fn json_is_escaped() {
-        assert_eq!(json_string("a\"b\\c\n\u{1}"), "\"a\\\"b\\\\c\\n\\u0001\"");
         let e = Explanation {
             sections: vec![Section {
                 title: "t",

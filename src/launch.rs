@@ -225,10 +225,7 @@ fn register(supervisor: &mut Supervisor, policy: &Policy, pid: Pid) -> Result<()
         &command.join(" "),
         control,
     ) {
-        Ok(registration) => {
-            let explanation = crate::explain::explain(policy, abi, false).to_string();
-            supervisor.set_control(registration, explanation)?;
-        }
+        Ok(registration) => supervisor.set_control(registration, Box::new(policy.clone()))?,
         Err(e) => warn!("cannot register the run for sandlet ps: {e}"),
     }
     Ok(())

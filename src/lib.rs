@@ -18,6 +18,7 @@ pub mod creds;
 pub mod dynamic;
 pub mod error;
 pub mod explain;
+pub mod flags;
 pub mod handlers;
 pub mod landlock;
 pub mod launch;

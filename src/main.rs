@@ -290,10 +290,10 @@ fn ps(json: bool) -> u8 {
                 Some(s) => s.trim().to_owned(),
                 None => format!(
                     "{{\"name\":{},\"pid\":{},\"command_pid\":{},\"command\":{}}}",
-                    sandlet::explain::json_string(&e.name),
+                    sandlet::dynamic::json_string(&e.name),
                     e.pid,
                     e.command_pid,
-                    sandlet::explain::json_string(&e.command)
+                    sandlet::dynamic::json_string(&e.command)
                 ),
             })
             .collect();

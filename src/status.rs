@@ -8,7 +8,7 @@
 use std::io;
 use std::os::fd::OwnedFd;
 
-use crate::explain::json_string;
+use crate::dynamic::json_string;
 
 /// Where events go.
 #[derive(Debug)]

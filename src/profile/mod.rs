@@ -18,7 +18,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use self::toml::{Item, Pos, Table, Value};
-use crate::cli::{self, RunArgs};
+use crate::flags::{self, RunArgs};
 
 /// What is wrong with a profile, and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -406,7 +406,7 @@ pub fn from_text(text: &str, file: &str) -> Result<Profile, ProfileError> {
             // The flag's own parser judges the value now, where its line is known.
             let mut alone = RunArgs::default();
             apply_key(&mut alone, &profile.args, k.target);
-            if let Err(e) = cli::spec(&alone, vec![OsString::from("true")]) {
+            if let Err(e) = flags::spec(&alone, vec![OsString::from("true")]) {
                 return Err(at(entry.item.pos, format!("{name}: {e}")));
             }
         }

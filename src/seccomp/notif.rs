@@ -140,22 +140,7 @@ impl Listener {
     /// with `SECCOMP_ADDFD_FLAG_SEND`, Linux 5.14). On error nothing was answered (the
     /// caller must still respond); a target that died meanwhile (ENOENT) is not an error.
     pub fn send_fd(&self, id: u64, fd: BorrowedFd<'_>, cloexec: bool) -> io::Result<()> {
-        let addfd = libc::seccomp_notif_addfd {
-            id,
-            flags: libc::SECCOMP_ADDFD_FLAG_SEND as u32,
-            srcfd: fd.as_raw_fd() as u32,
-            newfd: 0,
-            newfd_flags: if cloexec { libc::O_CLOEXEC as u32 } else { 0 },
-        };
-        // SAFETY: ADDFD reads one live, initialized seccomp_notif_addfd through the
-        // pointer; `srcfd` is a descriptor we hold open for the duration of the call.
-        self.answer(|listener| unsafe {
-            libc::ioctl(
-                listener,
-                libc::SECCOMP_IOCTL_NOTIF_ADDFD as _,
-                &addfd as *const libc::seccomp_notif_addfd,
-            )
-        })
+        self.add_fd(id, libc::SECCOMP_ADDFD_FLAG_SEND as u32, fd, 0, cloexec)
     }
 
     /// Installs a duplicate of `fd` as descriptor `number` of notification `id`'s
@@ -168,15 +153,28 @@ impl Listener {
         number: i32,
         cloexec: bool,
     ) -> io::Result<()> {
+        let flags = libc::SECCOMP_ADDFD_FLAG_SETFD as u32;
+        self.add_fd(id, flags, fd, number as u32, cloexec)
+    }
+
+    /// `SECCOMP_IOCTL_NOTIF_ADDFD` of `fd` into notification `id`'s target.
+    fn add_fd(
+        &self,
+        id: u64,
+        flags: u32,
+        fd: BorrowedFd<'_>,
+        newfd: u32,
+        cloexec: bool,
+    ) -> io::Result<()> {
         let addfd = libc::seccomp_notif_addfd {
             id,
-            flags: libc::SECCOMP_ADDFD_FLAG_SETFD as u32,
+            flags,
             srcfd: fd.as_raw_fd() as u32,
-            newfd: number as u32,
+            newfd,
             newfd_flags: if cloexec { libc::O_CLOEXEC as u32 } else { 0 },
         };
-        // SAFETY: as in `send_fd`: ADDFD reads one live, initialized
-        // seccomp_notif_addfd; `srcfd` is held open for the duration of the call.
+        // SAFETY: ADDFD reads one live, initialized seccomp_notif_addfd through the
+        // pointer; `srcfd` is a descriptor we hold open for the duration of the call.
         self.answer(|listener| unsafe {
             libc::ioctl(
                 listener,

@@ -122,8 +122,8 @@ pub struct Supervisor {
     supervised: Option<Supervised>,
     /// When the run began: `--timeout` counts from here, exec decisions included.
     started: Instant,
-    /// The run's registration and what `inspect` shows (`None`: not registered).
-    control: Option<(crate::registry::Registration, String)>,
+    /// The run's registration and its policy, for `inspect` (`None`: not registered).
+    control: Option<(crate::registry::Registration, Box<Policy>)>,
     /// `--status-fd`: handlers report limit events there.
     pub status: Option<Arc<crate::status::Status>>,
 }
@@ -487,11 +487,11 @@ impl Supervisor {
     }
 
     /// Registers the run (see [`crate::registry`]) and serves its control socket
-    /// from the poll loop; `explanation` is what `inspect` shows.
+    /// from the poll loop; `inspect` explains `policy`.
     pub fn set_control(
         &mut self,
         registration: crate::registry::Registration,
-        explanation: String,
+        policy: Box<Policy>,
     ) -> Result<(), SupervisorError> {
         if let Some(listener) = &registration.listener {
             self.poll
@@ -503,12 +503,12 @@ impl Supervisor {
                 )
                 .map_err(op("watch the control socket"))?;
         }
-        self.control = Some((registration, explanation));
+        self.control = Some((registration, policy));
         Ok(())
     }
 
     fn serve_control(&self) {
-        let Some((registration, explanation)) = &self.control else {
+        let Some((registration, policy)) = &self.control else {
             return;
         };
         let Some(listener) = &registration.listener else {
@@ -518,7 +518,11 @@ impl Supervisor {
             let status = || self.status(&registration.entry);
             match request.split_once(' ').unwrap_or((request, "")) {
                 ("status", "") => Some(status()),
-                ("inspect", "") => Some(format!("{explanation}\nnow\n{}\n", status())),
+                ("inspect", "") => {
+                    let abi = crate::landlock::abi();
+                    let explanation = crate::explain::explain(policy, abi, false);
+                    Some(format!("{explanation}\nnow\n{}\n", status()))
+                }
                 ("kill", sig) => {
                     let sig = sig.parse().ok().and_then(Signal::from_named_raw)?;
                     self.signal_members(sig);
@@ -531,7 +535,7 @@ impl Supervisor {
 
     /// The run's live counters, as one JSON object.
     fn status(&self, entry: &crate::registry::Entry) -> String {
-        use crate::explain::json_string;
+        use crate::dynamic::json_string;
         let root = (!self.owns_children).then(|| self.pid.as_raw_nonzero().get());
         let processes = crate::procfs::tree_pids(root).len();
         let (max_processes, memory, max_memory) = match &self.supervised {

@@ -1,7 +1,8 @@
 //! Running sandboxes, for `sandlet ps`, `inspect` and `kill`: each supervised run
-//! registers in `$XDG_RUNTIME_DIR/sandlet/sandboxes/NAME/` (else
-//! `/tmp/sandlet-UID/sandboxes/NAME/`; directories 0700, owned by the user) with a pid
-//! file, and answers on a control socket while it runs.
+//! registers with a pid file `$XDG_RUNTIME_DIR/sandlet/sandboxes/NAME` (else
+//! `/tmp/sandlet-UID/sandboxes/NAME`; the directories 0700 and the user's), written whole
+//! (a temporary file renamed), and answers on a control socket while it runs. One file,
+//! no directory per run: registering costs a run a few syscalls.
 //!
 //! The control socket is an abstract unix socket made by the supervisor, outside every
 //! Landlock domain: a sandboxed process cannot connect to it (Landlock's abstract unix
@@ -86,7 +87,7 @@ pub fn start_time(pid: i32) -> Option<u64> {
 }
 
 /// Makes `path` (and its parents below an existing one) a directory of ours, mode 0700,
-/// and checks that it is one: owned by us, writable by no one else.
+/// and checks that it and its parent are: owned by us, writable by no one else.
 fn private_dir(path: &Path) -> io::Result<()> {
     use std::os::unix::fs::{DirBuilderExt, MetadataExt};
     std::fs::DirBuilder::new()
@@ -109,15 +110,14 @@ fn private_dir(path: &Path) -> io::Result<()> {
 #[derive(Debug)]
 pub struct Registration {
     pub entry: Entry,
-    dir: PathBuf,
+    file: PathBuf,
     /// The listening control socket (`None` without Landlock's abstract socket scope).
     pub listener: Option<OwnedFd>,
 }
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(self.dir.join("pid"));
-        let _ = std::fs::remove_dir(&self.dir);
+        let _ = std::fs::remove_file(&self.file);
     }
 }
 
@@ -136,9 +136,6 @@ pub fn register(
     if read(&root, name).is_some_and(|e| e.alive()) {
         chosen = format!("{name}-{command_pid}");
     }
-    let dir = root.join(&chosen);
-    let _ = std::fs::remove_file(dir.join("pid"));
-    private_dir(&dir)?;
     let uid = rustix::process::geteuid().as_raw();
     let (listener, socket) = if control {
         let socket = format!("sandlet/{uid}/{chosen}/{pid}");
@@ -154,12 +151,13 @@ pub fn register(
         socket,
         command: command.to_owned(),
     };
-    let tmp = dir.join(".pid");
+    let file = root.join(&entry.name);
+    let tmp = root.join(format!(".{}.{pid}", entry.name));
     std::fs::write(&tmp, entry.to_text())?;
-    std::fs::rename(&tmp, dir.join("pid"))?;
+    std::fs::rename(&tmp, &file)?;
     Ok(Registration {
         entry,
-        dir,
+        file,
         listener,
     })
 }
@@ -178,28 +176,36 @@ fn listen(name: &str) -> io::Result<OwnedFd> {
 }
 
 fn read(root: &Path, name: &str) -> Option<Entry> {
-    let text = std::fs::read_to_string(root.join(name).join("pid")).ok()?;
+    let text = std::fs::read_to_string(root.join(name)).ok()?;
     Entry::parse(name, &text)
 }
 
 /// The live entries, sorted by name; those of dead supervisors are removed.
 pub fn list() -> Vec<Entry> {
     let root = dir();
-    let Ok(dirs) = std::fs::read_dir(&root) else {
+    let Ok(files) = std::fs::read_dir(&root) else {
         return Vec::new();
     };
     let mut out = Vec::new();
-    for d in dirs.flatten() {
-        let Some(name) = d.file_name().to_str().map(str::to_owned) else {
+    for f in files.flatten() {
+        let Some(name) = f.file_name().to_str().map(str::to_owned) else {
             continue;
         };
+        if let Some(tmp) = name.strip_prefix('.') {
+            // A pid file being written: left alone while its writer lives.
+            let writer = tmp
+                .rsplit_once('.')
+                .and_then(|(_, pid)| pid.parse::<i32>().ok());
+            if !writer.is_some_and(|pid| start_time(pid).is_some()) {
+                let _ = std::fs::remove_file(f.path());
+            }
+            continue;
+        }
         match read(&root, &name) {
             Some(e) if e.alive() => out.push(e),
-            // A dead supervisor's (or a half-written) entry.
+            // A dead supervisor's entry.
             _ => {
-                let _ = std::fs::remove_file(d.path().join("pid"));
-                let _ = std::fs::remove_file(d.path().join(".pid"));
-                let _ = std::fs::remove_dir(d.path());
+                let _ = std::fs::remove_file(f.path());
             }
         }
     }

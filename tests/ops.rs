@@ -50,7 +50,7 @@ fn ps_listing(mode: Mode, dir: &TempDir, names: &[&str]) -> String {
 
 /// The control socket's name from the registry's pid file.
 fn socket_of(dir: &TempDir, name: &str) -> String {
-    let pid = dir.path().join("sandlet/sandboxes").join(name).join("pid");
+    let pid = dir.path().join("sandlet/sandboxes").join(name);
     let text = std::fs::read_to_string(pid).unwrap();
     text.lines()
         .find_map(|l| l.strip_prefix("socket="))
@@ -152,11 +152,12 @@ fn no_sandbox_and_no_other_user_can_use_the_control_socket() {
 #[test]
 fn ps_prunes_the_entries_of_dead_runs() {
     let dir = runtime();
-    let stale = dir.path().join("sandlet/sandboxes/stale");
-    std::fs::create_dir_all(&stale).unwrap();
+    let root = dir.path().join("sandlet/sandboxes");
+    std::fs::create_dir_all(&root).unwrap();
+    let stale = root.join("stale");
     // A pid above the kernel's largest (PID_MAX_LIMIT): never running.
     std::fs::write(
-        stale.join("pid"),
+        &stale,
         "pid=4194305\nstart=1\ncommand_pid=2\nsocket=\ncommand=gone\n",
     )
     .unwrap();

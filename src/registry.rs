@@ -196,7 +196,7 @@ pub fn list() -> Vec<Entry> {
             let writer = tmp
                 .rsplit_once('.')
                 .and_then(|(_, pid)| pid.parse::<i32>().ok());
-            if !writer.is_some_and(|pid| start_time(pid).is_some()) {
+            if writer.is_none_or(|pid| start_time(pid).is_none()) {
                 let _ = std::fs::remove_file(f.path());
             }
             continue;

@@ -202,6 +202,19 @@ fn status_fd_reports_the_lifecycle_and_stays_sandlets() {
             text.lines().last().unwrap().contains("\"status\":0"),
             "{text}"
         );
+        // A refusal at -m is a limit event too.
+        let line = format!(
+            "exec \"$0\" run --status-fd 3 -m 16M -r {} -- {} mmap 67108864 3>{events}",
+            util::probe_dir(),
+            util::probe()
+        );
+        let out = run(mode.command(&["/bin/sh", "-c", &line, util::sandlet()]));
+        assert_eq!(out.out().trim(), "err ENOMEM", "{mode:?}: {}", out.err());
+        let text = std::fs::read_to_string(&events).unwrap();
+        assert!(
+            text.contains("\"limit\":\"memory\",") && text.contains("\"bytes\":67108864"),
+            "{mode:?}: {text}"
+        );
         // With exec decisions, each allowed exec is an event.
         let line = format!(
             "exec \"$0\" run --status-fd 3 --deny-exec nothing-else -r {} -- {} exec {} 3>{events}",

@@ -104,8 +104,10 @@ impl Step {
             Step::SetPgid => "setpgid",
             Step::ForegroundTerminal => "take the terminal foreground",
             Step::ResetSignals => "reset signal dispositions",
-            Step::Namespaces => "enter a user and mount namespace (--workdir, --fs-deny)",
-            Step::MountView => "mount the view (--workdir, --fs-deny)",
+            Step::Namespaces => {
+                "enter a user and mount namespace (--workdir, --fs-deny, --fs-mount)"
+            }
+            Step::MountView => "mount the view (--workdir, --fs-deny, --fs-mount)",
             Step::ParentDeathSignal => "set parent-death signal",
             Step::ParentCheck => "check parent is alive",
             Step::Rlimit => "setrlimit",

@@ -161,6 +161,7 @@ const VALUE_FLAGS: &[(Option<char>, &str)] = &[
     (None, "--on-error"),
     (None, "--fs-storage"),
     (None, "--fs-deny"),
+    (None, "--fs-mount"),
     (None, "--max-disk"),
 ];
 

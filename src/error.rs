@@ -176,13 +176,13 @@ fn hint(step: &str, err: &io::Error) -> Option<&'static str> {
         ("landlock_restrict_self", libc::E2BIG) => {
             Some("too many stacked Landlock layers; nesting is limited to 16")
         }
-        ("enter a user and mount namespace (--workdir, --fs-deny)", _) => Some(
+        ("enter a user and mount namespace (--workdir, --fs-deny, --fs-mount)", _) => Some(
             "this user may not create namespaces here: see sysctl \
              kernel.unprivileged_userns_clone, kernel.apparmor_restrict_unprivileged_userns \
              and user.max_user_namespaces; a container's seccomp profile, or an enclosing \
              sandbox, refuses them too. The run does not go on without the view",
         ),
-        ("mount the view (--workdir, --fs-deny)", _) => Some(
+        ("mount the view (--workdir, --fs-deny, --fs-mount)", _) => Some(
             "the kernel refused a mount of the view: overlayfs needs Linux 5.11 for an \
              unprivileged mount and an --fs-storage file system with (user) xattrs; an \
              --fs-deny path must be a file or directory the user can mount over. The run \

@@ -149,6 +149,17 @@ fn filesystem(policy: &Policy, abi: u32) -> Section {
             "served by the supervisor: only the sandbox's processes",
         );
     }
+    for m in &policy.fs_mounts {
+        let how = if m.read_only {
+            "read-only"
+        } else {
+            "read-write"
+        };
+        s.one(
+            format!("mounted {}", m.at.display()),
+            format!("{} ({how}, --fs-mount)", m.host.display()),
+        );
+    }
     for denied in &policy.fs_deny {
         s.one(
             format!("unreachable {}", denied.path.display()),

@@ -210,6 +210,12 @@ pub struct RunArgs {
     #[argh(option)]
     pub fs_deny: Vec<String>,
 
+    /// bind HOST at VIRTUAL for the command (VIRTUAL:HOST[:ro], repeatable; VIRTUAL must
+    /// exist; the command may read it, and write it unless :ro; in a mount namespace of
+    /// its own)
+    #[argh(option)]
+    pub fs_mount: Vec<String>,
+
     /// with --workdir, the most the changes may hold (e.g. 100M): the write that
     /// crosses it fails with ENOSPC (the upper layer is a tmpfs; not with keep)
     #[argh(option)]
@@ -351,6 +357,11 @@ pub fn spec(args: &RunArgs, command: Vec<OsString>) -> Result<Spec, PolicyError>
             dry_run: args.dry_run,
             storage: args.fs_storage.as_ref().map(PathBuf::from),
             deny: args.fs_deny.iter().map(PathBuf::from).collect(),
+            mounts: list(
+                "--fs-mount",
+                &args.fs_mount,
+                crate::policy::view::parse_mount,
+            )?,
             max_disk: option("--max-disk", &args.max_disk, parse::parse_size)?,
         },
     })

@@ -100,9 +100,10 @@ pub struct Ruleset {
     pub fd: Option<OwnedFd>,
     /// Protections accepted as missing through `--allow-degraded`.
     pub degraded: Vec<Protection>,
-    /// Rules at or beneath the `--workdir`, added by the child once the view is mounted
-    /// (a rule on the host directory does not cover the view: Landlock ignores the
-    /// hidden mount point): (canonical path, rights).
+    /// Rules at or beneath the `--workdir` or an `--fs-mount`, added by the child once
+    /// the view is mounted (a rule on the host directory does not cover the view:
+    /// Landlock ignores the hidden mount point): (canonical path, rights). An
+    /// `--fs-mount` itself grants reading (and writing, unless read-only) its VIRTUAL.
     pub in_view: Vec<(std::path::PathBuf, u64)>,
 }
 
@@ -156,14 +157,25 @@ pub fn build(policy: &Policy, abi: u32) -> Result<Ruleset, SetupError> {
             FsAccess::Read => FS_READ,
             FsAccess::Write => FS_WRITE,
         };
-        if let Some(view) = &policy.view {
-            let real = std::fs::canonicalize(&rule.path).unwrap_or_else(|_| rule.path.clone());
-            if real.starts_with(&view.workdir) {
-                in_view.push((real, wanted & handled_fs));
-                continue;
-            }
+        // Rules at or beneath a mounted path name what the command sees there: they
+        // are added once the view is mounted.
+        let mounted = policy.view.iter().map(|v| v.workdir.as_path());
+        let mut mounted = mounted.chain(policy.fs_mounts.iter().map(|m| m.at.as_path()));
+        let real = std::fs::canonicalize(&rule.path).unwrap_or_else(|_| rule.path.clone());
+        if mounted.any(|at| real.starts_with(at)) {
+            in_view.push((real, wanted & handled_fs));
+            continue;
         }
         add_path(&ruleset, &rule.path, wanted & handled_fs)?;
+    }
+    for m in &policy.fs_mounts {
+        let wanted = if m.read_only { FS_READ } else { FS_WRITE };
+        let rights = if m.dir {
+            wanted
+        } else {
+            wanted & FS_FILE_RIGHTS
+        };
+        in_view.push((m.at.clone(), rights & handled_fs));
     }
     if attr.handled_access_net & NET_CONNECT_TCP != 0 {
         for port in policy.net.landlock_connect_ports() {

@@ -133,7 +133,9 @@ impl ChildPlan {
         };
 
         let ruleset = landlock::build(policy, landlock::abi())?;
-        let view = if policy.view.is_some() || !policy.fs_deny.is_empty() {
+        let namespaced =
+            policy.view.is_some() || !policy.fs_deny.is_empty() || !policy.fs_mounts.is_empty();
+        let view = if namespaced {
             let here = match &policy.cwd {
                 Some(c) => c.clone(),
                 None => std::env::current_dir().map_err(|source| SetupError::Step {
@@ -142,12 +144,17 @@ impl ChildPlan {
                 })?,
             };
             let overlay = policy.view.as_ref().zip(layer);
-            let plan =
-                crate::overlay::ViewPlan::new(overlay, &policy.fs_deny, &here, &ruleset.in_view)
-                    .map_err(|source| SetupError::Step {
-                        step: "prepare the view (--workdir, --fs-deny)",
-                        source,
-                    })?;
+            let plan = crate::overlay::ViewPlan::new(
+                overlay,
+                &policy.fs_deny,
+                &policy.fs_mounts,
+                &here,
+                &ruleset.in_view,
+            )
+            .map_err(|source| SetupError::Step {
+                step: "prepare the view (--workdir, --fs-deny, --fs-mount)",
+                source,
+            })?;
             Some(plan)
         } else {
             None

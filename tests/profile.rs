@@ -93,8 +93,8 @@ fn a_bad_profile_runs_nothing_and_says_where() {
             "p.toml:2:1: [http] allow: HTTP rules",
         ),
         (
-            "[filesystem]\nmount = [\"/a:/b\"]\n",
-            "--fs-mount is not implemented",
+            "[filesystem]\nmount = [\"a:/b\"]\n",
+            "p.toml:2:9: [filesystem] mount: --fs-mount",
         ),
         (
             "[program]\nexec = \"/bin/true\"\nexec = \"x\"\n",

@@ -347,7 +347,7 @@ fn the_view_fails_closed_where_namespaces_are_refused() {
         assert_eq!(out.code(), 125, "{mode:?}: {}", out.err());
         assert!(
             out.err()
-                .contains("enter a user and mount namespace (--workdir, --fs-deny)")
+                .contains("enter a user and mount namespace (--workdir, --fs-deny, --fs-mount)")
                 && out.err().contains("does not go on without the view"),
             "{mode:?}: {}",
             out.err()

@@ -14,7 +14,7 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use crate::policy::view::{Denied, Finish, View};
+use crate::policy::view::{Denied, Finish, Mounted, View};
 
 pub mod commit;
 pub use commit::{changes, commit, Change, Kind};
@@ -151,6 +151,8 @@ pub struct ViewPlan {
     overlay: Option<(CString, CString)>,
     /// `--fs-deny` paths, and whether each is a directory.
     deny: Vec<(CString, bool)>,
+    /// `--fs-mount`s: (HOST, VIRTUAL, the flags of a read-only remount, or `None`).
+    binds: Vec<(CString, CString, Option<rustix::mount::MountFlags>)>,
     /// `--max-disk`: a tmpfs mounted over the layer directory (options), and the upper
     /// and work directories to make in it.
     disk: Option<Disk>,
@@ -171,6 +173,7 @@ impl ViewPlan {
     pub fn new(
         view: Option<(&View, &Layer)>,
         deny: &[Denied],
+        mounts: &[Mounted],
         cwd: &Path,
         rules: &[(PathBuf, u64)],
     ) -> io::Result<ViewPlan> {
@@ -202,8 +205,9 @@ impl ViewPlan {
         };
         let real = std::fs::canonicalize(cwd).unwrap_or_else(|_| cwd.to_owned());
         let mut covered = view.iter().map(|(v, _)| v.workdir.as_path());
-        let beneath =
-            covered.any(|p| real.starts_with(p)) || deny.iter().any(|d| real.starts_with(&d.path));
+        let beneath = covered.any(|p| real.starts_with(p))
+            || deny.iter().any(|d| real.starts_with(&d.path))
+            || mounts.iter().any(|m| real.starts_with(&m.at));
         let cwd = match beneath {
             true => Some(cstring(real.as_os_str().as_bytes())?),
             false => None,
@@ -217,6 +221,13 @@ impl ViewPlan {
             deny: deny
                 .iter()
                 .map(|d| Ok((cstring(d.path.as_os_str().as_bytes())?, d.dir)))
+                .collect::<io::Result<_>>()?,
+            binds: mounts
+                .iter()
+                .map(|m| {
+                    let ro = m.read_only.then(|| read_only_flags(&m.host));
+                    Ok((bytes(&m.host)?, bytes(&m.at)?, ro))
+                })
                 .collect::<io::Result<_>>()?,
             cwd,
             rules: rules
@@ -273,6 +284,15 @@ impl ViewPlan {
                 Some(options.as_c_str()),
             )?;
         }
+        // `--fs-mount`: HOST (with what is mounted beneath it) at VIRTUAL; read-only
+        // binds remounted so, keeping the flags the source mount has (a user namespace
+        // may not clear them).
+        for (host, at, read_only) in &self.binds {
+            rustix::mount::mount_bind_recursive(host.as_c_str(), at.as_c_str())?;
+            if let Some(flags) = read_only {
+                rustix::mount::mount_remount(at.as_c_str(), *flags | MountFlags::BIND, c"")?;
+            }
+        }
         if let Some(ruleset) = ruleset {
             for (path, rights) in &self.rules {
                 crate::landlock::add_path_rule(ruleset, path.as_c_str(), *rights)?;
@@ -303,6 +323,29 @@ impl ViewPlan {
         }
         Ok(disk_fd)
     }
+}
+
+/// The flags of a read-only remount of a bind of `host`: read-only plus those of its
+/// mount that a user namespace may not drop (nosuid, nodev, noexec, the atime ones).
+fn read_only_flags(host: &Path) -> rustix::mount::MountFlags {
+    use rustix::fs::StatVfsMountFlags as V;
+    use rustix::mount::MountFlags as M;
+    let mut flags = M::RDONLY;
+    if let Ok(st) = rustix::fs::statvfs(host) {
+        for (has, keep) in [
+            (V::NOSUID, M::NOSUID),
+            (V::NODEV, M::NODEV),
+            (V::NOEXEC, M::NOEXEC),
+            (V::NOATIME, M::NOATIME),
+            (V::NODIRATIME, M::NODIRATIME),
+            (V::RELATIME, M::RELATIME),
+        ] {
+            if st.f_flag.contains(has) {
+                flags |= keep;
+            }
+        }
+    }
+    flags
 }
 
 fn write_file(path: &std::ffi::CStr, data: &[u8]) -> io::Result<()> {

@@ -75,6 +75,8 @@ pub struct Policy {
     pub view: Option<view::View>,
     /// `--fs-deny` paths (mounted over in the command's mount namespace).
     pub fs_deny: Vec<view::Denied>,
+    /// `--fs-mount`s (bound in the command's mount namespace).
+    pub fs_mounts: Vec<view::Mounted>,
     /// The command and its arguments; never empty.
     pub command: Vec<OsString>,
     /// `--status-fd`: an open descriptor of sandlet's for lifecycle events.
@@ -274,6 +276,7 @@ impl Policy {
             None => std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
         };
         let fs_deny = view::denied(&spec.view.deny, &here)?;
+        let fs_mounts = view::mounts(&spec.view.mounts, &here)?;
         Ok(Policy {
             fs,
             cwd,
@@ -297,6 +300,7 @@ impl Policy {
             supervisor,
             view,
             fs_deny,
+            fs_mounts,
             command: spec.command,
             status_fd: spec.status_fd,
             learn: spec.learn,

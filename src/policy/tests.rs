@@ -305,3 +305,18 @@ fn env_overrides_and_clean_env() {
         vec![("A".into(), "2".into()), ("B".into(), "".into())]
     );
 }
+
+#[test]
+fn fs_mount_specs_parse() {
+    use super::view::parse_mount;
+    let p = |s: &str| parse_mount(s).map_err(|e| e.to_string());
+    assert_eq!(p("/v:/h"), Ok(("/v".into(), "/h".into(), false)));
+    assert_eq!(p("/v:/h:ro"), Ok(("/v".into(), "/h".into(), true)));
+    assert_eq!(p("/v:/h:rw"), Ok(("/v".into(), "/h".into(), false)));
+    // Only a trailing option counts: HOST may hold colons.
+    assert_eq!(p("/v:/a:b:ro"), Ok(("/v".into(), "/a:b".into(), true)));
+    assert_eq!(p("/v:/a:b"), Ok(("/v".into(), "/a:b".into(), false)));
+    for bad in ["", "/v", ":/h", "/v:", "v:/h", ":ro", "/v::ro"] {
+        assert!(p(bad).is_err(), "{bad:?}");
+    }
+}

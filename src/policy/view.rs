@@ -50,6 +50,8 @@ pub struct ViewSpec {
     pub storage: Option<PathBuf>,
     /// `--fs-deny PATH`: paths the command cannot reach at all.
     pub deny: Vec<PathBuf>,
+    /// `--fs-mount VIRTUAL:HOST[:ro]`: (VIRTUAL, HOST, read-only) as given.
+    pub mounts: Vec<(PathBuf, PathBuf, bool)>,
     /// `--max-disk SIZE`: the most the upper layer may hold, in bytes.
     pub max_disk: Option<u64>,
 }
@@ -84,6 +86,78 @@ pub fn denied(paths: &[PathBuf], cwd: &Path) -> Result<Vec<Denied>, PolicyError>
             let dir = path.is_dir();
             out.push(Denied { path, dir });
         }
+    }
+    Ok(out)
+}
+
+/// `--fs-mount VIRTUAL:HOST[:ro|:rw]`: (VIRTUAL, HOST, read-only). Only a trailing
+/// `:ro` or `:rw` is an option (default `rw`); the rest splits at its first `:`, so HOST
+/// may hold colons. VIRTUAL must be absolute; neither may be empty.
+pub fn parse_mount(spec: &str) -> Result<(PathBuf, PathBuf, bool), ParseError> {
+    let (rest, read_only) = match spec.rsplit_once(':') {
+        Some((rest, "ro")) => (rest, true),
+        Some((rest, "rw")) => (rest, false),
+        _ => (spec, false),
+    };
+    let Some((at, host)) = rest.split_once(':') else {
+        return Err(ParseError("expected VIRTUAL:HOST[:ro]".into()));
+    };
+    if at.is_empty() || host.is_empty() {
+        return Err(ParseError("VIRTUAL and HOST must both be given".into()));
+    }
+    if !at.starts_with('/') {
+        return Err(ParseError("VIRTUAL must be an absolute path".into()));
+    }
+    Ok((PathBuf::from(at), PathBuf::from(host), read_only))
+}
+
+/// A judged `--fs-mount`: HOST bound at VIRTUAL in the command's mount namespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mounted {
+    /// Where the command sees it (canonical; it exists, as the same kind of file).
+    pub at: PathBuf,
+    /// What it sees there (canonical).
+    pub host: PathBuf,
+    pub read_only: bool,
+    pub dir: bool,
+}
+
+/// Judges the `--fs-mount`s: HOST (relative to `cwd`) must exist, VIRTUAL must exist
+/// as the same kind of file (sandlet makes no mount point, on the host or in it) and
+/// not be the root.
+pub fn mounts(given: &[(PathBuf, PathBuf, bool)], cwd: &Path) -> Result<Vec<Mounted>, PolicyError> {
+    let bad = |spec: String, why: &str| PolicyError::BadValue {
+        flag: "--fs-mount",
+        value: spec,
+        source: ParseError(why.into()),
+    };
+    let mut out = Vec::new();
+    for (at, host, read_only) in given {
+        let spec = format!("{}:{}", at.display(), host.display());
+        let host = std::fs::canonicalize(cwd.join(host))
+            .map_err(|e| bad(spec.clone(), &format!("HOST: {e}")))?;
+        let at = std::fs::canonicalize(at).map_err(|e| {
+            bad(
+                spec.clone(),
+                &format!("VIRTUAL: {e} (sandlet makes no mount point: create it first)"),
+            )
+        })?;
+        if at == Path::new("/") {
+            return Err(bad(spec, "VIRTUAL cannot be the root directory"));
+        }
+        let dir = host.is_dir();
+        if at.is_dir() != dir {
+            return Err(bad(
+                spec,
+                "VIRTUAL and HOST must both be directories or both files",
+            ));
+        }
+        out.push(Mounted {
+            at,
+            host,
+            read_only: *read_only,
+            dir,
+        });
     }
     Ok(out)
 }

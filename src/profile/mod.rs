@@ -7,7 +7,7 @@
 //!
 //! Every key is checked when the file is read, with its `line:column`: an unknown
 //! section or key, a value of the wrong TOML type, a value the flag's parser refuses, and
-//! a key of sandlock's that sandlet does not implement (`[http]`, `chroot`, `mount`,
+//! a key of sandlock's that sandlet does not implement (`[http]`, `chroot`,
 //! `uid`/`gid`, `gpu_devices`) are errors, never ignored.
 
 pub mod learned;
@@ -187,7 +187,7 @@ const KEYS: &[Key] = &[
         "filesystem",
         "mount",
         Kind::Strings,
-        Target::Missing("--fs-mount is not implemented"),
+        Target::List(|a| &mut a.fs_mount),
     ),
     key(
         "filesystem",

@@ -1224,35 +1224,11 @@ static void act_tcp_remap(const char *port, const char *token)
 	finish();
 }
 
-static void act_abstract_connect(const char *name)
+/* A stream socket connected to the abstract socket NAME, or -1 (errno set). */
+static int abstract_socket(const char *name)
 {
 	struct sockaddr_un sun;
 	size_t n = strlen(name);
-	int fd;
-
-	if (n + 1 > sizeof(sun.sun_path))
-		usage();
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	memcpy(sun.sun_path + 1, name, n);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		report(-1);
-	report(connect(fd, (struct sockaddr *)&sun,
-		       (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n)));
-}
-
-/*
- * abstract_ask NAME LINE: connect to the abstract socket NAME, send LINE and a newline,
- * print "ok" and the first line of the answer ("ok" alone when there is none).
- */
-static void act_abstract_ask(const char *name, const char *line)
-{
-	struct sockaddr_un sun;
-	size_t n = strlen(name);
-	char buf[256];
-	ssize_t got;
-	char *nl;
 	int fd;
 
 	if (n + 1 > sizeof(sun.sun_path))
@@ -1263,6 +1239,27 @@ static void act_abstract_ask(const char *name, const char *line)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sun,
 			      (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n)))
+		return -1;
+	return fd;
+}
+
+static void act_abstract_connect(const char *name)
+{
+	report(abstract_socket(name) < 0 ? -1 : 0);
+}
+
+/*
+ * abstract_ask NAME LINE: connect to the abstract socket NAME, send LINE and a newline,
+ * print "ok" and the first line of the answer ("ok" alone when there is none).
+ */
+static void act_abstract_ask(const char *name, const char *line)
+{
+	char buf[256];
+	ssize_t got;
+	char *nl;
+	int fd = abstract_socket(name);
+
+	if (fd < 0)
 		report(-1);
 	snprintf(buf, sizeof(buf), "%s\n", line);
 	/* A server that refuses closes at once: that is "no answer", not a failure. */

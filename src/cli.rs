@@ -162,6 +162,7 @@ const VALUE_FLAGS: &[(Option<char>, &str)] = &[
     (None, "--fs-storage"),
     (None, "--fs-deny"),
     (None, "--fs-mount"),
+    (None, "--chroot"),
     (None, "--max-disk"),
 ];
 

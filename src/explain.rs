@@ -156,8 +156,17 @@ fn filesystem(policy: &Policy, abi: u32) -> Section {
             "read-write"
         };
         s.one(
-            format!("mounted {}", m.at.display()),
+            format!("mounted {}", m.seen.display()),
             format!("{} ({how}, --fs-mount)", m.host.display()),
+        );
+    }
+    if let Some(root) = &policy.root {
+        s.one(
+            "root",
+            format!(
+                "{} (--chroot: paths above are paths in it; /proc, /dev, /tmp mounted)",
+                root.dir.display()
+            ),
         );
     }
     for denied in &policy.fs_deny {

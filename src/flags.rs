@@ -216,6 +216,11 @@ pub struct RunArgs {
     #[argh(option)]
     pub fs_mount: Vec<String>,
 
+    /// DIR becomes / for the command (pivot_root in a mount namespace of its own; with
+    /// its own /proc, /dev and /tmp); paths of other flags name paths in DIR
+    #[argh(option)]
+    pub chroot: Option<String>,
+
     /// with --workdir, the most the changes may hold (e.g. 100M): the write that
     /// crosses it fails with ENOSPC (the upper layer is a tmpfs; not with keep)
     #[argh(option)]
@@ -363,6 +368,7 @@ pub fn spec(args: &RunArgs, command: Vec<OsString>) -> Result<Spec, PolicyError>
                 crate::policy::view::parse_mount,
             )?,
             max_disk: option("--max-disk", &args.max_disk, parse::parse_size)?,
+            chroot: args.chroot.as_ref().map(PathBuf::from),
         },
     })
 }

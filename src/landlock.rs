@@ -104,6 +104,7 @@ pub struct Ruleset {
     /// the view is mounted (a rule on the host directory does not cover the view:
     /// Landlock ignores the hidden mount point): (canonical path, rights). An
     /// `--fs-mount` itself grants reading (and writing, unless read-only) its VIRTUAL.
+    /// Under `--chroot`, every rule, as a path of the new root.
     pub in_view: Vec<(std::path::PathBuf, u64)>,
 }
 
@@ -149,14 +150,26 @@ pub fn build(policy: &Policy, abi: u32) -> Result<Ruleset, SetupError> {
     let step = |step| move |source| SetupError::Step { step, source };
     let ruleset = sys::landlock_create_ruleset(&attr).map_err(step("landlock_create_ruleset"))?;
 
-    let rules =
-        crate::policy::landlock_rules(&policy.fs, policy.proc_view, &crate::policy::list_dir);
+    let rules = match &policy.root {
+        Some(root) => {
+            crate::policy::landlock_rules(&policy.fs, policy.proc_view, &|d| root.list(d))
+        }
+        None => {
+            crate::policy::landlock_rules(&policy.fs, policy.proc_view, &crate::policy::list_dir)
+        }
+    };
     let mut in_view = Vec::new();
     for rule in &rules {
         let wanted = match rule.access {
             FsAccess::Read => FS_READ,
             FsAccess::Write => FS_WRITE,
         };
+        // Under --chroot every rule names a path of the new root: all are added once
+        // the root is in place.
+        if policy.root.is_some() {
+            in_view.push((rule.path.clone(), wanted & handled_fs));
+            continue;
+        }
         // Rules at or beneath a mounted path name what the command sees there: they
         // are added once the view is mounted.
         let mounted = policy.view.iter().map(|v| v.workdir.as_path());
@@ -175,7 +188,7 @@ pub fn build(policy: &Policy, abi: u32) -> Result<Ruleset, SetupError> {
         } else {
             wanted & FS_FILE_RIGHTS
         };
-        in_view.push((m.at.clone(), rights & handled_fs));
+        in_view.push((m.seen.clone(), rights & handled_fs));
     }
     if attr.handled_access_net & NET_CONNECT_TCP != 0 {
         for port in policy.net.landlock_connect_ports() {

@@ -13,6 +13,7 @@ use rustix::process::{getrlimit, Resource};
 use crate::error::{ExecError, RunError, SetupError};
 use crate::landlock;
 use crate::policy::protection::Protection;
+use crate::policy::root::{Place, Root};
 use crate::policy::traps::Traps;
 use crate::policy::Policy;
 use crate::seccomp;
@@ -80,7 +81,11 @@ impl ChildPlan {
         policy: &Policy,
         layer: Option<&crate::overlay::Layer>,
     ) -> Result<ChildPlan, RunError> {
-        let exe = resolve(&policy.command[0], &policy.env)?;
+        let in_root = policy.root.as_ref().map(|r| {
+            let cwd = policy.cwd.as_deref().unwrap_or(Path::new("/"));
+            (r, cwd)
+        });
+        let exe = resolve(&policy.command[0], &policy.env, in_root)?;
         debug!("executable: {}", exe.display());
         let exe = cstring(exe.as_os_str().as_bytes(), "prepare executable path")?;
 
@@ -133,8 +138,10 @@ impl ChildPlan {
         };
 
         let ruleset = landlock::build(policy, landlock::abi())?;
-        let namespaced =
-            policy.view.is_some() || !policy.fs_deny.is_empty() || !policy.fs_mounts.is_empty();
+        let namespaced = policy.view.is_some()
+            || !policy.fs_deny.is_empty()
+            || !policy.fs_mounts.is_empty()
+            || policy.root.is_some();
         let view = if namespaced {
             let here = match &policy.cwd {
                 Some(c) => c.clone(),
@@ -148,11 +155,12 @@ impl ChildPlan {
                 overlay,
                 &policy.fs_deny,
                 &policy.fs_mounts,
+                policy.root.as_ref(),
                 &here,
                 &ruleset.in_view,
             )
             .map_err(|source| SetupError::Step {
-                step: "prepare the view (--workdir, --fs-deny, --fs-mount)",
+                step: "prepare the view (--workdir, --fs-deny, --fs-mount, --chroot)",
                 source,
             })?;
             Some(plan)
@@ -241,8 +249,18 @@ enum Candidate {
     Absent(std::io::Error),
 }
 
-fn candidate(path: &Path) -> Candidate {
-    match std::fs::metadata(path) {
+/// Looks at `path`; under `--chroot` (the root, and the command's working directory in
+/// it) a path of the new root.
+fn candidate(path: &Path, root: Option<(&Root, &Path)>) -> Candidate {
+    let found = match root {
+        Some((root, cwd)) => match root.place(&crate::policy::root::lexical(&cwd.join(path))) {
+            Ok(Place::Tree(host) | Place::Proc(host) | Place::Dev(host)) => std::fs::metadata(host),
+            Ok(Place::Tmp) => std::fs::metadata(std::env::temp_dir()),
+            Err(e) => Err(e),
+        },
+        None => std::fs::metadata(path),
+    };
+    match found {
         Ok(meta) if !meta.is_dir() && meta.permissions().mode() & 0o111 != 0 => {
             Candidate::Executable
         }
@@ -255,7 +273,11 @@ fn candidate(path: &Path) -> Candidate {
 /// is, otherwise the first executable match on the command's PATH. A name that exists
 /// only as non-executable files is 126; one found nowhere (including behind PATH
 /// directories we may not search) is 127.
-pub fn resolve(command: &OsStr, env: &[(OsString, OsString)]) -> Result<PathBuf, ExecError> {
+pub fn resolve(
+    command: &OsStr,
+    env: &[(OsString, OsString)],
+    root: Option<(&Root, &Path)>,
+) -> Result<PathBuf, ExecError> {
     let shown = command.to_string_lossy().into_owned();
     let not_executable = |command: String| ExecError::NotExecutable {
         resolved: PathBuf::from(&command),
@@ -265,7 +287,7 @@ pub fn resolve(command: &OsStr, env: &[(OsString, OsString)]) -> Result<PathBuf,
     };
     if command.as_bytes().contains(&b'/') {
         let path = PathBuf::from(command);
-        return match candidate(&path) {
+        return match candidate(&path, root) {
             Candidate::Executable => Ok(path),
             Candidate::NotExecutable => Err(not_executable(shown)),
             Candidate::Absent(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -288,7 +310,7 @@ pub fn resolve(command: &OsStr, env: &[(OsString, OsString)]) -> Result<PathBuf,
     for dir in search.as_bytes().split(|&b| b == b':') {
         let dir = if dir.is_empty() { b".".as_slice() } else { dir };
         let path = Path::new(OsStr::from_bytes(dir)).join(command);
-        match candidate(&path) {
+        match candidate(&path, root) {
             Candidate::Executable => return Ok(path),
             Candidate::NotExecutable => seen_non_executable = true,
             Candidate::Absent(_) => {}
@@ -308,22 +330,22 @@ mod tests {
     #[test]
     fn resolves_like_execvp() {
         let env = vec![("PATH".into(), "/nonexistent:/usr/bin:/bin".into())];
-        let sh = resolve(OsStr::new("sh"), &env).unwrap();
+        let sh = resolve(OsStr::new("sh"), &env, None).unwrap();
         assert!(sh.ends_with("sh"));
         assert!(matches!(
-            resolve(OsStr::new("no-such-command-xyz"), &env),
+            resolve(OsStr::new("no-such-command-xyz"), &env, None),
             Err(ExecError::NotFound { .. })
         ));
         assert!(matches!(
-            resolve(OsStr::new("/etc/passwd"), &env),
+            resolve(OsStr::new("/etc/passwd"), &env, None),
             Err(ExecError::NotExecutable { .. })
         ));
         assert!(matches!(
-            resolve(OsStr::new("/etc"), &env),
+            resolve(OsStr::new("/etc"), &env, None),
             Err(ExecError::NotExecutable { .. })
         ));
         assert!(matches!(
-            resolve(OsStr::new("./no/such"), &env),
+            resolve(OsStr::new("./no/such"), &env, None),
             Err(ExecError::NotFound { .. })
         ));
     }

@@ -320,12 +320,26 @@ pub fn open(ctx: &Ctx, n: &Notif, dirfd: u64, path: &[u8], flags: u64) -> Option
         if !reading {
             return None;
         }
-        let dir = std::ffi::OsStr::from_bytes(&norm);
+        // The directory of the caller's root (under --chroot, not the host's), resolved
+        // inside it.
+        let rel = match norm.strip_prefix(b"/") {
+            Some(b"") | None => b".".as_slice(),
+            Some(rest) => rest,
+        };
         let opened = rustix::fs::open(
-            dir,
-            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            format!("/proc/{}/root", tgid(n)),
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
             Mode::empty(),
-        );
+        )
+        .and_then(|root| {
+            rustix::fs::openat2(
+                &root,
+                std::ffi::OsStr::from_bytes(rel),
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                Mode::empty(),
+                ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+            )
+        });
         return Some(match opened {
             Ok(fd) => Decision::SendFd { fd, cloexec },
             Err(e) => errno(e.raw_os_error()),

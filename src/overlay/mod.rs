@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use crate::policy::view::{Denied, Finish, Mounted, View};
 
 pub mod commit;
+pub mod pivot;
 pub use commit::{changes, commit, Change, Kind};
 
 /// In a layer directory: the workdir it belongs to.
@@ -163,6 +164,8 @@ pub struct ViewPlan {
     cwd: Option<CString>,
     /// Landlock rules at or beneath the workdir, added once the view is mounted.
     rules: Vec<(CString, u64)>,
+    /// `--chroot`: the new root to pivot into.
+    root: Option<pivot::RootPlan>,
 }
 
 fn cstring(bytes: &[u8]) -> io::Result<CString> {
@@ -174,6 +177,7 @@ impl ViewPlan {
         view: Option<(&View, &Layer)>,
         deny: &[Denied],
         mounts: &[Mounted],
+        root: Option<&crate::policy::root::Root>,
         cwd: &Path,
         rules: &[(PathBuf, u64)],
     ) -> io::Result<ViewPlan> {
@@ -208,7 +212,7 @@ impl ViewPlan {
         let beneath = covered.any(|p| real.starts_with(p))
             || deny.iter().any(|d| real.starts_with(&d.path))
             || mounts.iter().any(|m| real.starts_with(&m.at));
-        let cwd = match beneath {
+        let cwd = match beneath && root.is_none() {
             true => Some(cstring(real.as_os_str().as_bytes())?),
             false => None,
         };
@@ -234,6 +238,7 @@ impl ViewPlan {
                 .iter()
                 .map(|(p, rights)| Ok((cstring(p.as_os_str().as_bytes())?, *rights)))
                 .collect::<io::Result<_>>()?,
+            root: root.map(pivot::RootPlan::new).transpose()?,
         })
     }
 
@@ -256,9 +261,10 @@ impl ViewPlan {
 
     /// In the child: under `--max-disk`, a tmpfs of that size over the layer directory
     /// (whose descriptor is returned, for sandlet to read the changes through after the
-    /// namespace is gone); overlayfs over the workdir; the Landlock rules beneath it
-    /// added to `ruleset`; the `--fs-deny` paths covered; then the working directory
-    /// entered again (it may lie in the workdir). Allocates nothing.
+    /// namespace is gone); overlayfs over the workdir; the `--fs-mount`s; the
+    /// `--fs-deny` paths covered; under `--chroot` the pivot into the new root; the
+    /// Landlock rules that name paths of the view added to `ruleset`; then the working
+    /// directory entered again (it may lie in the workdir). Allocates nothing.
     pub fn mount(
         &self,
         ruleset: Option<std::os::fd::BorrowedFd<'_>>,
@@ -284,6 +290,9 @@ impl ViewPlan {
                 Some(options.as_c_str()),
             )?;
         }
+        if let Some(root) = &self.root {
+            root.bind_root()?;
+        }
         // `--fs-mount`: HOST (with what is mounted beneath it) at VIRTUAL; read-only
         // binds remounted so, keeping the flags the source mount has (a user namespace
         // may not clear them).
@@ -291,11 +300,6 @@ impl ViewPlan {
             rustix::mount::mount_bind_recursive(host.as_c_str(), at.as_c_str())?;
             if let Some(flags) = read_only {
                 rustix::mount::mount_remount(at.as_c_str(), *flags | MountFlags::BIND, c"")?;
-            }
-        }
-        if let Some(ruleset) = ruleset {
-            for (path, rights) in &self.rules {
-                crate::landlock::add_path_rule(ruleset, path.as_c_str(), *rights)?;
             }
         }
         // A denied directory: an empty read-only tmpfs of mode 000 on top (without
@@ -318,6 +322,19 @@ impl ViewPlan {
                 rustix::mount::mount_remount(path.as_c_str(), locked | MountFlags::BIND, c"")?;
             }
         }
+        if let Some(root) = &self.root {
+            root.enter()?;
+        }
+        // A path missing from the view only means less access.
+        if let Some(ruleset) = ruleset {
+            for (path, rights) in &self.rules {
+                match crate::landlock::add_path_rule(ruleset, path.as_c_str(), *rights) {
+                    Ok(_) => {}
+                    Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::EACCES)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
         if let Some(cwd) = &self.cwd {
             rustix::process::chdir(cwd.as_c_str())?;
         }
@@ -327,7 +344,7 @@ impl ViewPlan {
 
 /// The flags of a read-only remount of a bind of `host`: read-only plus those of its
 /// mount that a user namespace may not drop (nosuid, nodev, noexec, the atime ones).
-fn read_only_flags(host: &Path) -> rustix::mount::MountFlags {
+pub(crate) fn read_only_flags(host: &Path) -> rustix::mount::MountFlags {
     use rustix::fs::StatVfsMountFlags as V;
     use rustix::mount::MountFlags as M;
     let mut flags = M::RDONLY;

@@ -26,11 +26,11 @@ pub struct FsRule {
 }
 
 /// [`ALWAYS_WRITE`] as rules, for those that exist and no rule of `rules` names.
-pub fn default_devices(rules: &[FsRule]) -> Vec<FsRule> {
+pub fn default_devices(rules: &[FsRule], exists: &dyn Fn(&Path) -> bool) -> Vec<FsRule> {
     ALWAYS_WRITE
         .iter()
         .map(PathBuf::from)
-        .filter(|p| p.exists() && !rules.iter().any(|r| r.path == *p))
+        .filter(|p| exists(p) && !rules.iter().any(|r| r.path == *p))
         .map(|path| FsRule {
             path,
             access: FsAccess::Write,
@@ -40,11 +40,11 @@ pub fn default_devices(rules: &[FsRule]) -> Vec<FsRule> {
 
 /// The built-in rules (those of [`DEFAULT_READ`] and [`DEFAULT_WRITE`] that exist), used
 /// when a spec names no path at all.
-pub fn default_fs() -> Vec<FsRule> {
+pub fn default_fs(exists: &dyn Fn(&Path) -> bool) -> Vec<FsRule> {
     let rules = |paths: &[&str], access| -> Vec<FsRule> {
         paths
             .iter()
-            .filter(|p| Path::new(p).exists())
+            .filter(|p| exists(Path::new(p)))
             .map(|p| FsRule {
                 path: PathBuf::from(p),
                 access,

@@ -13,6 +13,7 @@ pub mod net;
 pub mod network;
 pub mod parse;
 pub mod protection;
+pub mod root;
 pub mod served;
 pub mod spec;
 pub mod supervision;
@@ -77,6 +78,8 @@ pub struct Policy {
     pub fs_deny: Vec<view::Denied>,
     /// `--fs-mount`s (bound in the command's mount namespace).
     pub fs_mounts: Vec<view::Mounted>,
+    /// `--chroot`: the new root.
+    pub root: Option<root::Root>,
     /// The command and its arguments; never empty.
     pub command: Vec<OsString>,
     /// `--status-fd`: an open descriptor of sandlet's for lifecycle events.
@@ -93,14 +96,24 @@ fn bad(flag: &'static str, value: impl ToString, why: impl Into<String>) -> Poli
     }
 }
 
-fn existing_path(flag: &'static str, path: &Path) -> Result<PathBuf, PolicyError> {
-    match std::fs::metadata(path) {
-        Ok(_) => Ok(path.to_owned()),
-        Err(source) => Err(PolicyError::BadPath {
-            flag,
-            path: path.to_owned(),
-            source,
-        }),
+/// `path` when it exists: on the host, or under `--chroot` in the new root (where it is
+/// taken from `/` when relative).
+fn existing_path(
+    flag: &'static str,
+    path: &Path,
+    root: Option<&root::Root>,
+) -> Result<PathBuf, PolicyError> {
+    let (path, found) = match root {
+        Some(root) => {
+            let path = root::lexical(path);
+            let found = root.place(&path).map(drop);
+            (path, found)
+        }
+        None => (path.to_owned(), std::fs::metadata(path).map(drop)),
+    };
+    match found {
+        Ok(()) => Ok(path),
+        Err(source) => Err(PolicyError::BadPath { flag, path, source }),
     }
 }
 
@@ -115,30 +128,47 @@ impl Policy {
             return Err(PolicyError::NoCommand);
         }
 
+        let root = match &spec.view.chroot {
+            Some(dir) => Some(root::Root::new(dir)?),
+            None => None,
+        };
+        let exists = |p: &Path| match &root {
+            Some(root) => root.exists(p),
+            None => p.exists(),
+        };
         let mut fs = Vec::new();
         for (paths, flag, access) in [
             (&spec.fs_read, "--fs-read", FsAccess::Read),
             (&spec.fs_write, "--fs-write", FsAccess::Write),
         ] {
             for path in paths {
-                let path = existing_path(flag, path)?;
+                let path = existing_path(flag, path, root.as_ref())?;
                 fs.push(FsRule { path, access });
             }
         }
         if fs.is_empty() {
-            fs = fs::default_fs();
+            fs = fs::default_fs(&exists);
             if spec.no_default_devices {
                 fs.retain(|r| !fs::ALWAYS_WRITE.iter().any(|d| r.path == Path::new(d)));
             }
         } else if !spec.no_default_devices {
-            let devices = fs::default_devices(&fs);
+            let devices = fs::default_devices(&fs, &exists);
             fs.extend(devices);
         }
 
         let cwd = match &spec.cwd {
             Some(path) => {
-                let path = existing_path("--cwd", path)?;
-                if !path.is_dir() {
+                let path = existing_path("--cwd", path, root.as_ref())?;
+                let dir = match &root {
+                    Some(root) => match root.place(&path) {
+                        Ok(root::Place::Tree(host) | root::Place::Proc(host)) => host.is_dir(),
+                        Ok(root::Place::Dev(host)) => host == Path::new("/dev"),
+                        Ok(root::Place::Tmp) => true,
+                        Err(_) => false,
+                    },
+                    None => path.is_dir(),
+                };
+                if !dir {
                     return Err(PolicyError::NotADirectory { path });
                 }
                 Some(path)
@@ -271,12 +301,21 @@ impl Policy {
             None => Vec::new(),
         };
         let view = view::View::new(&spec.view, rustix::process::getuid().as_raw())?;
+        if let (Some(v), Some(r)) = (&view, &root) {
+            if !v.workdir.starts_with(&r.dir) {
+                return Err(bad(
+                    "--workdir",
+                    v.workdir.display(),
+                    "with --chroot, must be the root directory or beneath it",
+                ));
+            }
+        }
         let here = match &cwd {
             Some(c) => c.clone(),
             None => std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
         };
-        let fs_deny = view::denied(&spec.view.deny, &here)?;
-        let fs_mounts = view::mounts(&spec.view.mounts, &here)?;
+        let fs_deny = view::denied(&spec.view.deny, &here, root.as_ref())?;
+        let fs_mounts = view::mounts(&spec.view.mounts, &here, root.as_ref())?;
         Ok(Policy {
             fs,
             cwd,
@@ -301,6 +340,7 @@ impl Policy {
             view,
             fs_deny,
             fs_mounts,
+            root,
             command: spec.command,
             status_fd: spec.status_fd,
             learn: spec.learn,

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use super::parse::ParseError;
+use super::root::{Place, Root};
 use crate::error::PolicyError;
 
 /// What happens to the command's changes when the run ends.
@@ -52,6 +53,8 @@ pub struct ViewSpec {
     pub deny: Vec<PathBuf>,
     /// `--fs-mount VIRTUAL:HOST[:ro]`: (VIRTUAL, HOST, read-only) as given.
     pub mounts: Vec<(PathBuf, PathBuf, bool)>,
+    /// `--chroot DIR`: DIR is `/` for the command.
+    pub chroot: Option<PathBuf>,
     /// `--max-disk SIZE`: the most the upper layer may hold, in bytes.
     pub max_disk: Option<u64>,
 }
@@ -63,19 +66,38 @@ pub struct Denied {
     pub dir: bool,
 }
 
+/// The host path of `path` as the command names it: resolved in the `--chroot` root
+/// (which only files of the root's own tree may be), else on the host from `cwd`.
+fn host_path(path: &Path, cwd: &Path, root: Option<&Root>) -> std::io::Result<PathBuf> {
+    match root {
+        Some(root) => match root.place(&super::root::lexical(path))? {
+            Place::Tree(host) => Ok(host),
+            _ => Err(std::io::Error::new(
+                std::io::ErrorKind::Unsupported,
+                "under --chroot, not beneath /proc, /dev or /tmp",
+            )),
+        },
+        None => std::fs::canonicalize(cwd.join(path)),
+    }
+}
+
 /// Judges the `--fs-deny` paths: relative ones are taken from `cwd` (the command's
 /// working directory), every spelling is resolved to the file it names (symlinks
-/// included), and each must exist and not be the root.
-pub fn denied(paths: &[PathBuf], cwd: &Path) -> Result<Vec<Denied>, PolicyError> {
+/// included), and each must exist and not be the root (of the host, or the `--chroot`).
+pub fn denied(
+    paths: &[PathBuf],
+    cwd: &Path,
+    root: Option<&Root>,
+) -> Result<Vec<Denied>, PolicyError> {
+    let top = root.map_or(Path::new("/"), |r| r.dir.as_path());
     let mut out: Vec<Denied> = Vec::new();
     for given in paths {
-        let path =
-            std::fs::canonicalize(cwd.join(given)).map_err(|source| PolicyError::BadPath {
-                flag: "--fs-deny",
-                path: given.clone(),
-                source,
-            })?;
-        if path == Path::new("/") {
+        let path = host_path(given, cwd, root).map_err(|source| PolicyError::BadPath {
+            flag: "--fs-deny",
+            path: given.clone(),
+            source,
+        })?;
+        if path == top {
             return Err(PolicyError::BadValue {
                 flag: "--fs-deny",
                 value: given.display().to_string(),
@@ -114,8 +136,11 @@ pub fn parse_mount(spec: &str) -> Result<(PathBuf, PathBuf, bool), ParseError> {
 /// A judged `--fs-mount`: HOST bound at VIRTUAL in the command's mount namespace.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mounted {
-    /// Where the command sees it (canonical; it exists, as the same kind of file).
+    /// Where it is mounted (canonical; it exists, as the same kind of file): on the
+    /// host's tree, or under `--chroot` beneath the root directory.
     pub at: PathBuf,
+    /// Where the command sees it: `at`, or under `--chroot` the path in the new root.
+    pub seen: PathBuf,
     /// What it sees there (canonical).
     pub host: PathBuf,
     pub read_only: bool,
@@ -124,8 +149,13 @@ pub struct Mounted {
 
 /// Judges the `--fs-mount`s: HOST (relative to `cwd`) must exist, VIRTUAL must exist
 /// as the same kind of file (sandlet makes no mount point, on the host or in it) and
-/// not be the root.
-pub fn mounts(given: &[(PathBuf, PathBuf, bool)], cwd: &Path) -> Result<Vec<Mounted>, PolicyError> {
+/// not be the root (of the host, or the `--chroot`).
+pub fn mounts(
+    given: &[(PathBuf, PathBuf, bool)],
+    cwd: &Path,
+    root: Option<&Root>,
+) -> Result<Vec<Mounted>, PolicyError> {
+    let top = root.map_or(Path::new("/"), |r| r.dir.as_path());
     let bad = |spec: String, why: &str| PolicyError::BadValue {
         flag: "--fs-mount",
         value: spec,
@@ -136,13 +166,13 @@ pub fn mounts(given: &[(PathBuf, PathBuf, bool)], cwd: &Path) -> Result<Vec<Moun
         let spec = format!("{}:{}", at.display(), host.display());
         let host = std::fs::canonicalize(cwd.join(host))
             .map_err(|e| bad(spec.clone(), &format!("HOST: {e}")))?;
-        let at = std::fs::canonicalize(at).map_err(|e| {
+        let at = host_path(at, Path::new("/"), root).map_err(|e| {
             bad(
                 spec.clone(),
                 &format!("VIRTUAL: {e} (sandlet makes no mount point: create it first)"),
             )
         })?;
-        if at == Path::new("/") {
+        if at == top {
             return Err(bad(spec, "VIRTUAL cannot be the root directory"));
         }
         let dir = host.is_dir();
@@ -152,8 +182,13 @@ pub fn mounts(given: &[(PathBuf, PathBuf, bool)], cwd: &Path) -> Result<Vec<Moun
                 "VIRTUAL and HOST must both be directories or both files",
             ));
         }
+        let seen = match root {
+            Some(r) => Path::new("/").join(at.strip_prefix(&r.dir).unwrap_or(&at)),
+            None => at.clone(),
+        };
         out.push(Mounted {
             at,
+            seen,
             host,
             read_only: *read_only,
             dir,

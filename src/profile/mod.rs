@@ -7,7 +7,7 @@
 //!
 //! Every key is checked when the file is read, with its `line:column`: an unknown
 //! section or key, a value of the wrong TOML type, a value the flag's parser refuses, and
-//! a key of sandlock's that sandlet does not implement (`[http]`, `chroot`,
+//! a key of sandlock's that sandlet does not implement (`[http]`,
 //! `uid`/`gid`, `gpu_devices`) are errors, never ignored.
 
 pub mod learned;
@@ -181,7 +181,7 @@ const KEYS: &[Key] = &[
         "filesystem",
         "chroot",
         Kind::Str,
-        Target::Missing("--chroot is not implemented"),
+        Target::Opt(|a| &mut a.chroot),
     ),
     key(
         "filesystem",

@@ -100,7 +100,6 @@ fn errors_name_the_key_and_where() {
         "profile p.toml:2:1: [config] http_ca: HTTP rules and interception are not \
          implemented in sandlet"
     );
-    assert!(error("[filesystem]\nchroot = \"/r\"\n").contains("--chroot is not implemented"));
     assert!(error("[program]\nuid = 1000\n").contains("2:1: [program] uid"));
     assert!(error("top = 1\n").contains("1:1: 'top' is outside a section"));
     assert!(error("[program]\nargs = [\"x\"]\n").contains("args without [program] exec"));

@@ -1,0 +1,140 @@
+//! `--chroot`, child side: the new root made a mount point, its `/proc`, `/dev` and `/tmp`
+//! mounted, then `pivot_root` into it with the old root detached (not chroot(2), which
+//! a second chroot escapes). Runs in the command's mount namespace after the other view
+//! mounts (an overlay on the root or beneath it, `--fs-mount`s, `--fs-deny`s) and before
+//! the Landlock rules, which name paths of the new root.
+
+use std::ffi::CString;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use rustix::fs::{Mode, OFlags};
+use rustix::mount::MountFlags;
+
+use crate::policy::root::{Root, DEVICES};
+
+/// The new root's `/dev`.
+#[derive(Debug)]
+struct Dev {
+    /// `DIR/dev`.
+    dir: CString,
+    /// (host device, file in `DIR/dev`) for each of [`DEVICES`] the host has.
+    files: Vec<(CString, CString)>,
+    /// (target, link in `DIR/dev`).
+    links: Vec<(CString, CString)>,
+}
+
+/// Everything the child needs to enter the new root, allocated before fork.
+#[derive(Debug)]
+pub struct RootPlan {
+    dir: CString,
+    /// `DIR/proc`, with the flags of its read-only remount, when DIR has /proc.
+    proc: Option<(CString, MountFlags)>,
+    dev: Option<Dev>,
+    /// `DIR/tmp`.
+    tmp: Option<CString>,
+}
+
+fn cstring(path: &Path) -> io::Result<CString> {
+    CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
+}
+
+impl RootPlan {
+    pub fn new(root: &Root) -> io::Result<RootPlan> {
+        let at = |name: &str| cstring(&root.dir.join(name));
+        let proc = match root.has_dir("proc") {
+            true => Some((at("proc")?, super::read_only_flags(Path::new("/proc")))),
+            false => None,
+        };
+        let dev = match root.has_dir("dev") {
+            true => {
+                let mut files = Vec::new();
+                for name in DEVICES {
+                    let host = Path::new("/dev").join(name);
+                    if host.exists() {
+                        files.push((cstring(&host)?, at(&format!("dev/{name}"))?));
+                    }
+                }
+                let mut links = Vec::new();
+                for (name, target) in [
+                    ("fd", "/proc/self/fd"),
+                    ("stdin", "/proc/self/fd/0"),
+                    ("stdout", "/proc/self/fd/1"),
+                    ("stderr", "/proc/self/fd/2"),
+                ] {
+                    links.push((cstring(Path::new(target))?, at(&format!("dev/{name}"))?));
+                }
+                Some(Dev {
+                    dir: at("dev")?,
+                    files,
+                    links,
+                })
+            }
+            false => None,
+        };
+        let tmp = match root.has_dir("tmp") {
+            true => Some(at("tmp")?),
+            false => None,
+        };
+        Ok(RootPlan {
+            dir: cstring(&root.dir)?,
+            proc,
+            dev,
+            tmp,
+        })
+    }
+
+    /// In the child: the root bound on itself (with everything mounted beneath it), so
+    /// that it is a mount point.
+    pub fn bind_root(&self) -> io::Result<()> {
+        rustix::mount::mount_bind_recursive(self.dir.as_c_str(), self.dir.as_c_str())?;
+        Ok(())
+    }
+
+    /// In the child, once every other mount of the view is made: `/proc`, `/dev`, `/tmp`
+    /// mounted in the new root, then pivot into it; the working directory is `/`.
+    /// Allocates nothing.
+    pub fn enter(&self) -> io::Result<()> {
+        if let Some((proc, flags)) = &self.proc {
+            rustix::mount::mount_bind_recursive(c"/proc", proc.as_c_str())?;
+            rustix::mount::mount_remount(proc.as_c_str(), *flags | MountFlags::BIND, c"")?;
+        }
+        if let Some(Dev {
+            dir: dev,
+            files,
+            links,
+        }) = &self.dev
+        {
+            let flags = MountFlags::NOSUID | MountFlags::NOEXEC;
+            let options = Some(c"mode=0755,size=64k");
+            rustix::mount::mount(c"tmpfs", dev.as_c_str(), c"tmpfs", flags, options)?;
+            for (host, file) in files {
+                let made = OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::CLOEXEC;
+                drop(rustix::fs::open(
+                    file.as_c_str(),
+                    made,
+                    Mode::RUSR | Mode::WUSR,
+                )?);
+                rustix::mount::mount_bind(host.as_c_str(), file.as_c_str())?;
+            }
+            for (target, link) in links {
+                rustix::fs::symlink(target.as_c_str(), link.as_c_str())?;
+            }
+            rustix::mount::mount_remount(dev.as_c_str(), flags | MountFlags::RDONLY, c"")?;
+        }
+        if let Some(tmp) = &self.tmp {
+            let flags = MountFlags::NOSUID | MountFlags::NODEV;
+            let options = Some(c"mode=1777");
+            rustix::mount::mount(c"tmpfs", tmp.as_c_str(), c"tmpfs", flags, options)?;
+        }
+        // pivot_root(".", "."): the old root ends up mounted on top of the new one,
+        // where it is detached; nothing of the host stays reachable.
+        rustix::process::chdir(self.dir.as_c_str())?;
+        rustix::process::pivot_root(c".", c".")?;
+        rustix::mount::unmount(c".", rustix::mount::UnmountFlags::DETACH)?;
+        rustix::process::chdir(c"/")?;
+        Ok(())
+    }
+}

@@ -85,7 +85,7 @@ pub(crate) fn launch(
     }
 }
 
-fn supervise(
+pub(crate) fn supervise(
     policy: &Policy,
     signals: Option<&mut Signals>,
     started: impl FnOnce(Pid, Option<ForkControl>),

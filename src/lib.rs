@@ -36,7 +36,9 @@ pub mod status;
 pub mod streams;
 pub mod supervisor;
 pub mod sys;
+pub mod transaction;
 
 pub use launch::{run, RunReport};
 pub use policy::Spec;
 pub use sandbox::{Child, Sandbox, SandboxBuilder};
+pub use transaction::{StageReport, Transaction, TransactionReport};

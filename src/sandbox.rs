@@ -259,6 +259,24 @@ impl SandboxBuilder {
         self
     }
     /// The description so far.
+    /// `--workdir`: a copy-on-write view of `dir` (committed when the command exits 0).
+    pub fn workdir(mut self, dir: impl AsRef<Path>) -> Self {
+        self.spec.view.workdir = Some(dir.as_ref().to_owned());
+        self
+    }
+
+    /// `--fs-storage`: where the view's upper layers are made.
+    pub fn fs_storage(mut self, dir: impl AsRef<Path>) -> Self {
+        self.spec.view.storage = Some(dir.as_ref().to_owned());
+        self
+    }
+
+    /// `--chroot`: `dir` is `/` for the command.
+    pub fn chroot(mut self, dir: impl AsRef<Path>) -> Self {
+        self.spec.view.chroot = Some(dir.as_ref().to_owned());
+        self
+    }
+
     pub fn spec(&self) -> &Spec {
         &self.spec
     }

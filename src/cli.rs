@@ -163,6 +163,7 @@ const VALUE_FLAGS: &[(Option<char>, &str)] = &[
     (None, "--fs-deny"),
     (None, "--fs-mount"),
     (None, "--chroot"),
+    (None, "--image"),
     (None, "--max-disk"),
 ];
 

@@ -53,6 +53,8 @@ pub enum PolicyError {
     },
     /// No command after the flags.
     NoCommand,
+    /// `--image`: the image cannot be found, read, verified or unpacked.
+    Image { reference: String, why: String },
     /// A flag outside `--` is not valid UTF-8.
     NonUtf8Argument,
 }
@@ -92,6 +94,7 @@ impl fmt::Display for PolicyError {
                 write!(f, "{flag} cannot be combined with {other}")
             }
             PolicyError::Unsupported { flag, value, why } => write!(f, "{flag} '{value}': {why}"),
+            PolicyError::Image { reference, why } => write!(f, "--image '{reference}': {why}"),
             PolicyError::NoCommand => {
                 write!(
                     f,

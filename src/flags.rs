@@ -221,6 +221,12 @@ pub struct RunArgs {
     #[argh(option)]
     pub chroot: Option<String>,
 
+    /// run in a local container image: an OCI image layout directory, or an OCI or
+    /// `docker save` archive, optionally PATH:TAG (a copy-on-write root; changes are
+    /// never committed into it); its command, Env and WorkingDir are the defaults
+    #[argh(option)]
+    pub image: Option<String>,
+
     /// with --workdir, the most the changes may hold (e.g. 100M): the write that
     /// crosses it fails with ENOSPC (the upper layer is a tmpfs; not with keep)
     #[argh(option)]
@@ -369,6 +375,7 @@ pub fn spec(args: &RunArgs, command: Vec<OsString>) -> Result<Spec, PolicyError>
             )?,
             max_disk: option("--max-disk", &args.max_disk, parse::parse_size)?,
             chroot: args.chroot.as_ref().map(PathBuf::from),
+            image: args.image.clone(),
         },
     })
 }

@@ -20,6 +20,8 @@ pub mod error;
 pub mod explain;
 pub mod flags;
 pub mod handlers;
+pub mod image;
+pub mod json;
 pub mod landlock;
 pub mod launch;
 pub mod overlay;

@@ -271,6 +271,13 @@ impl SandboxBuilder {
         self
     }
 
+    /// `--image`: a copy-on-write root over a local container image (an OCI layout or
+    /// archive, or a `docker save` tarball, optionally `PATH:TAG`).
+    pub fn image(mut self, reference: &str) -> Self {
+        self.spec.view.image = Some(reference.to_owned());
+        self
+    }
+
     /// `--chroot`: `dir` is `/` for the command.
     pub fn chroot(mut self, dir: impl AsRef<Path>) -> Self {
         self.spec.view.chroot = Some(dir.as_ref().to_owned());

@@ -229,7 +229,7 @@ impl ViewPlan {
             binds: mounts
                 .iter()
                 .map(|m| {
-                    let ro = m.read_only.then(|| read_only_flags(&m.host));
+                    let ro = m.read_only.then(|| pivot::read_only_flags(&m.host));
                     Ok((bytes(&m.host)?, bytes(&m.at)?, ro))
                 })
                 .collect::<io::Result<_>>()?,
@@ -340,29 +340,6 @@ impl ViewPlan {
         }
         Ok(disk_fd)
     }
-}
-
-/// The flags of a read-only remount of a bind of `host`: read-only plus those of its
-/// mount that a user namespace may not drop (nosuid, nodev, noexec, the atime ones).
-pub(crate) fn read_only_flags(host: &Path) -> rustix::mount::MountFlags {
-    use rustix::fs::StatVfsMountFlags as V;
-    use rustix::mount::MountFlags as M;
-    let mut flags = M::RDONLY;
-    if let Ok(st) = rustix::fs::statvfs(host) {
-        for (has, keep) in [
-            (V::NOSUID, M::NOSUID),
-            (V::NODEV, M::NODEV),
-            (V::NOEXEC, M::NOEXEC),
-            (V::NOATIME, M::NOATIME),
-            (V::NODIRATIME, M::NODIRATIME),
-            (V::RELATIME, M::RELATIME),
-        ] {
-            if st.f_flag.contains(has) {
-                flags |= keep;
-            }
-        }
-    }
-    flags
 }
 
 fn write_file(path: &std::ffi::CStr, data: &[u8]) -> io::Result<()> {

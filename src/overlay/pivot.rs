@@ -45,7 +45,7 @@ impl RootPlan {
     pub fn new(root: &Root) -> io::Result<RootPlan> {
         let at = |name: &str| cstring(&root.dir.join(name));
         let proc = match root.has_dir("proc") {
-            true => Some((at("proc")?, super::read_only_flags(Path::new("/proc")))),
+            true => Some((at("proc")?, read_only_flags(Path::new("/proc")))),
             false => None,
         };
         let dev = match root.has_dir("dev") {
@@ -137,4 +137,27 @@ impl RootPlan {
         rustix::process::chdir(c"/")?;
         Ok(())
     }
+}
+
+/// The flags of a read-only remount of a bind of `host`: read-only plus those of its
+/// mount that a user namespace may not drop (nosuid, nodev, noexec, the atime ones).
+pub fn read_only_flags(host: &Path) -> rustix::mount::MountFlags {
+    use rustix::fs::StatVfsMountFlags as V;
+    use rustix::mount::MountFlags as M;
+    let mut flags = M::RDONLY;
+    if let Ok(st) = rustix::fs::statvfs(host) {
+        for (has, keep) in [
+            (V::NOSUID, M::NOSUID),
+            (V::NODEV, M::NODEV),
+            (V::NOEXEC, M::NOEXEC),
+            (V::NOATIME, M::NOATIME),
+            (V::NODIRATIME, M::NODIRATIME),
+            (V::RELATIME, M::RELATIME),
+        ] {
+            if st.f_flag.contains(has) {
+                flags |= keep;
+            }
+        }
+    }
+    flags
 }

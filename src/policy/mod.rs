@@ -96,6 +96,64 @@ fn bad(flag: &'static str, value: impl ToString, why: impl Into<String>) -> Poli
     }
 }
 
+/// `spec` with `--image REF` turned into what it means: the image (unpacked into the
+/// cache when not there yet) as a copy-on-write `--chroot` whose changes are never
+/// committed, its command, environment and working directory where `spec` has none.
+fn with_image(mut spec: Spec, reference: &str) -> Result<Spec, PolicyError> {
+    for (given, flag) in [
+        (spec.view.chroot.is_some(), "--chroot"),
+        (spec.view.workdir.is_some(), "--workdir"),
+    ] {
+        if given {
+            return Err(PolicyError::Conflict {
+                flag: "--image",
+                other: flag,
+            });
+        }
+    }
+    for (finish, flag) in [
+        (spec.view.on_exit, "--on-exit"),
+        (spec.view.on_error, "--on-error"),
+    ] {
+        if finish == Some(view::Finish::Commit) {
+            return Err(bad(
+                flag,
+                "commit",
+                "with --image, the changes cannot be committed into the image",
+            ));
+        }
+    }
+    let image =
+        crate::image::oci::open(reference, &crate::image::oci::cache_dir()).map_err(|e| {
+            PolicyError::Image {
+                reference: reference.to_owned(),
+                why: e.to_string(),
+            }
+        })?;
+    if let Some(user) = &image.user {
+        log::warn!("the image's User '{user}' is not applied: the command runs as the caller");
+    }
+    spec.view.chroot = Some(image.rootfs.clone());
+    spec.view.workdir = Some(image.rootfs);
+    spec.view.on_exit.get_or_insert(view::Finish::Abort);
+    spec.view.on_error.get_or_insert(view::Finish::Abort);
+    if spec.command.is_empty() {
+        spec.command = image.command.into_iter().map(OsString::from).collect();
+    }
+    if spec.cwd.is_none() {
+        spec.cwd = image.cwd.map(PathBuf::from);
+    }
+    let given = std::mem::take(&mut spec.env);
+    spec.env = image
+        .env
+        .into_iter()
+        .map(|(k, v)| (OsString::from(k), OsString::from(v)))
+        .chain(given)
+        .collect();
+    spec.clean_env = true;
+    Ok(spec)
+}
+
 /// `path` when it exists: on the host, or under `--chroot` in the new root (where it is
 /// taken from `/` when relative).
 fn existing_path(
@@ -124,6 +182,10 @@ impl Policy {
     /// machine (paths exist, host names pinned from /etc/hosts, CPUs available, the
     /// environment when not clean). Runs nothing.
     pub fn new(spec: Spec) -> Result<Policy, PolicyError> {
+        let spec = match &spec.view.image {
+            Some(reference) => with_image(spec.clone(), reference)?,
+            None => spec,
+        };
         if spec.command.is_empty() || spec.command[0].is_empty() {
             return Err(PolicyError::NoCommand);
         }

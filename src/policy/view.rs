@@ -55,6 +55,8 @@ pub struct ViewSpec {
     pub mounts: Vec<(PathBuf, PathBuf, bool)>,
     /// `--chroot DIR`: DIR is `/` for the command.
     pub chroot: Option<PathBuf>,
+    /// `--image REF`: a copy-on-write root over a local container image.
+    pub image: Option<String>,
     /// `--max-disk SIZE`: the most the upper layer may hold, in bytes.
     pub max_disk: Option<u64>,
 }

@@ -137,7 +137,20 @@ for user in 0:0 65534:65534; do
     # Docker's profile refuses unshare(CLONE_NEWUSER) and mount: the view fails closed.
     expect "--workdir refuses at start" "$user" 125 "~namespace" \
         sandlet run "${sys[@]}" --workdir /probe -- true
+    expect "--chroot refuses at start" "$user" 125 "~namespace" \
+        sandlet run --chroot /probe -- /probe getrandom 1
 done
+
+# The same image from `docker save`, run by sandlet on this host with --image.
+docker save "$image" -o "$root/saved.tar"
+saved=$(XDG_CACHE_HOME="$root/cache" "$bin" run --image "$root/saved.tar:latest" \
+    -- /bin/cat /etc/hostname 2>&1) || true
+if [[ $saved == box-host ]]; then
+    say "PASS --image of a docker save archive"
+else
+    say "FAIL --image of a docker save archive: $saved"
+    failed=1
+fi
 
 if ((failed)); then
     say "some checks failed"

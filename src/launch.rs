@@ -40,10 +40,15 @@ pub struct RunReport {
 /// the CLI does: sandlet becomes the sandbox's subreaper (so it must have no other
 /// children), and signals sent to it (INT, TERM, HUP, QUIT) are forwarded.
 pub fn run(policy: &Policy) -> Result<RunReport, RunError> {
+    run_started(policy, |_| {})
+}
+
+/// [`run`], calling `started` with the command's pid once it runs.
+pub fn run_started(policy: &Policy, started: impl FnOnce(Pid)) -> Result<RunReport, RunError> {
     let mut signals = Signals::install().map_err(setup("install signal handlers"))?;
     rustix::process::set_child_subreaper(Some(rustix::process::getpid()))
         .map_err(|e| setup("become child subreaper")(e.into()))?;
-    launch(policy, Some(&mut signals), |_, _| {})
+    launch(policy, Some(&mut signals), |pid, _| started(pid))
 }
 
 /// Starts the sandbox and supervises it until it is gone. `started` is called once the

@@ -24,6 +24,7 @@ pub mod image;
 pub mod json;
 pub mod landlock;
 pub mod launch;
+pub mod oci;
 pub mod overlay;
 pub mod policy;
 pub mod procfs;

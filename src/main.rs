@@ -70,17 +70,13 @@ fn init_logging() {
 
 /// Exit code of `sandlet run` for how the command ended.
 fn exit_code(outcome: Outcome) -> u8 {
-    match outcome {
-        Outcome::Exited(code) => (code & 0xff) as u8,
-        Outcome::Signaled(sig) => (128 + sig).clamp(0, 255) as u8,
-        Outcome::TimedOut(after) => {
-            say!(
-                "sandlet: timeout of {}s expired; the sandbox was killed",
-                sandlet::policy::parse::format_secs(after)
-            );
-            124
-        }
+    if let Outcome::TimedOut(after) = outcome {
+        say!(
+            "sandlet: timeout of {}s expired; the sandbox was killed",
+            sandlet::policy::parse::format_secs(after)
+        );
     }
+    outcome.exit_code()
 }
 
 /// `sandlet recover`: finishes the commits cut short, lists the kept layers; exit 1
@@ -175,9 +171,56 @@ fn view_end(view: sandlet::overlay::ViewEnd, code: u8) -> u8 {
     }
 }
 
+/// The OCI runtime (`sandlet-runc ARGS` or `sandlet oci ARGS`): runc's command line.
+/// Errors go to stderr and, with `--log`, to that file (JSON lines with
+/// `--log-format json`, as containerd's shim reads them); exit 1.
+fn oci(args: &[OsString]) -> u8 {
+    use sandlet::oci::{cli, Done};
+    let args: Option<Vec<String>> = args.iter().map(|a| a.to_str().map(str::to_owned)).collect();
+    let Some(args) = args else {
+        say!("sandlet-runc: error: an argument is not valid UTF-8");
+        return 2;
+    };
+    let (global, command) = match cli::parse(&args) {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            say!("sandlet-runc: error: {e}");
+            return 2;
+        }
+    };
+    match sandlet::oci::main(&global, command) {
+        Ok(Done::Print(text)) => {
+            let _ = write!(std::io::stdout(), "{text}");
+            0
+        }
+        Ok(Done::Exit(code)) => code,
+        Err(e) => {
+            say!("sandlet-runc: error: {e}");
+            if let Some(log) = &global.log {
+                let line = sandlet::oci::log_line(&e.to_string(), global.log_json);
+                if let Ok(mut f) = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(log)
+                {
+                    let _ = f.write_all(line.as_bytes());
+                }
+            }
+            1
+        }
+    }
+}
+
 fn main() -> ExitCode {
     init_logging();
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    let argv0 = std::env::args_os().next().unwrap_or_default();
+    if std::path::Path::new(&argv0).file_name() == Some(std::ffi::OsStr::new("sandlet-runc")) {
+        return ExitCode::from(oci(&args));
+    }
+    if args.first().is_some_and(|a| a == "oci") {
+        return ExitCode::from(oci(&args[1..]));
+    }
     let code = match cli::parse(&args) {
         Parsed::Help(text) => {
             let _ = write!(std::io::stdout(), "{text}");

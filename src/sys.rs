@@ -438,6 +438,33 @@ pub fn dup_raw(fd: RawFd) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(new) })
 }
 
+/// Takes ownership of descriptor `fd`, inherited from the parent for this process to
+/// use (a number it was told in its environment); EBADF when it is not open.
+pub fn take_fd(fd: RawFd) -> io::Result<OwnedFd> {
+    if fd < 3 {
+        return Err(io::Error::from_raw_os_error(libc::EBADF));
+    }
+    // SAFETY: F_GETFD only reads the descriptor's flags; a closed one is EBADF.
+    if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the descriptor is open (checked above) and was inherited for this process
+    // alone to use; nothing else in this process owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Makes `fd` this process's stdin, stdout and stderr.
+pub fn dup_onto_stdio(fd: BorrowedFd<'_>) -> io::Result<()> {
+    for n in 0..3 {
+        // SAFETY: dup2 onto 0, 1, 2 replaces the standard descriptors, which std's
+        // handles refer to by number only; `fd` is open for the call.
+        if unsafe { libc::dup2(fd.as_raw_fd(), n) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
 /// `_exit(code)`: leaves without running atexit handlers or flushing stdio.
 pub fn exit_immediately(code: c_int) -> ! {
     // SAFETY: _exit is always safe to call; it does not return.

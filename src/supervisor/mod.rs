@@ -56,6 +56,18 @@ pub enum Outcome {
     TimedOut(Duration),
 }
 
+impl Outcome {
+    /// The exit status that reports it, as a shell would: the status, 128 + the
+    /// signal, 124 for a timeout.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Outcome::Exited(code) => (code & 0xff) as u8,
+            Outcome::Signaled(sig) => (128 + sig).clamp(0, 255) as u8,
+            Outcome::TimedOut(_) => 124,
+        }
+    }
+}
+
 fn op(op: &'static str) -> impl FnOnce(io::Error) -> SupervisorError {
     move |source| SupervisorError { op, source }
 }

@@ -31,6 +31,9 @@ fi
 stage "inside Docker's default seccomp profile (skips where no engine runs)"
 scripts/docker-e2e.sh
 
+stage "as containerd's OCI runtime, against runc (skips where containerd cannot start)"
+scripts/containerd-e2e.sh
+
 stage "sandlet check (informational)"
 if ! cargo run --quiet -- check; then
     echo "(this kernel lacks a protection a default run needs; the tests above still ran)"

@@ -376,6 +376,7 @@ pub fn spec(args: &RunArgs, command: Vec<OsString>) -> Result<Spec, PolicyError>
             max_disk: option("--max-disk", &args.max_disk, parse::parse_size)?,
             chroot: args.chroot.as_ref().map(PathBuf::from),
             image: args.image.clone(),
+            terminal: None,
         },
     })
 }

@@ -215,11 +215,12 @@ fn main() -> ExitCode {
     init_logging();
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
     let argv0 = std::env::args_os().next().unwrap_or_default();
-    if std::path::Path::new(&argv0).file_name() == Some(std::ffi::OsStr::new("sandlet-runc")) {
-        return ExitCode::from(oci(&args));
-    }
-    if args.first().is_some_and(|a| a == "oci") {
-        return ExitCode::from(oci(&args[1..]));
+    let runc =
+        std::path::Path::new(&argv0).file_name() == Some(std::ffi::OsStr::new("sandlet-runc"));
+    match args.first() {
+        Some(a) if a == "oci" => return ExitCode::from(oci(&args[1..])),
+        _ if runc => return ExitCode::from(oci(&args)),
+        _ => {}
     }
     let code = match cli::parse(&args) {
         Parsed::Help(text) => {

@@ -24,6 +24,8 @@ pub use state::State;
 
 /// Variable naming the descriptor on which `init` reports that it is ready.
 const READY_FD: &str = "SANDLET_RUNC_READY_FD";
+/// Set for a detached exec's own process: its `--process` is a copy to remove.
+const PROCESS_COPY: &str = "SANDLET_RUNC_PROCESS_COPY";
 /// Variable naming the pty slave that `init` (or a detached `exec`) makes its terminal.
 const TTY: &str = "SANDLET_RUNC_TTY";
 
@@ -172,7 +174,10 @@ fn policy(c: &config::Container) -> Result<crate::policy::Policy, OciError> {
         crate::profile::apply(&mut args, &mut command),
         "io.sandlet.profile",
     )?;
-    let spec = context(crate::flags::spec(&args, command), "config.json")?;
+    let mut spec = context(crate::flags::spec(&args, command), "config.json")?;
+    if c.process.terminal {
+        spec.view.terminal = std::env::var_os(TTY).map(PathBuf::from);
+    }
     context(crate::policy::Policy::new(spec), "config.json")
 }
 
@@ -457,6 +462,9 @@ fn exec(g: &Global, root: &Path, e: &Exec) -> Result<Done, OciError> {
     let process = match &e.process {
         Some(f) => {
             let bytes = context(std::fs::read(f), "--process")?;
+            if std::env::var_os(PROCESS_COPY).is_some() {
+                let _ = std::fs::remove_file(f);
+            }
             let v = context(crate::json::parse_bytes(&bytes), "--process")?;
             context(config::process(&v), "--process")?
         }
@@ -485,7 +493,10 @@ fn exec(g: &Global, root: &Path, e: &Exec) -> Result<Done, OciError> {
         }
         cmd.arg("exec");
         if let Some(p) = &e.process {
-            cmd.arg("--process").arg(p);
+            // The caller may remove its file once we return: the child reads a copy.
+            let copy = state::process_copy(root, &e.id);
+            context(std::fs::copy(p, &copy), "copy --process")?;
+            cmd.arg("--process").arg(&copy).env(PROCESS_COPY, "1");
         }
         cmd.arg(&e.id).args(&e.args);
         if c.process.terminal {

@@ -37,6 +37,14 @@ pub fn workload_file(root: &Path, id: &str) -> PathBuf {
     dir(root, id).join("workload")
 }
 
+/// A new path in the container's state directory for a copy of an exec's process.
+pub fn process_copy(root: &Path, id: &str) -> PathBuf {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    dir(root, id).join(format!("process-{}.json", now.as_nanos()))
+}
+
 pub fn exists(root: &Path, id: &str) -> bool {
     dir(root, id).join("state.json").exists()
 }

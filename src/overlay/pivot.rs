@@ -23,6 +23,8 @@ struct Dev {
     files: Vec<(CString, CString)>,
     /// (target, link in `DIR/dev`).
     links: Vec<(CString, CString)>,
+    /// The terminal: (host pty slave, `DIR/dev/pts`, the file in it).
+    terminal: Option<(CString, CString, CString)>,
 }
 
 /// Everything the child needs to enter the new root, allocated before fork.
@@ -66,10 +68,18 @@ impl RootPlan {
                 ] {
                     links.push((cstring(Path::new(target))?, at(&format!("dev/{name}"))?));
                 }
+                let terminal = match &root.terminal {
+                    Some(tty) => {
+                        let rel = tty.strip_prefix("/").unwrap_or(tty);
+                        Some((cstring(tty)?, at("dev/pts")?, cstring(&root.dir.join(rel))?))
+                    }
+                    None => None,
+                };
                 Some(Dev {
                     dir: at("dev")?,
                     files,
                     links,
+                    terminal,
                 })
             }
             false => None,
@@ -105,6 +115,7 @@ impl RootPlan {
             dir: dev,
             files,
             links,
+            terminal,
         }) = &self.dev
         {
             let flags = MountFlags::NOSUID | MountFlags::NOEXEC;
@@ -121,6 +132,16 @@ impl RootPlan {
             }
             for (target, link) in links {
                 rustix::fs::symlink(target.as_c_str(), link.as_c_str())?;
+            }
+            if let Some((host, pts, file)) = terminal {
+                rustix::fs::mkdir(pts.as_c_str(), Mode::from(0o755))?;
+                let made = OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::CLOEXEC;
+                drop(rustix::fs::open(
+                    file.as_c_str(),
+                    made,
+                    Mode::RUSR | Mode::WUSR,
+                )?);
+                rustix::mount::mount_bind(host.as_c_str(), file.as_c_str())?;
             }
             rustix::mount::mount_remount(dev.as_c_str(), flags | MountFlags::RDONLY, c"")?;
         }

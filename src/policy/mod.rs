@@ -190,9 +190,16 @@ impl Policy {
             return Err(PolicyError::NoCommand);
         }
 
-        let root = match &spec.view.chroot {
-            Some(dir) => Some(root::Root::new(dir)?),
-            None => None,
+        let root = match (&spec.view.chroot, &spec.view.terminal) {
+            (Some(dir), None) => Some(root::Root::new(dir)?),
+            (Some(dir), Some(tty)) => Some(root::Root::new(dir)?.with_terminal(tty)?),
+            (None, Some(_)) => {
+                return Err(PolicyError::Requires {
+                    flag: "a terminal in /dev",
+                    needs: "--chroot",
+                })
+            }
+            (None, None) => None,
         };
         let exists = |p: &Path| match &root {
             Some(root) => root.exists(p),

@@ -24,6 +24,9 @@ pub const DEVICES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty
 pub struct Root {
     /// The directory on the host (canonical; a directory, not `/`).
     pub dir: PathBuf,
+    /// A pty slave of the host (`/dev/pts/N`), bound at the same path in the new
+    /// root's `/dev`: the terminal of an OCI container.
+    pub terminal: Option<PathBuf>,
 }
 
 /// What a path of the new root names.
@@ -54,7 +57,28 @@ impl Root {
         if real == Path::new("/") {
             return Err(bad("the host's root is not another root".into()));
         }
-        Ok(Root { dir: real })
+        Ok(Root {
+            dir: real,
+            terminal: None,
+        })
+    }
+
+    /// This root with the pty slave `tty` (a character device beneath /dev/pts) in its
+    /// `/dev`.
+    pub fn with_terminal(mut self, tty: &Path) -> Result<Root, PolicyError> {
+        use std::os::unix::fs::FileTypeExt;
+        let ok = tty.starts_with("/dev/pts")
+            && lexical(tty) == tty
+            && std::fs::metadata(tty).is_ok_and(|m| m.file_type().is_char_device());
+        if !ok {
+            return Err(PolicyError::BadValue {
+                flag: "terminal",
+                value: tty.display().to_string(),
+                source: ParseError("not a pty slave beneath /dev/pts".into()),
+            });
+        }
+        self.terminal = Some(tty.to_owned());
+        Ok(self)
     }
 
     /// Whether the root has `/name` as a directory (where sandlet mounts `/proc`,
@@ -75,6 +99,9 @@ impl Root {
             let host = Path::new("/proc").join(&rest);
             std::fs::symlink_metadata(&host)?;
             return Ok(Place::Proc(host));
+        }
+        if mounted("dev") && self.terminal.as_deref() == Some(clean.as_path()) {
+            return Ok(Place::Dev(clean));
         }
         if mounted("dev") {
             let listed = rest.as_os_str().is_empty()

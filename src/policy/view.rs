@@ -57,6 +57,9 @@ pub struct ViewSpec {
     pub chroot: Option<PathBuf>,
     /// `--image REF`: a copy-on-write root over a local container image.
     pub image: Option<String>,
+    /// With `--chroot`: a pty slave of the host to bind into the new root's /dev (an
+    /// OCI container's terminal; no flag sets it).
+    pub terminal: Option<PathBuf>,
     /// `--max-disk SIZE`: the most the upper layer may hold, in bytes.
     pub max_disk: Option<u64>,
 }

@@ -1,0 +1,239 @@
+#!/usr/bin/env bash
+# sandlet as containerd's OCI runtime: a private containerd (own root, state and socket,
+# CRI plugin off) started here, a busybox rootfs built here, and `ctr run --runc-binary
+# sandlet-runc` (the static sandlet under that name). Every check runs against runc
+# first (the control: the checks hold there, or are marked sandlet-only) and then
+# against sandlet-runc; the time per container start is reported for both.
+# Skips (exit 0, saying why) only when containerd, ctr or runc is missing or
+# containerd cannot start. Usage: scripts/containerd-e2e.sh [SANDLET_BINARY]
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+say() { printf 'containerd-e2e: %s\n' "$*"; }
+skip() {
+    say "SKIP: $*"
+    exit 0
+}
+for tool in containerd ctr runc containerd-shim-runc-v2 python3 script gcc; do
+    command -v "$tool" >/dev/null 2>&1 || skip "no $tool (apt-get install containerd runc)"
+done
+[[ -x /bin/busybox ]] || skip "no static busybox (apt-get install busybox-static)"
+
+work=$(mktemp -d /tmp/sandlet-ctd.XXXXXX)
+ctd_pid="" server_pid=""
+cleanup() {
+    [[ -z $server_pid ]] || kill "$server_pid" 2>/dev/null || true
+    if [[ -n $ctd_pid ]]; then
+        kill "$ctd_pid" 2>/dev/null || true
+        wait "$ctd_pid" 2>/dev/null || true
+    fi
+    umount -R "$work/ctd" 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+bin=${1:-}
+[[ -n $bin ]] || bin=$(scripts/build-static.sh)
+cp "$bin" "$work/sandlet-runc"
+
+# A private containerd.
+mkdir -p "$work/ctd"
+cat >"$work/ctd/config.toml" <<EOF
+version = 2
+root = "$work/ctd/root"
+state = "$work/ctd/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+[grpc]
+  address = "$work/ctd/sock"
+EOF
+containerd --config "$work/ctd/config.toml" >"$work/ctd/log" 2>&1 &
+ctd_pid=$!
+ctr=(ctr --address "$work/ctd/sock" --namespace sandlet-e2e)
+for _ in $(seq 1 100); do
+    "${ctr[@]}" version >/dev/null 2>&1 && break
+    sleep 0.1
+done
+"${ctr[@]}" version >/dev/null 2>&1 || skip "containerd does not start: $(tail -n 2 "$work/ctd/log")"
+say "containerd $(containerd --version | awk '{print $3}') running privately"
+
+# The rootfs: busybox with relative applet links, mount points made in advance (so a
+# run that adds anything to the rootfs shows up), a file only the host has.
+rootfs="$work/rootfs"
+mkdir -p "$rootfs"/{bin,etc,proc,dev,tmp,sys,data,run}
+cp /bin/busybox "$rootfs/bin/busybox"
+for applet in sh cat echo ls test tty sleep true touch; do
+    ln -s busybox "$rootfs/bin/$applet"
+done
+echo inside >"$rootfs/etc/marker"
+gcc -O1 -static -o "$rootfs/bin/probe" tests/probes/probe.c
+echo "host secret" >"$work/host-only"
+mkdir "$work/shared" && echo original >"$work/shared/f"
+listing() { (cd "$rootfs" && find . | sort); }
+before=$(listing)
+
+# A loopback server on the host.
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+mkdir "$work/www" && echo served >"$work/www/index.html"
+python3 -m http.server --bind 127.0.0.1 --directory "$work/www" "$port" >/dev/null 2>&1 &
+server_pid=$!
+for _ in $(seq 1 50); do
+    python3 -c "import socket; socket.create_connection(('127.0.0.1',$port),1)" 2>/dev/null && break
+    sleep 0.1
+done
+
+failed=0
+n=0
+# check RUNTIME NAME WANT_EXIT("!0": any failure) WANT_OUT(first line, "*" any,
+# "~TEXT" contains) ARGS...
+check() {
+    local runtime=$1 name=$2 want_code=$3 want_out=$4
+    shift 4
+    local out code=0 ok=1
+    out=$("$@" 2>&1) || code=$?
+    local first=${out%%$'\n'*}
+    case $want_code in
+    '!0') [[ $code != 0 ]] || ok=0 ;;
+    *) [[ $code == "$want_code" ]] || ok=0 ;;
+    esac
+    case $want_out in
+    '*') ;;
+    '~'*) [[ $out == *"${want_out#\~}"* ]] || ok=0 ;;
+    *) [[ $first == "$want_out" ]] || ok=0 ;;
+    esac
+    if ((ok)); then
+        say "PASS [$runtime] $name"
+    else
+        say "FAIL [$runtime] $name: exit $code, want $want_code; output: $out"
+        failed=1
+    fi
+}
+
+# One container run with RUNTIME, --rm, the rootfs; extra ctr flags before --.
+run() {
+    local runtime=$1
+    shift
+    n=$((n + 1))
+    local flags=()
+    while [[ $1 != -- ]]; do
+        flags+=("$1")
+        shift
+    done
+    shift
+    timeout 60 "${ctr[@]}" run --runc-binary "$runtime" --rm "${flags[@]}" \
+        --rootfs "$rootfs" "c$n-$$" "$@"
+}
+
+# Waits until task ID has status STATUS (RUNNING, STOPPED).
+until_status() {
+    for _ in $(seq 1 100); do
+        "${ctr[@]}" task ls 2>/dev/null | grep -q "^$1 .*$2" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+suite() {
+    local rt=$1 tag=$2
+    check "$tag" "exit code and stdout pass through" 5 "hello inside" \
+        run "$rt" -- /bin/sh -c 'echo hello $(cat /etc/marker); exit 5'
+    check "$tag" "host paths are invisible" 1 "*" run "$rt" -- /bin/cat "$work/host-only"
+    check "$tag" "a read-only bind mount cannot be written" 1 "~original" \
+        run "$rt" --mount "type=bind,src=$work/shared,dst=/data,options=rbind:ro" \
+        -- /bin/sh -c 'cat /data/f; echo changed > /data/f'
+    [[ $(cat "$work/shared/f") == original ]] || {
+        say "FAIL [$tag] the read-only bind's source changed"
+        failed=1
+    }
+    check "$tag" "a read-write bind mount writes the host" 0 "*" \
+        run "$rt" --mount "type=bind,src=$work/shared,dst=/data,options=rbind:rw" \
+        -- /bin/sh -c "echo rw-$tag > /data/g"
+    [[ $(cat "$work/shared/g" 2>/dev/null) == "rw-$tag" ]] || {
+        say "FAIL [$tag] the read-write bind did not reach the host"
+        failed=1
+    }
+    check "$tag" "/dev/null is a character device" 0 "yes" \
+        run "$rt" -- /bin/sh -c 'test -c /dev/null && echo yes && echo x > /dev/null'
+    check "$tag" "a host loopback server is unreachable by default" 0 "~err E" \
+        run "$rt" -- /bin/probe tcp_connect 127.0.0.1 "$port"
+    # Detached, exec, TERM caught (seen in delete's report), delete.
+    local id="d$tag$$"
+    timeout 30 "${ctr[@]}" run --runc-binary "$rt" -d --rootfs "$rootfs" "$id" \
+        /bin/sh -c 'trap "exit 3" TERM; while :; do sleep 0.1; done' >/dev/null
+    until_status "$id" RUNNING
+    check "$tag" "task exec (exit 5)" 5 "exec-out" \
+        timeout 30 "${ctr[@]}" task exec --exec-id e1 "$id" /bin/sh -c 'echo exec-out; exit 5'
+    timeout 30 "${ctr[@]}" task kill "$id"
+    until_status "$id" STOPPED
+    check "$tag" "task kill: TERM caught, exit 3; task delete" 0 "~exit code 3" \
+        timeout 30 "${ctr[@]}" task delete "$id"
+    timeout 30 "${ctr[@]}" container delete "$id" >/dev/null 2>&1 || true
+    # SIGKILL -> 137, with and without --all: the status `ctr run` ends with.
+    local waiter
+    waiter=$(mktemp "$work/wait.XXXXXX")
+    for all in "" "--all"; do
+        id="k$tag${all:+all}$$"
+        (
+            code=0
+            timeout 60 "${ctr[@]}" run --runc-binary "$rt" --rm --rootfs "$rootfs" "$id" \
+                /bin/sh -c 'while :; do sleep 0.1; done' </dev/null >/dev/null 2>&1 || code=$?
+            echo "status $code" >"$waiter"
+        ) &
+        local wpid=$!
+        until_status "$id" RUNNING
+        timeout 30 "${ctr[@]}" task kill -s SIGKILL $all "$id"
+        wait "$wpid" || true
+        check "$tag" "SIGKILL ${all:-without --all} -> 137" 0 "status 137" cat "$waiter"
+    done
+    # A terminal: `tty; exit 4` under script(1).
+    n=$((n + 1))
+    check "$tag" "run -t: a /dev/pts terminal, exit 4" 4 "~/dev/pts/" \
+        script -qec "timeout 60 ${ctr[*]} run -t --runc-binary $rt --rm --rootfs $rootfs t$n-$$ /bin/sh -c 'tty; exit 4'" /dev/null
+}
+
+# Start-up: mean time of `ctr run --rm ... /bin/true` over 10 runs.
+timing() {
+    local rt=$1 start end
+    start=$(date +%s%N)
+    for _ in $(seq 1 10); do
+        run "$rt" -- /bin/true >/dev/null
+    done
+    end=$(date +%s%N)
+    echo $(((end - start) / 10000000))
+}
+
+suite runc runc
+suite "$work/sandlet-runc" sandlet
+check sandlet "the loopback server is reachable with io.sandlet.net-allow" 0 "ok" \
+    run "$work/sandlet-runc" --annotation "io.sandlet.net-allow=tcp://127.0.0.1:$port" \
+    -- /bin/probe tcp_connect 127.0.0.1 "$port"
+check sandlet "a bad io.sandlet annotation is refused" 1 "~io.sandlet.nope" \
+    run "$work/sandlet-runc" --annotation "io.sandlet.nope=1" -- /bin/true
+
+# Nothing left behind.
+[[ $(listing) == "$before" ]] || {
+    say "FAIL the rootfs on the host changed: $(diff <(echo "$before") <(listing) | head -5)"
+    failed=1
+}
+tasks=$("${ctr[@]}" task ls -q)
+[[ -z $tasks ]] || {
+    say "FAIL tasks left: $tasks"
+    failed=1
+}
+left=$(find "$work/ctd/state" -name state.json 2>/dev/null | head -3)
+[[ -z $left ]] || {
+    say "FAIL runtime state left: $left"
+    failed=1
+}
+for p in /proc/[0-9]*; do
+    if [[ $(readlink "$p/root" 2>/dev/null) == "$rootfs"* ]]; then
+        say "FAIL process ${p#/proc/} is still rooted in the bundle"
+        failed=1
+    fi
+done
+
+say "start-up (ctr run --rm /bin/true, mean of 10): runc $(timing runc) ms, sandlet-runc $(timing "$work/sandlet-runc") ms"
+if ((failed)); then
+    say "some checks failed"
+    exit 1
+fi
+say "all checks passed"

@@ -438,8 +438,7 @@ pub fn dup_raw(fd: RawFd) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(new) })
 }
 
-/// Takes ownership of descriptor `fd`, inherited from the parent for this process to
-/// use (a number it was told in its environment); EBADF when it is not open.
+/// Owns `fd`, inherited for this process to use (told in its environment); EBADF if shut.
 pub fn take_fd(fd: RawFd) -> io::Result<OwnedFd> {
     if fd < 3 {
         return Err(io::Error::from_raw_os_error(libc::EBADF));
@@ -448,16 +447,14 @@ pub fn take_fd(fd: RawFd) -> io::Result<OwnedFd> {
     if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
         return Err(io::Error::last_os_error());
     }
-    // SAFETY: the descriptor is open (checked above) and was inherited for this process
-    // alone to use; nothing else in this process owns it.
+    // SAFETY: open (checked above), inherited for this process alone: nothing owns it.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 /// Makes `fd` this process's stdin, stdout and stderr.
 pub fn dup_onto_stdio(fd: BorrowedFd<'_>) -> io::Result<()> {
     for n in 0..3 {
-        // SAFETY: dup2 onto 0, 1, 2 replaces the standard descriptors, which std's
-        // handles refer to by number only; `fd` is open for the call.
+        // SAFETY: dup2 onto 0-2 replaces them (std uses them by number); `fd` is open.
         if unsafe { libc::dup2(fd.as_raw_fd(), n) } < 0 {
             return Err(io::Error::last_os_error());
         }

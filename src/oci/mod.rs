@@ -11,6 +11,7 @@
 
 pub mod cli;
 pub mod config;
+mod error;
 mod state;
 
 use std::ffi::OsString;
@@ -20,6 +21,8 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 
 use cli::{Command, Create, Exec, Global};
+pub use error::OciError;
+use error::{context, fail};
 pub use state::State;
 
 /// Variable naming the descriptor on which `init` reports that it is ready.
@@ -36,30 +39,6 @@ pub enum Done {
     Print(String),
     /// Exit with this status.
     Exit(u8),
-}
-
-/// A runtime failure, in words for `--log` and stderr.
-#[derive(Debug)]
-pub struct OciError(pub String);
-
-impl std::fmt::Display for OciError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl<E: std::error::Error> From<E> for OciError {
-    fn from(e: E) -> OciError {
-        OciError(e.to_string())
-    }
-}
-
-fn fail<T>(msg: impl Into<String>) -> Result<T, OciError> {
-    Err(OciError(msg.into()))
-}
-
-fn context<T, E: std::fmt::Display>(r: Result<T, E>, what: &str) -> Result<T, OciError> {
-    r.map_err(|e| OciError(format!("{what}: {e}")))
 }
 
 /// The state directory: `--root`, else /run/sandlet-runc (root) or

@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{context, fail, OciError};
+use super::error::{context, fail, OciError};
 use crate::json::{self, Value};
 
 /// What `state.json` records.

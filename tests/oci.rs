@@ -1,0 +1,159 @@
+//! `sandlet oci` (runc's command line) without containerd: the create/start/state/kill/
+//! delete lifecycle, `run`'s exit status, and a bad config refused by `create` with a
+//! JSON log line and nothing left behind. scripts/containerd-e2e.sh runs it under
+//! containerd's shim.
+
+mod util;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use util::{run, Mode, Output, TempDir};
+
+/// A bundle: busybox root, config.json with `args` and `annotations` (JSON text).
+fn bundle(dir: &TempDir, args: &str, annotations: &str) -> Option<String> {
+    if !Path::new("/bin/busybox").exists() {
+        util::skip("no static busybox at /bin/busybox (apt install busybox-static)");
+        return None;
+    }
+    let b = dir.subdir("bundle");
+    for d in ["rootfs", "rootfs/bin", "rootfs/etc"] {
+        dir.subdir(&format!("bundle/{d}"));
+    }
+    std::fs::copy("/bin/busybox", format!("{b}/rootfs/bin/busybox")).unwrap();
+    for a in ["sh", "sleep", "cat"] {
+        std::os::unix::fs::symlink("busybox", format!("{b}/rootfs/bin/{a}")).unwrap();
+    }
+    dir.file("bundle/rootfs/etc/marker", "inside");
+    let config = format!(
+        r#"{{"ociVersion":"1.0.2","process":{{"args":{args},"env":["PATH=/bin"],"cwd":"/"}},
+           "root":{{"path":"rootfs"}},"annotations":{{{annotations}}}}}"#
+    );
+    std::fs::write(format!("{b}/config.json"), config).unwrap();
+    Some(b)
+}
+
+fn oci(root: &str, args: &[&str]) -> Output {
+    let mut argv = vec!["oci", "--root", root];
+    argv.extend_from_slice(args);
+    run(Mode::Root.sandlet(&argv))
+}
+
+fn status(root: &str, id: &str) -> String {
+    let out = oci(root, &["state", id]);
+    let v = sandlet::json::parse(&out.out()).unwrap_or(sandlet::json::Value::Null);
+    v.get("status")
+        .and_then(|s| s.as_str())
+        .unwrap_or("")
+        .to_owned()
+}
+
+#[test]
+fn the_runc_lifecycle() {
+    let dir = TempDir::new("oci");
+    let script =
+        r#"["/bin/sh","-c","trap 'exit 3' TERM; cat /etc/marker; while :; do sleep 0.1; done"]"#;
+    let Some(b) = bundle(&dir, script, "") else {
+        return;
+    };
+    let root = dir.join("state");
+    let pid_file = dir.join("pid");
+    // The init keeps create's stdio as the container's: give it files, not pipes.
+    let io = dir.join("io");
+    let file = || std::fs::File::create(&io).unwrap();
+    let mut cmd = Mode::Root.sandlet(&[
+        "oci",
+        "--root",
+        &root,
+        "create",
+        "--bundle",
+        &b,
+        "--pid-file",
+        &pid_file,
+        "c1",
+    ]);
+    cmd.stdout(file()).stderr(file());
+    let st = cmd.status().unwrap();
+    assert!(st.success(), "{}", std::fs::read_to_string(&io).unwrap());
+    assert_eq!(status(&root, "c1"), "created");
+    let pid = std::fs::read_to_string(&pid_file).unwrap();
+    assert!(oci(&root, &["state", "c1"])
+        .out()
+        .contains(&format!("\"pid\":{pid}")));
+    // A second container with the same id is refused.
+    let again = oci(
+        &root,
+        &[
+            "create",
+            "--bundle",
+            &b,
+            "--pid-file",
+            &dir.join("p2"),
+            "c1",
+        ],
+    );
+    assert!(
+        again.code() != 0 && again.err().contains("already exists"),
+        "{}",
+        again.err()
+    );
+    assert_eq!(oci(&root, &["start", "c1"]).code(), 0);
+    assert_eq!(status(&root, "c1"), "running");
+    assert!(oci(&root, &["ps", "c1"]).out().starts_with('['));
+    // Running: delete without --force is refused; TERM reaches the command.
+    assert_ne!(oci(&root, &["delete", "c1"]).code(), 0);
+    assert_eq!(oci(&root, &["kill", "c1", "TERM"]).code(), 0);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while status(&root, "c1") != "stopped" {
+        assert!(Instant::now() < deadline, "still {}", status(&root, "c1"));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(oci(&root, &["delete", "c1"]).code(), 0);
+    assert_eq!(std::fs::read_to_string(&io).unwrap(), "inside");
+    assert!(!Path::new(&format!("{root}/c1")).exists());
+    assert_ne!(oci(&root, &["state", "c1"]).code(), 0);
+}
+
+#[test]
+fn run_exits_with_the_commands_status() {
+    let dir = TempDir::new("oci-run");
+    let Some(b) = bundle(&dir, r#"["/bin/sh","-c","cat /etc/marker; exit 7"]"#, "") else {
+        return;
+    };
+    let root = dir.join("state");
+    let out = oci(&root, &["run", "--bundle", &b, "r1"]);
+    assert_eq!(out.code(), 7, "{}", out.err());
+    assert_eq!(out.out(), "inside");
+}
+
+#[test]
+fn a_bad_config_fails_create_with_a_log_line() {
+    let dir = TempDir::new("oci-bad");
+    let Some(b) = bundle(&dir, r#"["/bin/true"]"#, r#""io.sandlet.nope":"1""#) else {
+        return;
+    };
+    let root = dir.join("state");
+    let log = dir.join("log.json");
+    let out = oci(
+        &root,
+        &[
+            "--log",
+            &log,
+            "--log-format",
+            "json",
+            "create",
+            "--bundle",
+            &b,
+            "c2",
+        ],
+    );
+    assert_eq!(out.code(), 1);
+    let line = std::fs::read_to_string(&log).unwrap();
+    let v = sandlet::json::parse(line.trim()).unwrap();
+    assert_eq!(v.get("level").and_then(|l| l.as_str()), Some("error"));
+    assert!(line.contains("io.sandlet.nope"), "{line}");
+    assert!(!Path::new(&format!("{root}/c2")).exists());
+    // Bad command lines: exit 2.
+    assert_eq!(oci(&root, &["frobnicate", "c2"]).code(), 2);
+    assert_eq!(oci(&root, &["kill", "c2", "NOSIG"]).code(), 2);
+}

@@ -162,6 +162,10 @@ suite() {
     until_status "$id" RUNNING
     check "$tag" "task exec (exit 5)" 5 "exec-out" \
         timeout 30 "${ctr[@]}" task exec --exec-id e1 "$id" /bin/sh -c 'echo exec-out; exit 5'
+    check "$tag" "task pause" 0 "*" timeout 30 "${ctr[@]}" task pause "$id"
+    check "$tag" "paused" 0 "*" until_status "$id" PAUSED
+    check "$tag" "task resume" 0 "*" timeout 30 "${ctr[@]}" task resume "$id"
+    check "$tag" "running again" 0 "*" until_status "$id" RUNNING
     timeout 30 "${ctr[@]}" task kill "$id"
     until_status "$id" STOPPED
     check "$tag" "task kill: TERM caught, exit 3; task delete" 0 "~exit code 3" \

@@ -157,3 +157,48 @@ fn a_bad_config_fails_create_with_a_log_line() {
     assert_eq!(oci(&root, &["frobnicate", "c2"]).code(), 2);
     assert_eq!(oci(&root, &["kill", "c2", "NOSIG"]).code(), 2);
 }
+
+#[test]
+fn update_lowers_limits_only() {
+    let dir = TempDir::new("oci-update");
+    let script = r#"["/bin/sh","-c","cat /etc/marker; while :; do sleep 0.1; done"]"#;
+    let Some(b) = bundle(&dir, script, "") else {
+        return;
+    };
+    let root = dir.join("state");
+    let io = dir.join("io");
+    let file = || std::fs::File::create(&io).unwrap();
+    let mut cmd = Mode::Root.sandlet(&[
+        "oci", "--root", &root, "run", "--detach", "--bundle", &b, "u1",
+    ]);
+    cmd.stdout(file()).stderr(file());
+    assert!(
+        cmd.status().unwrap().success(),
+        "{}",
+        std::fs::read_to_string(&io).unwrap()
+    );
+    assert_eq!(status(&root, "u1"), "running");
+    // update lowers a limit of the running sandbox, never raises one.
+    let refused = oci(&root, &["update", "--pids-limit", "100000", "u1"]);
+    assert!(
+        refused.err().contains("only be lowered"),
+        "{}",
+        refused.err()
+    );
+    let refused = oci(&root, &["update", "--memory", "64M", "u1"]);
+    assert!(
+        refused.err().contains("no memory limit"),
+        "{}",
+        refused.err()
+    );
+    let out = oci(&root, &["update", "--pids-limit", "1", "u1"]);
+    assert_eq!(out.code(), 0, "{}", out.err());
+    // The loop's next `sleep` cannot be forked any more.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !std::fs::read_to_string(&io).unwrap().contains("fork") {
+        assert!(Instant::now() < deadline, "the lowered limit did not hold");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = oci(&root, &["delete", "--force", "u1"]);
+    assert!(!Path::new(&format!("{root}/u1")).exists());
+}

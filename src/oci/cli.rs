@@ -39,6 +39,19 @@ pub enum Command {
     Ps {
         id: String,
     },
+    /// `update`: limits lowered (`--resources FILE` or `-` for stdin, or `--memory`,
+    /// `--pids-limit`).
+    Update {
+        id: String,
+        resources: Option<PathBuf>,
+        memory: Option<String>,
+        pids: Option<String>,
+    },
+    /// `pause` (true) or `resume` (false).
+    Pause {
+        id: String,
+        pause: bool,
+    },
     Features,
     Spec {
         bundle: PathBuf,
@@ -223,11 +236,23 @@ pub fn parse(args: &[String]) -> Result<(Global, Command), String> {
             bundle: path(&["bundle", "b"]).unwrap_or_else(|| PathBuf::from(".")),
         },
         "init" => Command::Init { id: id()? },
-        "pause" | "resume" | "update" | "checkpoint" | "restore" | "events" | "list" => {
-            Command::Unsupported {
-                name: name.to_owned(),
-            }
-        }
+        "pause" => Command::Pause {
+            id: id()?,
+            pause: true,
+        },
+        "resume" => Command::Pause {
+            id: id()?,
+            pause: false,
+        },
+        "update" => Command::Update {
+            id: id()?,
+            resources: path(&["resources", "r"]),
+            memory: flag(&["memory", "m"]).flatten(),
+            pids: flag(&["pids-limit"]).flatten(),
+        },
+        "checkpoint" | "restore" | "events" | "list" => Command::Unsupported {
+            name: name.to_owned(),
+        },
         other => return Err(format!("unknown command '{other}'")),
     };
     Ok((global, command))

@@ -108,6 +108,13 @@ pub fn main(g: &Global, command: Command) -> Result<Done, OciError> {
             let pids: Vec<String> = st.pids(&root).iter().map(i32::to_string).collect();
             Ok(Done::Print(format!("[{}]\n", pids.join(","))))
         }
+        Command::Update {
+            id,
+            resources,
+            memory,
+            pids,
+        } => update(&root, &id, resources.as_deref(), memory, pids).map(|()| Done::Exit(0)),
+        Command::Pause { id, pause } => self::pause(&root, &id, pause).map(|()| Done::Exit(0)),
         Command::Features => Ok(Done::Print(FEATURES.to_owned())),
         Command::Spec { bundle } => {
             let path = bundle.join("config.json");
@@ -384,7 +391,7 @@ fn kill(root: &Path, id: &str, signal: i32, all: bool) -> Result<(), OciError> {
     let init = Pid::from_raw(st.pid as i32).ok_or(OciError("no init".into()))?;
     match (st.status(root), st.workload(root)) {
         ("stopped", _) => fail(format!("container {id} is not running")),
-        ("running", Some(w)) => {
+        ("running" | "paused", Some(w)) => {
             let w = Pid::from_raw(w).ok_or(OciError("pid".into()))?;
             let r = match all {
                 true => kill_process_group(w, sig),
@@ -404,6 +411,88 @@ fn kill(root: &Path, id: &str, signal: i32, all: bool) -> Result<(), OciError> {
         }
         _ => Ok(kill_process(init, sig)?),
     }
+}
+
+/// `update`: the memory and pids limits lowered in the running sandbox (through its
+/// control socket); anything else, or a higher limit, is refused.
+fn update(
+    root: &Path,
+    id: &str,
+    resources: Option<&Path>,
+    memory: Option<String>,
+    pids: Option<String>,
+) -> Result<(), OciError> {
+    let st = State::load(root, id)?;
+    if !matches!(st.status(root), "running" | "paused") {
+        return fail(format!("container {id} is not running"));
+    }
+    let mut wanted: Vec<(&str, String)> = Vec::new();
+    if let Some(r) = resources {
+        let bytes = match r == Path::new("-") {
+            true => {
+                let mut b = Vec::new();
+                context(std::io::stdin().read_to_end(&mut b), "--resources")?;
+                b
+            }
+            false => context(std::fs::read(r), "--resources")?,
+        };
+        let v = context(crate::json::parse_bytes(&bytes), "--resources")?;
+        let limit = |section: &str| {
+            v.get(section)
+                .and_then(|s| s.get("limit"))
+                .and_then(crate::json::Value::as_i64)
+                .filter(|&n| n > 0)
+        };
+        if let Some(n) = limit("memory") {
+            wanted.push(("memory", n.to_string()));
+        }
+        if let Some(n) = limit("pids") {
+            wanted.push(("processes", n.to_string()));
+        }
+        let cpu = v.get("cpu").and_then(crate::json::Value::as_object);
+        if cpu.is_some_and(|c| c.iter().any(|(_, v)| !v.is_null())) {
+            return fail("update: CPU limits of a running container cannot be changed");
+        }
+    }
+    if let Some(m) = memory {
+        let bytes = context(crate::policy::parse::parse_size(&m), "--memory")?;
+        wanted.push(("memory", bytes.to_string()));
+    }
+    wanted.extend(pids.map(|p| ("processes", p)));
+    let entry = crate::registry::find(&st.pid.to_string()).ok_or(OciError(format!(
+        "container {id}: its sandbox is not registered"
+    )))?;
+    for (what, n) in wanted {
+        let reply = context(
+            crate::registry::ask(&entry, &format!("limit {what} {n}")),
+            "update",
+        )?;
+        if let Some(why) = reply.trim().strip_prefix("error: ") {
+            return fail(format!("update {what}: {why}"));
+        }
+    }
+    Ok(())
+}
+
+/// `pause`: every process of the container stopped (SIGSTOP; not a cgroup freeze: a
+/// parent in the container can see its children stop); `resume`: continued.
+fn pause(root: &Path, id: &str, pause: bool) -> Result<(), OciError> {
+    use rustix::process::{kill_process, Pid, Signal};
+    let st = State::load(root, id)?;
+    let (want, sig) = match pause {
+        true => ("running", Signal::STOP),
+        false => ("paused", Signal::CONT),
+    };
+    if st.status(root) != want {
+        return fail(format!("container {id} is {}, not {want}", st.status(root)));
+    }
+    let init = st.pid as i32;
+    for p in st.pids(root).into_iter().filter(|&p| p != init) {
+        if let Some(p) = Pid::from_raw(p) {
+            let _ = kill_process(p, sig);
+        }
+    }
+    st.set_paused(root, pause)
 }
 
 fn delete(root: &Path, id: &str, force: bool) -> Result<(), OciError> {

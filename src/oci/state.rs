@@ -189,14 +189,30 @@ impl State {
         self.pid != 0 && alive(self.pid) && start_time(self.pid) == Some(self.started)
     }
 
-    /// `created`, `running` or `stopped`.
+    /// `created`, `running`, `paused` or `stopped`.
     pub fn status(&self, root: &Path) -> &'static str {
         if !self.init_alive() {
             "stopped"
         } else if start_socket(root, &self.id).exists() {
             "created"
+        } else if dir(root, &self.id).join("paused").exists() {
+            "paused"
         } else {
             "running"
+        }
+    }
+
+    /// Records that the container is paused, or no longer.
+    pub fn set_paused(&self, root: &Path, paused: bool) -> Result<(), OciError> {
+        let mark = dir(root, &self.id).join("paused");
+        match paused {
+            true => context(std::fs::write(&mark, b""), "record the pause"),
+            false => match std::fs::remove_file(&mark) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    fail(format!("record the resume: {e}"))
+                }
+                _ => Ok(()),
+            },
         }
     }
 

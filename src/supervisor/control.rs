@@ -1,6 +1,7 @@
 //! The control socket's server (see [`crate::registry`]), run by the poll loop: each
 //! waiting connection from the run's user (or root) gets one answer to one request
-//! (`status`, `inspect`, `kill SIGNAL`) and is closed. A client gets 50 ms to send its
+//! (`status`, `inspect`, `kill SIGNAL`, `limit processes N`, `limit memory BYTES`) and
+//! is closed. A client gets 50 ms to send its
 //! request, so a silent one costs the loop no more than that.
 
 use std::os::fd::OwnedFd;
@@ -46,5 +47,59 @@ pub fn serve(listener: &OwnedFd, mut answer: impl FnMut(&str) -> Option<String>)
         if let Some(reply) = answer(request.trim()) {
             let _ = rustix::io::write(&conn, reply.as_bytes());
         }
+    }
+}
+
+/// `limit processes N` or `limit memory BYTES`: lowers a limit of the running sandbox
+/// (new forks and allocations are judged against it; nothing running is taken away).
+/// A limit can only be lowered, and only one the run has. The reply: `ok` or
+/// `error: WHY`.
+pub fn tighten(
+    processes: &std::sync::Mutex<crate::state::ProcessState>,
+    memory: Option<&std::sync::Mutex<crate::state::MemoryState>>,
+    what: &str,
+) -> String {
+    use crate::state::lock;
+    let (kind, value) = what.split_once(' ').unwrap_or((what, ""));
+    let Ok(n) = value.parse::<u64>() else {
+        return format!("error: '{value}' is not a number\n");
+    };
+    let lowered = match kind {
+        "processes" => {
+            let mut p = lock(processes);
+            match u32::try_from(n) {
+                Ok(n) if n >= 1 && n <= p.max => {
+                    p.max = n;
+                    Ok(())
+                }
+                _ => Err(format!(
+                    "the process limit is {}: it can only be lowered",
+                    p.max
+                )),
+            }
+        }
+        "memory" => match memory {
+            Some(m) => {
+                let mut m = lock(m);
+                if n >= 1 && n <= m.limit {
+                    m.limit = n;
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "the memory limit is {}: it can only be lowered",
+                        m.limit
+                    ))
+                }
+            }
+            None => Err("the run has no memory limit (-m) to lower".into()),
+        },
+        other => Err(format!("no limit '{other}' (processes, memory)")),
+    };
+    match lowered {
+        Ok(()) => {
+            log::info!("limit {kind} lowered to {n}");
+            "ok\n".into()
+        }
+        Err(e) => format!("error: {e}\n"),
     }
 }

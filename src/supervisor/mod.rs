@@ -540,6 +540,10 @@ impl Supervisor {
                     self.signal_members(sig);
                     Some("ok\n".to_owned())
                 }
+                ("limit", what) => Some(match &self.supervised {
+                    Some(s) => control::tighten(&s.ctx.processes, s.ctx.memory.as_ref(), what),
+                    None => "error: this run has no supervisor\n".into(),
+                }),
                 _ => None,
             }
         });

@@ -307,3 +307,30 @@ fn chown_tree(path: &Path, uid: u32) {
         }
     }
 }
+
+#[test]
+fn listing_the_root_follows_its_permissions() {
+    // With -r /, the /proc view lists `/` on the command's behalf: only when the
+    // command could itself (hazard 17). The root is uid 1234's, mode 0711 (searchable,
+    // not readable by others); the command is root without capabilities.
+    let dir = TempDir::new("chroot-list");
+    let Some(root) = rootfs(&dir, "/nonexistent") else {
+        return;
+    };
+    use std::os::unix::fs::PermissionsExt;
+    std::os::unix::fs::chown(&root, Some(1234), Some(1234)).unwrap();
+    std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert_eq!(
+        probe(Mode::Root, &root, &["-r", "/"], &["listdir", "/"]),
+        "ok"
+    );
+    std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o711)).unwrap();
+    assert_eq!(
+        probe(Mode::Root, &root, &["-r", "/"], &["listdir", "/"]),
+        "err EACCES"
+    );
+    assert_eq!(
+        probe(Mode::Root, &root, &["-r", "/"], &["read", "/etc/marker"]),
+        "ok"
+    );
+}

@@ -341,6 +341,8 @@ pub fn open(ctx: &Ctx, n: &Notif, dirfd: u64, path: &[u8], flags: u64) -> Option
             )
         });
         return Some(match opened {
+            // Opened with sandlet's credentials: only what the caller could list itself.
+            Ok(fd) if !caller_may_read(n, &fd) => errno(libc::EACCES),
             Ok(fd) => Decision::SendFd { fd, cloexec },
             Err(e) => errno(e.raw_os_error()),
         });

@@ -50,6 +50,10 @@ pub enum Step {
     DropBoundingSet,
     /// 14. Irreversible: ambient capabilities cleared.
     ClearAmbientCaps,
+    /// 14b. `process.user` of an OCI container: supplementary groups, gid and uid set
+    ///     (sandlet is root), then the parent-death signal armed again (a change of
+    ///     credentials clears it).
+    SetUser,
     /// 15. Irreversible: effective/permitted/inheritable cleared.
     ClearCaps,
     /// 16. Irreversible: no_new_privs.
@@ -72,7 +76,7 @@ pub enum Step {
 }
 
 impl Step {
-    const ALL: [Step; 23] = [
+    const ALL: [Step; 24] = [
         Step::SetPgid,
         Step::ForegroundTerminal,
         Step::ResetSignals,
@@ -87,6 +91,7 @@ impl Step {
         Step::Chdir,
         Step::DropBoundingSet,
         Step::ClearAmbientCaps,
+        Step::SetUser,
         Step::ClearCaps,
         Step::NoNewPrivs,
         Step::Landlock,
@@ -117,6 +122,7 @@ impl Step {
             Step::Chdir => "chdir to --cwd",
             Step::DropBoundingSet => "drop capability bounding set",
             Step::ClearAmbientCaps => "clear ambient capabilities",
+            Step::SetUser => "switch to the container's user",
             Step::ClearCaps => "clear capabilities",
             Step::NoNewPrivs => "set no_new_privs",
             Step::Landlock => "landlock_restrict_self",
@@ -191,6 +197,30 @@ fn fail(report: RawFd, step: Step, err: io::Error) -> ! {
     buf[4..].copy_from_slice(&errno.to_ne_bytes());
     let _ = sys::write_all_raw(report, &buf);
     sys::exit_immediately(125)
+}
+
+/// Step 14b: the container's user, when it has one (allocates nothing).
+fn set_user(plan: &ChildPlan, report: RawFd) {
+    let Some((uid, gid, groups)) = &plan.user else {
+        return;
+    };
+    let set = || -> io::Result<()> {
+        rustix::thread::set_thread_groups(groups)?;
+        rustix::thread::set_thread_res_gid(*gid, *gid, *gid)?;
+        rustix::thread::set_thread_res_uid(*uid, *uid, *uid)?;
+        sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as u64, 0, 0, 0)?;
+        Ok(())
+    };
+    if let Err(e) = set() {
+        fail(report, Step::SetUser, e);
+    }
+    if rustix::process::getppid() != Some(plan.parent) {
+        fail(
+            report,
+            Step::SetUser,
+            io::Error::from_raw_os_error(libc::ESRCH),
+        );
+    }
 }
 
 fn confine_and_exec(plan: &ChildPlan, report: RawFd) -> ! {
@@ -286,7 +316,10 @@ fn confine_and_exec(plan: &ChildPlan, report: RawFd) -> ! {
             )
             .map(drop),
         );
+        set_user(plan, report);
         check(Step::ClearCaps, sys::clear_capabilities());
+    } else {
+        set_user(plan, report);
     }
     check(
         Step::NoNewPrivs,

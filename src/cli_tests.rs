@@ -217,6 +217,7 @@ fn spec_holds_every_flag_typed() {
         view: Default::default(),
         status_fd: None,
         learn: false,
+        user: None,
     };
     assert_eq!(s, expected);
     let bare = spec_of(&["run", "--", "true"]).unwrap();

@@ -358,6 +358,7 @@ pub fn spec(args: &RunArgs, command: Vec<OsString>) -> Result<Spec, PolicyError>
             .map(Duration::from_millis),
         workers: count("--workers", &args.workers, "1 and 64")?,
         learn: false,
+        user: None,
         status_fd: option("--status-fd", &args.status_fd, parse::parse_count)?
             .map(|fd| i32::try_from(fd).unwrap_or(i32::MAX)),
         no_supervisor: args.no_supervisor,

@@ -66,6 +66,12 @@ pub struct ChildPlan {
     pub degraded: Vec<Protection>,
     /// The copy-on-write view to build first (`--workdir`).
     pub view: Option<crate::overlay::ViewPlan>,
+    /// The user to switch to (uid, gid, supplementary groups).
+    pub user: Option<(
+        rustix::process::Uid,
+        rustix::process::Gid,
+        Vec<rustix::process::Gid>,
+    )>,
 }
 
 fn cstring(bytes: &[u8], what: &'static str) -> Result<CString, SetupError> {
@@ -221,6 +227,16 @@ impl ChildPlan {
             _strings: strings,
             degraded: ruleset.degraded,
             view,
+            user: policy.user.as_ref().map(|u| {
+                (
+                    rustix::process::Uid::from_raw(u.uid),
+                    rustix::process::Gid::from_raw(u.gid),
+                    u.groups
+                        .iter()
+                        .map(|&g| rustix::process::Gid::from_raw(g))
+                        .collect(),
+                )
+            }),
         })
     }
 }

@@ -12,6 +12,11 @@ use util::{run, Mode, Output, TempDir};
 
 /// A bundle: busybox root, config.json with `args` and `annotations` (JSON text).
 fn bundle(dir: &TempDir, args: &str, annotations: &str) -> Option<String> {
+    bundle_with(dir, args, annotations, "")
+}
+
+/// [`bundle`] with more `process` fields (JSON text, after a comma).
+fn bundle_with(dir: &TempDir, args: &str, annotations: &str, process: &str) -> Option<String> {
     if !Path::new("/bin/busybox").exists() {
         util::skip("no static busybox at /bin/busybox (apt install busybox-static)");
         return None;
@@ -21,12 +26,12 @@ fn bundle(dir: &TempDir, args: &str, annotations: &str) -> Option<String> {
         dir.subdir(&format!("bundle/{d}"));
     }
     std::fs::copy("/bin/busybox", format!("{b}/rootfs/bin/busybox")).unwrap();
-    for a in ["sh", "sleep", "cat"] {
+    for a in ["sh", "sleep", "cat", "grep"] {
         std::os::unix::fs::symlink("busybox", format!("{b}/rootfs/bin/{a}")).unwrap();
     }
     dir.file("bundle/rootfs/etc/marker", "inside");
     let config = format!(
-        r#"{{"ociVersion":"1.0.2","process":{{"args":{args},"env":["PATH=/bin"],"cwd":"/"}},
+        r#"{{"ociVersion":"1.0.2","process":{{"args":{args},"env":["PATH=/bin"],"cwd":"/"{process}}},
            "root":{{"path":"rootfs"}},"annotations":{{{annotations}}}}}"#
     );
     std::fs::write(format!("{b}/config.json"), config).unwrap();
@@ -201,4 +206,64 @@ fn update_lowers_limits_only() {
     }
     let _ = oci(&root, &["delete", "--force", "u1"]);
     assert!(!Path::new(&format!("{root}/u1")).exists());
+}
+
+#[test]
+fn process_user_is_who_the_command_runs_as() {
+    let dir = TempDir::new("oci-user");
+    let script =
+        r#"["/bin/sh","-c","grep -E '^(Uid|Gid|Groups)' /proc/self/status; cat /etc/secret"]"#;
+    let user = r#","user":{"uid":1000,"gid":1001,"additionalGids":[5,7]}"#;
+    let Some(b) = bundle_with(&dir, script, "", user) else {
+        return;
+    };
+    std::fs::write(format!("{b}/rootfs/etc/secret"), "s3cret").unwrap();
+    std::fs::set_permissions(
+        format!("{b}/rootfs/etc/secret"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    let root = dir.join("state");
+    let out = oci(&root, &["run", "--bundle", &b, "u1"]);
+    assert_eq!(out.code(), 1, "{}", out.err());
+    let ids: Vec<String> = out
+        .out()
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "Uid: 1000 1000 1000 1000",
+            "Gid: 1001 1001 1001 1001",
+            "Groups: 5 7"
+        ]
+    );
+    assert!(out.err().contains("Permission denied"), "{}", out.err());
+    // Control: without process.user, root's file is read.
+    let dir = TempDir::new("oci-user-control");
+    let Some(b) = bundle_with(&dir, r#"["/bin/cat","/etc/secret"]"#, "", "") else {
+        return;
+    };
+    std::fs::write(format!("{b}/rootfs/etc/secret"), "s3cret").unwrap();
+    let out = oci(&dir.join("state"), &["run", "--bundle", &b, "u2"]);
+    assert_eq!(
+        (out.code(), out.out().as_str()),
+        (0, "s3cret"),
+        "{}",
+        out.err()
+    );
+    // Unprivileged, switching users is refused at create.
+    let dir = TempDir::new("oci-user-nobody");
+    let Some(b) = bundle_with(&dir, r#"["/bin/true"]"#, "", user) else {
+        return;
+    };
+    let state = dir.join("state");
+    let out = run(Mode::Nobody.sandlet(&["oci", "--root", &state, "run", "--bundle", &b, "u3"]));
+    assert_eq!(out.code(), 1);
+    assert!(
+        out.err().contains("needs sandlet to run as root"),
+        "{}",
+        out.err()
+    );
 }

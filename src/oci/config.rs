@@ -37,6 +37,8 @@ pub struct Process {
     pub terminal: bool,
     /// `rlimits` RLIMIT_NOFILE soft limit.
     pub nofile: Option<u64>,
+    /// `user`: uid, gid, additionalGids.
+    pub user: Option<crate::policy::spec::RunAs>,
 }
 
 /// Why `config.json` cannot make a container.
@@ -124,7 +126,40 @@ pub fn process(p: &Value) -> Result<Process, ConfigError> {
             }
         }
     }
+    let user = match p.get("user") {
+        Some(u) if !u.is_null() => {
+            let id = |key: &str| -> Result<u32, ConfigError> {
+                let n = number(u, key, "process.user")?.unwrap_or(0);
+                u32::try_from(n).map_err(|_| err(format!("process.user.{key}: {n} is not a uid")))
+            };
+            let mut groups = Vec::new();
+            let list = typed(
+                u.get("additionalGids"),
+                "process.user.additionalGids",
+                "array",
+                Value::as_array,
+            )?;
+            for g in list.unwrap_or_default() {
+                let n = g
+                    .as_i64()
+                    .and_then(|n| u32::try_from(n).ok())
+                    .ok_or_else(|| {
+                        err(g
+                            .wrong_type("process.user.additionalGids[]", "gid")
+                            .to_string())
+                    })?;
+                groups.push(n);
+            }
+            Some(crate::policy::spec::RunAs {
+                uid: id("uid")?,
+                gid: id("gid")?,
+                groups,
+            })
+        }
+        _ => None,
+    };
     Ok(Process {
+        user,
         args: args.into_iter().map(OsString::from).collect(),
         env: strings(p, "env", "process")?,
         cwd,

@@ -164,6 +164,7 @@ fn policy(c: &config::Container) -> Result<crate::policy::Policy, OciError> {
     if c.process.terminal {
         spec.view.terminal = std::env::var_os(TTY).map(PathBuf::from);
     }
+    spec.user = c.process.user.clone();
     context(crate::policy::Policy::new(spec), "config.json")
 }
 

@@ -80,6 +80,8 @@ pub struct Policy {
     pub fs_mounts: Vec<view::Mounted>,
     /// `--chroot`: the new root.
     pub root: Option<root::Root>,
+    /// The user the command runs as, when not sandlet's (an OCI `process.user`).
+    pub user: Option<spec::RunAs>,
     /// The command and its arguments; never empty.
     pub command: Vec<OsString>,
     /// `--status-fd`: an open descriptor of sandlet's for lifecycle events.
@@ -383,6 +385,21 @@ impl Policy {
             Some(c) => c.clone(),
             None => std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
         };
+        let me = (
+            rustix::process::geteuid().as_raw(),
+            rustix::process::getegid().as_raw(),
+        );
+        let user = match &spec.user {
+            Some(u) if (u.uid, u.gid) == me && u.groups.is_empty() => None,
+            Some(u) if me.0 != 0 => {
+                return Err(PolicyError::Unsupported {
+                    flag: "process.user",
+                    value: format!("{}:{}", u.uid, u.gid),
+                    why: "switching to another user needs sandlet to run as root",
+                })
+            }
+            other => other.clone(),
+        };
         let fs_deny = view::denied(&spec.view.deny, &here, root.as_ref())?;
         let fs_mounts = view::mounts(&spec.view.mounts, &here, root.as_ref())?;
         Ok(Policy {
@@ -410,6 +427,7 @@ impl Policy {
             fs_deny,
             fs_mounts,
             root,
+            user,
             command: spec.command,
             status_fd: spec.status_fd,
             learn: spec.learn,

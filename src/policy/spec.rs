@@ -126,4 +126,16 @@ pub struct Spec {
     pub status_fd: Option<i32>,
     /// `sandlet learn`: record every path the command uses (needs the supervisor).
     pub learn: bool,
+    /// An OCI container's `process.user`: the ids the command runs with (sandlet must
+    /// be root to switch; no flag sets it).
+    pub user: Option<RunAs>,
+}
+
+/// A user to run the command as.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunAs {
+    pub uid: u32,
+    pub gid: u32,
+    /// Supplementary groups (none when empty).
+    pub groups: Vec<u32>,
 }

@@ -151,6 +151,9 @@ suite() {
         say "FAIL [$tag] the read-write bind did not reach the host"
         failed=1
     }
+    check "$tag" "/dev/shm and /run are tmpfs, /sys is read-only" 0 "ok" \
+        run "$rt" -- /bin/sh -c 'echo x > /dev/shm/a && echo y > /run/b &&
+            ! (echo z > /sys/kernel/x) 2>/dev/null && echo ok'
     check "$tag" "/dev/null is a character device" 0 "yes" \
         run "$rt" -- /bin/sh -c 'test -c /dev/null && echo yes && echo x > /dev/null'
     check "$tag" "a host loopback server is unreachable by default" 0 "~err E" \

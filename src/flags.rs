@@ -378,6 +378,8 @@ pub fn spec(args: &RunArgs, command: Vec<OsString>) -> Result<Spec, PolicyError>
             chroot: args.chroot.as_ref().map(PathBuf::from),
             image: args.image.clone(),
             terminal: None,
+            tmpfs: Vec::new(),
+            sysfs: false,
         },
     })
 }

@@ -24,6 +24,10 @@ pub struct Container {
     pub netns: Option<PathBuf>,
     /// `annotations`, as given.
     pub annotations: Vec<(String, String)>,
+    /// `tmpfs` mounts other than /dev and /tmp: (destination, options).
+    pub tmpfs: Vec<(String, String)>,
+    /// A `sysfs` mount at /sys (the host's, read-only).
+    pub sysfs: bool,
     /// Fields that were given but are not honoured (each named once; logged).
     pub ignored: Vec<String>,
 }
@@ -214,6 +218,8 @@ pub fn container(config: &Value, bundle: &Path) -> Result<Container, ConfigError
         args.name = Some(name.to_owned());
     }
     let mut mount_points = Vec::new();
+    let mut tmpfs = Vec::new();
+    let mut sysfs = false;
     let mounts = typed(config.get("mounts"), "mounts", "array", Value::as_array)?;
     for m in mounts.unwrap_or_default() {
         let dst = text(m, "destination", "mounts[]")?
@@ -235,6 +241,21 @@ pub fn container(config: &Value, bundle: &Path) -> Result<Container, ConfigError
             if ro {
                 args.fs_read.push(dst.to_owned());
             }
+        } else if kind == "tmpfs" && !OWN_MOUNTS.contains(&dst) {
+            if dst != "/dev/shm" {
+                mount_points.push((dst.to_owned(), true));
+            }
+            let keep: Vec<&str> = options
+                .iter()
+                .map(String::as_str)
+                .filter(|o| {
+                    o.starts_with("size=") || o.starts_with("mode=") || o.starts_with("nr_inodes=")
+                })
+                .collect();
+            tmpfs.push((dst.to_owned(), keep.join(",")));
+        } else if kind == "sysfs" && dst == "/sys" {
+            mount_points.push((dst.to_owned(), true));
+            sysfs = true;
         } else if !OWN_MOUNTS.contains(&dst) {
             ignored.push(format!("mount {dst} ({kind})"));
         }
@@ -286,6 +307,8 @@ pub fn container(config: &Value, bundle: &Path) -> Result<Container, ConfigError
         mount_points,
         netns,
         annotations,
+        tmpfs,
+        sysfs,
         ignored,
     })
 }
@@ -385,6 +408,8 @@ mod tests {
         {"destination": "/proc", "type": "proc", "source": "proc"},
         {"destination": "/dev", "type": "tmpfs", "source": "tmpfs"},
         {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["ro"]},
+        {"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "mode=1777", "size=65536k"]},
+        {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue"},
         {"destination": "/data", "type": "bind", "source": "/srv/data", "options": ["rbind", "ro"]},
         {"destination": "/cache", "source": "cache", "options": ["bind", "rw"]}
       ],
@@ -423,7 +448,12 @@ mod tests {
         assert_eq!(c.netns, Some(PathBuf::from("/var/run/netns/pod")));
         assert_eq!(c.process.cwd, "/work");
         assert_eq!(c.process.env, ["PATH=/bin", "A=b"]);
-        assert!(c.ignored.iter().any(|i| i.contains("/sys")));
+        assert!(c.sysfs);
+        assert_eq!(
+            c.tmpfs,
+            [("/dev/shm".to_owned(), "mode=1777,size=65536k".to_owned())]
+        );
+        assert!(c.ignored.iter().any(|i| i.contains("/dev/mqueue")));
         assert!(c.ignored.iter().any(|i| i.contains("pid namespace")));
         assert_eq!(c.annotations.len(), 3);
     }

@@ -165,6 +165,12 @@ fn policy(c: &config::Container) -> Result<crate::policy::Policy, OciError> {
         spec.view.terminal = std::env::var_os(TTY).map(PathBuf::from);
     }
     spec.user = c.process.user.clone();
+    spec.view.tmpfs = c
+        .tmpfs
+        .iter()
+        .map(|(at, o)| (PathBuf::from(at), o.clone()))
+        .collect();
+    spec.view.sysfs = c.sysfs;
     context(crate::policy::Policy::new(spec), "config.json")
 }
 

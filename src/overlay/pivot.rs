@@ -36,6 +36,10 @@ pub struct RootPlan {
     dev: Option<Dev>,
     /// `DIR/tmp`.
     tmp: Option<CString>,
+    /// Empty tmpfs mounts: (`DIR/path`, options, beneath `/dev`).
+    tmpfs: Vec<(CString, CString, bool)>,
+    /// `DIR/sys`, with the flags of its read-only remount, for the host's /sys.
+    sys: Option<(CString, MountFlags)>,
 }
 
 fn cstring(path: &Path) -> io::Result<CString> {
@@ -88,11 +92,28 @@ impl RootPlan {
             true => Some(at("tmp")?),
             false => None,
         };
+        let mut tmpfs = Vec::new();
+        for (path, options) in &root.tmpfs {
+            let rel = path.strip_prefix("/").unwrap_or(path);
+            let options = CString::new(options.as_bytes())
+                .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+            tmpfs.push((
+                cstring(&root.dir.join(rel))?,
+                options,
+                path.starts_with("/dev"),
+            ));
+        }
+        let sys = match root.sysfs && root.has_dir("sys") {
+            true => Some((at("sys")?, read_only_flags(Path::new("/sys")))),
+            false => None,
+        };
         Ok(RootPlan {
             dir: cstring(&root.dir)?,
             proc,
             dev,
             tmp,
+            tmpfs,
+            sys,
         })
     }
 
@@ -104,7 +125,8 @@ impl RootPlan {
     }
 
     /// In the child, once every other mount of the view is made: `/proc`, `/dev`, `/tmp`
-    /// mounted in the new root, then pivot into it; the working directory is `/`.
+    /// (and an OCI container's tmpfs mounts and `/sys`) mounted in the new root, then
+    /// pivot into it; the working directory is `/`.
     /// Allocates nothing.
     pub fn enter(&self) -> io::Result<()> {
         if let Some((proc, flags)) = &self.proc {
@@ -143,7 +165,26 @@ impl RootPlan {
                 )?);
                 rustix::mount::mount_bind(host.as_c_str(), file.as_c_str())?;
             }
+            for (at, _, in_dev) in &self.tmpfs {
+                if *in_dev {
+                    rustix::fs::mkdir(at.as_c_str(), Mode::from(0o755))?;
+                }
+            }
             rustix::mount::mount_remount(dev.as_c_str(), flags | MountFlags::RDONLY, c"")?;
+        }
+        for (at, options, _) in &self.tmpfs {
+            let flags = MountFlags::NOSUID | MountFlags::NODEV;
+            rustix::mount::mount(
+                c"tmpfs",
+                at.as_c_str(),
+                c"tmpfs",
+                flags,
+                Some(options.as_c_str()),
+            )?;
+        }
+        if let Some((sys, flags)) = &self.sys {
+            rustix::mount::mount_bind_recursive(c"/sys", sys.as_c_str())?;
+            rustix::mount::mount_remount(sys.as_c_str(), *flags | MountFlags::BIND, c"")?;
         }
         if let Some(tmp) = &self.tmp {
             let flags = MountFlags::NOSUID | MountFlags::NODEV;

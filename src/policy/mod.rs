@@ -203,6 +203,22 @@ impl Policy {
             }
             (None, None) => None,
         };
+        let root = match root {
+            Some(mut r) => {
+                for (at, options) in &spec.view.tmpfs {
+                    r = r.with_tmpfs(at, options)?;
+                }
+                r.sysfs = spec.view.sysfs;
+                Some(r)
+            }
+            None if !spec.view.tmpfs.is_empty() || spec.view.sysfs => {
+                return Err(PolicyError::Requires {
+                    flag: "tmpfs and sysfs mounts",
+                    needs: "--chroot",
+                })
+            }
+            None => None,
+        };
         let exists = |p: &Path| match &root {
             Some(root) => root.exists(p),
             None => p.exists(),

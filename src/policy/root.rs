@@ -27,6 +27,10 @@ pub struct Root {
     /// A pty slave of the host (`/dev/pts/N`), bound at the same path in the new
     /// root's `/dev`: the terminal of an OCI container.
     pub terminal: Option<PathBuf>,
+    /// Empty tmpfs mounts (an OCI container's): (path in the root, options).
+    pub tmpfs: Vec<(PathBuf, String)>,
+    /// The host's `/sys` bound read-only at `/sys` (an OCI container's sysfs mount).
+    pub sysfs: bool,
 }
 
 /// What a path of the new root names.
@@ -34,7 +38,7 @@ pub struct Root {
 pub enum Place {
     /// A file of the root directory: its host path (beneath [`Root::dir`]).
     Tree(PathBuf),
-    /// Beneath `/proc`: the host's own path.
+    /// Beneath `/proc` (or `/sys`, with [`Root::sysfs`]): the host's own path.
     Proc(PathBuf),
     /// `/dev` itself or one of [`DEVICES`]: the host's own path.
     Dev(PathBuf),
@@ -60,7 +64,38 @@ impl Root {
         Ok(Root {
             dir: real,
             terminal: None,
+            tmpfs: Vec::new(),
+            sysfs: false,
         })
+    }
+
+    /// This root with an empty tmpfs at `path` (an existing directory of the root, or
+    /// `/dev/shm`), with `options` (`size=`, `mode=`, `nr_inodes=`, comma-separated).
+    pub fn with_tmpfs(mut self, path: &Path, options: &str) -> Result<Root, PolicyError> {
+        let bad = |why: &str| PolicyError::BadValue {
+            flag: "tmpfs mount",
+            value: format!("{}:{options}", path.display()),
+            source: ParseError(why.into()),
+        };
+        let path = lexical(path);
+        let good_option = |o: &str| {
+            let (k, v) = o.split_once('=').unwrap_or((o, ""));
+            matches!(k, "size" | "mode" | "nr_inodes")
+                && !v.is_empty()
+                && v.bytes().all(|b| b.is_ascii_alphanumeric())
+        };
+        if !options.is_empty() && !options.split(',').all(good_option) {
+            return Err(bad("options may be size=, mode=, nr_inodes="));
+        }
+        let shm = path == Path::new("/dev/shm") && self.has_dir("dev");
+        if !shm {
+            match self.place(&path) {
+                Ok(Place::Tree(host)) if host.is_dir() && host != self.dir => {}
+                _ => return Err(bad("not a directory of the root (nor /dev/shm)")),
+            }
+        }
+        self.tmpfs.push((path, options.to_owned()));
+        Ok(self)
     }
 
     /// This root with the pty slave `tty` (a character device beneath /dev/pts) in its
@@ -102,6 +137,18 @@ impl Root {
         }
         if mounted("dev") && self.terminal.as_deref() == Some(clean.as_path()) {
             return Ok(Place::Dev(clean));
+        }
+        // An empty tmpfs: only its mount point exists.
+        if let Some((at, _)) = self.tmpfs.iter().find(|(at, _)| clean.starts_with(at)) {
+            return match clean == *at {
+                true => Ok(Place::Tmp),
+                false => Err(io::Error::from_raw_os_error(libc::ENOENT)),
+            };
+        }
+        if self.sysfs && first == Some(b"sys".as_slice()) && self.has_dir("sys") {
+            let host = Path::new("/sys").join(&rest);
+            std::fs::symlink_metadata(&host)?;
+            return Ok(Place::Proc(host));
         }
         if mounted("dev") {
             let listed = rest.as_os_str().is_empty()

@@ -60,6 +60,11 @@ pub struct ViewSpec {
     /// With `--chroot`: a pty slave of the host to bind into the new root's /dev (an
     /// OCI container's terminal; no flag sets it).
     pub terminal: Option<PathBuf>,
+    /// With `--chroot`: empty tmpfs mounts, (path in the root, options) (an OCI
+    /// container's; no flag sets them).
+    pub tmpfs: Vec<(PathBuf, String)>,
+    /// With `--chroot`: the host's /sys read-only at /sys (an OCI container's).
+    pub sysfs: bool,
     /// `--max-disk SIZE`: the most the upper layer may hold, in bytes.
     pub max_disk: Option<u64>,
 }

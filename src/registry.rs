@@ -266,6 +266,8 @@ pub fn parse_signal(s: &str) -> Option<i32> {
         ("CONT", libc::SIGCONT),
         ("STOP", libc::SIGSTOP),
         ("ALRM", libc::SIGALRM),
+        ("WINCH", libc::SIGWINCH),
+        ("PIPE", libc::SIGPIPE),
     ];
     known.iter().find(|(n, _)| *n == name).map(|(_, s)| *s)
 }

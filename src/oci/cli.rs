@@ -269,34 +269,9 @@ pub fn valid_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'+' | b'-' | b'.'))
 }
 
-const SIGNALS: &[(&str, i32)] = &[
-    ("HUP", libc::SIGHUP),
-    ("INT", libc::SIGINT),
-    ("QUIT", libc::SIGQUIT),
-    ("KILL", libc::SIGKILL),
-    ("USR1", libc::SIGUSR1),
-    ("USR2", libc::SIGUSR2),
-    ("TERM", libc::SIGTERM),
-    ("CONT", libc::SIGCONT),
-    ("STOP", libc::SIGSTOP),
-    ("WINCH", libc::SIGWINCH),
-    ("ALRM", libc::SIGALRM),
-    ("PIPE", libc::SIGPIPE),
-];
-
-/// A signal by number (1-64) or name (`KILL`, `SIGKILL`).
+/// A signal by number (1-64) or name (`KILL`, `SIGKILL`), as `sandlet kill` takes it.
 pub fn signal(s: &str) -> Result<i32, String> {
-    if let Ok(n) = s.parse::<i32>() {
-        if (1..=64).contains(&n) {
-            return Ok(n);
-        }
-    }
-    let name = s.strip_prefix("SIG").unwrap_or(s);
-    SIGNALS
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|&(_, n)| n)
-        .ok_or_else(|| format!("unknown signal '{s}'"))
+    crate::registry::parse_signal(s).ok_or_else(|| format!("unknown signal '{s}'"))
 }
 
 #[cfg(test)]

@@ -232,6 +232,22 @@ fn take_terminal(path: &str) -> Result<(), OciError> {
     Ok(crate::sys::dup_onto_stdio(tty.as_fd())?)
 }
 
+/// `linux.namespaces` `network` with a path: this process joins it (before the
+/// sandbox starts, so the command is on the pod's network).
+fn join_netns(c: &config::Container) -> Result<(), OciError> {
+    let Some(ns) = &c.netns else {
+        return Ok(());
+    };
+    let f = context(std::fs::File::open(ns), "network namespace")?;
+    context(
+        rustix::thread::move_into_link_name_space(
+            f.as_fd(),
+            Some(rustix::thread::LinkNameSpaceType::Network),
+        ),
+        "join the network namespace",
+    )
+}
+
 fn create(g: &Global, root: &Path, c: &Create) -> Result<u32, OciError> {
     let bundle = context(std::fs::canonicalize(&c.bundle), "--bundle")?;
     let container = load(&bundle, None)?;
@@ -321,16 +337,7 @@ fn init(_g: &Global, root: &Path, id: &str) -> Result<Done, OciError> {
         }
         let st = State::load(root, id)?;
         let c = load(&st.bundle, None)?;
-        if let Some(ns) = &c.netns {
-            let f = context(std::fs::File::open(ns), "network namespace")?;
-            context(
-                rustix::thread::move_into_link_name_space(
-                    f.as_fd(),
-                    Some(rustix::thread::LinkNameSpaceType::Network),
-                ),
-                "join the network namespace",
-            )?;
-        }
+        join_netns(&c)?;
         let policy = policy(&c)?;
         let sock = state::start_socket(root, id);
         let _ = std::fs::remove_file(&sock);
@@ -591,16 +598,7 @@ fn exec(g: &Global, root: &Path, e: &Exec) -> Result<Done, OciError> {
     if let Ok(tty) = std::env::var(TTY) {
         take_terminal(&tty)?;
     }
-    if let Some(ns) = &c.netns {
-        let f = context(std::fs::File::open(ns), "network namespace")?;
-        context(
-            rustix::thread::move_into_link_name_space(
-                f.as_fd(),
-                Some(rustix::thread::LinkNameSpaceType::Network),
-            ),
-            "join the network namespace",
-        )?;
-    }
+    join_netns(&c)?;
     let report = crate::launch::run(&policy)?;
     Ok(Done::Exit(report.outcome.exit_code()))
 }

@@ -144,26 +144,14 @@ impl RootPlan {
             let options = Some(c"mode=0755,size=64k");
             rustix::mount::mount(c"tmpfs", dev.as_c_str(), c"tmpfs", flags, options)?;
             for (host, file) in files {
-                let made = OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::CLOEXEC;
-                drop(rustix::fs::open(
-                    file.as_c_str(),
-                    made,
-                    Mode::RUSR | Mode::WUSR,
-                )?);
-                rustix::mount::mount_bind(host.as_c_str(), file.as_c_str())?;
+                bind_device(host, file)?;
             }
             for (target, link) in links {
                 rustix::fs::symlink(target.as_c_str(), link.as_c_str())?;
             }
             if let Some((host, pts, file)) = terminal {
                 rustix::fs::mkdir(pts.as_c_str(), Mode::from(0o755))?;
-                let made = OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::CLOEXEC;
-                drop(rustix::fs::open(
-                    file.as_c_str(),
-                    made,
-                    Mode::RUSR | Mode::WUSR,
-                )?);
-                rustix::mount::mount_bind(host.as_c_str(), file.as_c_str())?;
+                bind_device(host, file)?;
             }
             for (at, _, in_dev) in &self.tmpfs {
                 if *in_dev {
@@ -199,6 +187,18 @@ impl RootPlan {
         rustix::process::chdir(c"/")?;
         Ok(())
     }
+}
+
+/// Binds the host's device file `host` on a new empty file `file` (allocates nothing).
+fn bind_device(host: &CString, file: &CString) -> io::Result<()> {
+    let made = OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::CLOEXEC;
+    drop(rustix::fs::open(
+        file.as_c_str(),
+        made,
+        Mode::RUSR | Mode::WUSR,
+    )?);
+    rustix::mount::mount_bind(host.as_c_str(), file.as_c_str())?;
+    Ok(())
 }
 
 /// The flags of a read-only remount of a bind of `host`: read-only plus those of its

@@ -120,6 +120,23 @@ fn the_runc_lifecycle() {
 }
 
 #[test]
+fn a_created_container_is_deleted_without_force() {
+    let dir = TempDir::new("oci-created");
+    let Some(b) = bundle(&dir, r#"["/bin/sh","-c","echo never"]"#, "") else {
+        return;
+    };
+    let root = dir.join("state");
+    let io = dir.join("io");
+    let mut cmd = Mode::Root.sandlet(&["oci", "--root", &root, "create", "--bundle", &b, "c9"]);
+    cmd.stdout(std::fs::File::create(&io).unwrap());
+    assert!(cmd.status().unwrap().success());
+    assert_eq!(status(&root, "c9"), "created");
+    assert_eq!(oci(&root, &["delete", "c9"]).code(), 0);
+    assert!(!Path::new(&format!("{root}/c9")).exists());
+    assert_eq!(std::fs::read_to_string(&io).unwrap(), "", "the command ran");
+}
+
+#[test]
 fn run_exits_with_the_commands_status() {
     let dir = TempDir::new("oci-run");
     let Some(b) = bundle(&dir, r#"["/bin/sh","-c","cat /etc/marker; exit 7"]"#, "") else {

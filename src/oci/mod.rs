@@ -515,8 +515,9 @@ fn delete(root: &Path, id: &str, force: bool) -> Result<(), OciError> {
         Err(_) if !state::exists(root, id) && force => return Ok(()),
         Err(e) => return Err(e),
     };
+    // A created container (its command never ran) goes without --force, as in runc.
     if st.status(root) != "stopped" {
-        if !force {
+        if !force && st.status(root) != "created" {
             return fail(format!(
                 "container {id} is {}: use --force",
                 st.status(root)

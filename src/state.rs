@@ -341,15 +341,36 @@ impl FileId {
 pub struct ServedFiles {
     pub files: Vec<Served>,
     pub ids: Vec<Option<FileId>>,
+    /// Under `--chroot`: the ids are of the new root's files, and an absolute path is
+    /// looked up through the caller's root.
+    pub rooted: bool,
 }
 
 impl ServedFiles {
-    pub fn new(files: Vec<Served>) -> ServedFiles {
+    /// The served files, identified on the host or, under `--chroot`, in `root`.
+    pub fn new(files: Vec<Served>, root: Option<&crate::policy::root::Root>) -> ServedFiles {
+        use crate::policy::root::Place;
+        let host = |path: &str| -> Option<std::path::PathBuf> {
+            match root {
+                None => Some(path.into()),
+                Some(r) => match r.place(std::path::Path::new(path)).ok()? {
+                    Place::Tree(h) | Place::Proc(h) | Place::Dev(h) => Some(h),
+                    Place::Tmp => None,
+                },
+            }
+        };
         let ids = files
             .iter()
-            .map(|(path, _)| rustix::fs::stat(*path).ok().map(|st| FileId::of(&st)))
+            .map(|(path, _)| {
+                let st = rustix::fs::stat(host(path)?).ok()?;
+                Some(FileId::of(&st))
+            })
             .collect();
-        ServedFiles { files, ids }
+        ServedFiles {
+            files,
+            ids,
+            rooted: root.is_some(),
+        }
     }
 
     /// The served file whose host file is `id`.

@@ -334,3 +334,24 @@ fn listing_the_root_follows_its_permissions() {
         "ok"
     );
 }
+
+#[test]
+fn served_files_are_recognized_in_the_root_whatever_the_spelling() {
+    // --name serves /etc/hostname: in the root, every spelling of the root's
+    // /etc/hostname gets the name (hazard 15), not the root's own file.
+    let dir = TempDir::new("chroot-served");
+    let Some(root) = rootfs(&dir, "/nonexistent") else {
+        return;
+    };
+    dir.file("root/etc/hostname", "rootfs-name");
+    let script = "cat /etc/hostname; echo; cd /etc && cat ./hostname; echo; \
+                  cat /etc/./hostname; echo; cd /bin && cat ../etc/hostname";
+    // Control: without --name, every spelling reads the root's file.
+    let control = shell(Mode::Root, &root, &[], script);
+    assert_eq!(control.matches("rootfs-name").count(), 4, "{control}");
+    for mode in Mode::ALL {
+        let out = shell(mode, &root, &["--name", "box"], script);
+        assert_eq!(out.matches("box").count(), 4, "{mode:?}: {out}");
+        assert!(!out.contains("rootfs-name"), "{mode:?}: {out}");
+    }
+}

@@ -149,21 +149,23 @@ fn identify<'a>(
     if ctx.served.ids.iter().all(Option::is_none) {
         return None;
     }
-    let id = resolve_for(n, dirfd, path, flags, resolve).ok()?;
+    let id = resolve_for(n, dirfd, path, flags, resolve, ctx.served.rooted).ok()?;
     let (name, content) = ctx.served.by_id(id)?;
     Some((*name, content))
 }
 
 /// What `path` names for the caller's open: resolved from its working directory or
 /// `dirfd` (through their `/proc/TID` links), its `/proc/self` for sandlet's, following
-/// the last link unless `O_NOFOLLOW`, with the caller's openat2 `resolve` restrictions.
-/// One `statx` unless restrictions ask for `openat2`.
+/// the last link unless `O_NOFOLLOW`, with the caller's openat2 `resolve` restrictions;
+/// under `--chroot` (`rooted`) an absolute path from the caller's root. One `statx`
+/// unless restrictions ask for `openat2`.
 fn resolve_for(
     n: &Notif,
     dirfd: u64,
     path: &[u8],
     flags: u64,
     resolve: u64,
+    rooted: bool,
 ) -> rustix::io::Result<FileId> {
     use rustix::fs::{AtFlags, Mode, OFlags, ResolveFlags, StatxFlags};
     let tid = n.pid;
@@ -189,6 +191,8 @@ fn resolve_for(
         [format!("/proc/{}", tgid()).as_bytes(), rest].concat()
     } else if let Some(rest) = path.strip_prefix(b"/proc/thread-self") {
         [format!("/proc/{}/task/{tid}", tgid()).as_bytes(), rest].concat()
+    } else if absolute && rooted {
+        [format!("/proc/{tid}/root").as_bytes(), path].concat()
     } else if absolute {
         path.to_vec()
     } else {

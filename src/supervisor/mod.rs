@@ -196,7 +196,7 @@ impl Supervisor {
             net: whole.net.clone(),
             bind_ports: whole.bind_ports.clone(),
             name: policy.name.clone(),
-            served: ServedFiles::new(whole.served.clone()),
+            served: ServedFiles::new(whole.served.clone(), whole.root.as_ref()),
             time_offset: policy.time_start.map(|start| {
                 let now = rustix::time::clock_gettime(rustix::time::ClockId::Realtime);
                 start - (now.tv_sec * 1_000_000_000 + now.tv_nsec)

@@ -157,7 +157,7 @@ pub fn probe() -> Report {
     rows.push(Row {
         name: "user + mount namespace",
         available: version >= (5, 11) && sys::unshare_namespaces(!root).is_ok(),
-        needs: "Linux 5.11, unprivileged user namespaces allowed; --workdir".into(),
+        needs: "Linux 5.11, unprivileged user namespaces allowed; --workdir, --chroot, --image, --fs-mount, --fs-deny".into(),
         required: false,
     });
     Report {

@@ -142,8 +142,11 @@ fn run_exits_with_the_commands_status() {
     let Some(b) = bundle(&dir, r#"["/bin/sh","-c","cat /etc/marker; exit 7"]"#, "") else {
         return;
     };
-    let root = dir.join("state");
-    let out = oci(&root, &["run", "--bundle", &b, "r1"]);
+    // A state root and id as long as Kubernetes makes them: the start socket's path
+    // would not fit sun_path (108 bytes).
+    let root = dir.join(&format!("state-{}", "r".repeat(60)));
+    let id = "f".repeat(64);
+    let out = oci(&root, &["run", "--bundle", &b, &id]);
     assert_eq!(out.code(), 7, "{}", out.err());
     assert_eq!(out.out(), "inside");
 }

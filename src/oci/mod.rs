@@ -45,7 +45,8 @@ pub enum Done {
 /// `$XDG_RUNTIME_DIR/sandlet-runc`.
 fn root_dir(g: &Global) -> PathBuf {
     if let Some(r) = &g.root {
-        return r.clone();
+        // Absolute: the start socket is reached from inside the container's directory.
+        return std::env::current_dir().map_or_else(|_| r.clone(), |cwd| cwd.join(r));
     }
     let uid = rustix::process::geteuid().as_raw();
     match std::env::var_os("XDG_RUNTIME_DIR").filter(|_| uid != 0) {
@@ -339,7 +340,7 @@ fn init(_g: &Global, root: &Path, id: &str) -> Result<Done, OciError> {
         let c = load(&st.bundle, None)?;
         join_netns(&c)?;
         let policy = policy(&c)?;
-        let sock = state::start_socket(root, id);
+        let sock = state::start_socket_here(root, id)?;
         let _ = std::fs::remove_file(&sock);
         let listener = context(UnixListener::bind(&sock), "bind the start socket")?;
         Ok((policy, listener))
@@ -385,7 +386,7 @@ fn start(root: &Path, id: &str) -> Result<(), OciError> {
         ));
     }
     let mut sock = context(
-        UnixStream::connect(state::start_socket(root, id)),
+        UnixStream::connect(state::start_socket_here(root, id)?),
         "reach the container's init",
     )?;
     sock.write_all(b"start\n")?;

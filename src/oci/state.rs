@@ -33,6 +33,17 @@ pub fn start_socket(root: &Path, id: &str) -> PathBuf {
     dir(root, id).join("start.sock")
 }
 
+/// The start socket as a path short enough for `sun_path` (108 bytes) whatever the
+/// root and id: this process moves into the container's directory and names it
+/// relatively (for `init` and `start`, whose working directory matters no more).
+pub fn start_socket_here(root: &Path, id: &str) -> Result<PathBuf, OciError> {
+    context(
+        std::env::set_current_dir(dir(root, id)),
+        "enter the container's directory",
+    )?;
+    Ok(PathBuf::from("start.sock"))
+}
+
 pub fn workload_file(root: &Path, id: &str) -> PathBuf {
     dir(root, id).join("workload")
 }

@@ -144,6 +144,9 @@ suite() {
         say "FAIL [$tag] the read-only bind's source changed"
         failed=1
     }
+    check "$tag" "a file bound beneath /dev (as /dev/termination-log)" 0 "original" \
+        run "$rt" --mount "type=bind,src=$work/shared/f,dst=/dev/termination-log,options=rbind:ro" \
+        -- /bin/cat /dev/termination-log
     check "$tag" "a read-write bind mount writes the host" 0 "*" \
         run "$rt" --mount "type=bind,src=$work/shared,dst=/data,options=rbind:rw" \
         -- /bin/sh -c "echo rw-$tag > /data/g"

@@ -221,6 +221,47 @@ fn fs_mounts_inside_the_root() {
             .unwrap()
             .next()
             .is_none());
+        // Beneath /dev: made in sandlet's tmpfs there, never in the root on the host.
+        let dev = format!("/dev/termination-log:{f}:ro");
+        assert_eq!(
+            probe(
+                mode,
+                &root,
+                &["--fs-mount", &dev],
+                &["read", "/dev/termination-log"]
+            ),
+            "ok",
+            "{mode:?}"
+        );
+        assert_eq!(
+            probe(
+                mode,
+                &root,
+                &["--fs-mount", &dev],
+                &["write", "/dev/termination-log"]
+            ),
+            "err EROFS",
+            "{mode:?}"
+        );
+        assert!(std::fs::read_dir(format!("{root}/dev"))
+            .unwrap()
+            .next()
+            .is_none());
+        let nested = format!("/dev/a/b:{host}");
+        assert_eq!(
+            probe(
+                mode,
+                &root,
+                &["--fs-mount", &nested],
+                &["read", "/dev/a/b/f"]
+            ),
+            "ok",
+            "{mode:?}"
+        );
+        for bad in [format!("/dev:{host}"), format!("/dev/pts/x:{f}")] {
+            let out = in_root(mode, &root, &["--fs-mount", &bad], &["/bin/true"]);
+            util::assert_one_error_line(&out, 2);
+        }
     }
 }
 

@@ -232,15 +232,16 @@ pub fn container(config: &Value, bundle: &Path) -> Result<Container, ConfigError
                 .ok_or_else(|| err(format!("mounts[] {dst}: a bind without source")))?;
             let src = bundle.join(src);
             let ro = options.iter().any(|o| o == "ro");
-            mount_points.push((dst.to_owned(), src.is_dir()));
+            // Beneath /dev, sandlet makes the mount point in its own tmpfs.
+            if !dst.starts_with("/dev/") {
+                mount_points.push((dst.to_owned(), src.is_dir()));
+            }
+            // The mount grants reading it (and writing unless read-only) by itself.
             let mut spec = format!("{dst}:{}", src.display());
             if ro {
                 spec.push_str(":ro");
             }
             args.fs_mount.push(spec);
-            if ro {
-                args.fs_read.push(dst.to_owned());
-            }
         } else if kind == "tmpfs" && !OWN_MOUNTS.contains(&dst) {
             if dst != "/dev/shm" {
                 mount_points.push((dst.to_owned(), true));
@@ -428,7 +429,7 @@ mod tests {
         let c = container(&v, Path::new("/b")).unwrap();
         assert_eq!(c.rootfs, PathBuf::from("/b/rootfs"));
         assert_eq!(c.args.chroot.as_deref(), Some("/b/rootfs"));
-        assert_eq!(c.args.fs_read, ["/", "/data"]);
+        assert_eq!(c.args.fs_read, ["/"]);
         assert_eq!(c.args.fs_write, ["/tmp"]);
         assert_eq!(c.args.fs_mount, ["/data:/srv/data:ro", "/cache:/b/cache"]);
         assert_eq!(c.args.name.as_deref(), Some("box"));

@@ -228,6 +228,7 @@ impl ViewPlan {
                 .collect::<io::Result<_>>()?,
             binds: mounts
                 .iter()
+                .filter(|m| !m.in_dev)
                 .map(|m| {
                     let ro = m.read_only.then(|| pivot::read_only_flags(&m.host));
                     Ok((bytes(&m.host)?, bytes(&m.at)?, ro))
@@ -238,7 +239,7 @@ impl ViewPlan {
                 .iter()
                 .map(|(p, rights)| Ok((cstring(p.as_os_str().as_bytes())?, *rights)))
                 .collect::<io::Result<_>>()?,
-            root: root.map(pivot::RootPlan::new).transpose()?,
+            root: root.map(|r| pivot::RootPlan::new(r, mounts)).transpose()?,
         })
     }
 

@@ -23,6 +23,11 @@ struct Dev {
     files: Vec<(CString, CString)>,
     /// (target, link in `DIR/dev`).
     links: Vec<(CString, CString)>,
+    /// `--fs-mount`s beneath /dev: (host, `DIR/dev/...`, directory, read-only flags),
+    /// their parents made in the tmpfs.
+    binds: Vec<(CString, CString, bool, Option<MountFlags>)>,
+    /// Directories to make in the tmpfs first (parents of `binds`), in order.
+    dirs: Vec<CString>,
     /// The terminal: (host pty slave, `DIR/dev/pts`, the file in it).
     terminal: Option<(CString, CString, CString)>,
 }
@@ -48,7 +53,7 @@ fn cstring(path: &Path) -> io::Result<CString> {
 }
 
 impl RootPlan {
-    pub fn new(root: &Root) -> io::Result<RootPlan> {
+    pub fn new(root: &Root, mounts: &[crate::policy::view::Mounted]) -> io::Result<RootPlan> {
         let at = |name: &str| cstring(&root.dir.join(name));
         let proc = match root.has_dir("proc") {
             true => Some((at("proc")?, read_only_flags(Path::new("/proc")))),
@@ -79,11 +84,31 @@ impl RootPlan {
                     }
                     None => None,
                 };
+                let mut binds = Vec::new();
+                let mut dirs: Vec<CString> = Vec::new();
+                let dev = root.dir.join("dev");
+                for m in mounts.iter().filter(|m| m.in_dev) {
+                    let mut parent = m.at.parent();
+                    let mut chain = Vec::new();
+                    while let Some(p) = parent.filter(|p| *p != dev && p.starts_with(&dev)) {
+                        chain.push(cstring(p)?);
+                        parent = p.parent();
+                    }
+                    for d in chain.into_iter().rev() {
+                        if !dirs.contains(&d) {
+                            dirs.push(d);
+                        }
+                    }
+                    let ro = m.read_only.then(|| read_only_flags(&m.host));
+                    binds.push((cstring(&m.host)?, cstring(&m.at)?, m.dir, ro));
+                }
                 Some(Dev {
                     dir: at("dev")?,
                     files,
                     links,
                     terminal,
+                    binds,
+                    dirs,
                 })
             }
             false => None,
@@ -138,6 +163,8 @@ impl RootPlan {
             files,
             links,
             terminal,
+            binds,
+            dirs,
         }) = &self.dev
         {
             let flags = MountFlags::NOSUID | MountFlags::NOEXEC;
@@ -158,7 +185,26 @@ impl RootPlan {
                     rustix::fs::mkdir(at.as_c_str(), Mode::from(0o755))?;
                 }
             }
+            for d in dirs {
+                rustix::fs::mkdir(d.as_c_str(), Mode::from(0o755))?;
+            }
+            for (_, at, dir, _) in binds {
+                match dir {
+                    true => rustix::fs::mkdir(at.as_c_str(), Mode::from(0o755))?,
+                    false => drop(rustix::fs::open(
+                        at.as_c_str(),
+                        OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::CLOEXEC,
+                        Mode::RUSR | Mode::WUSR,
+                    )?),
+                }
+            }
             rustix::mount::mount_remount(dev.as_c_str(), flags | MountFlags::RDONLY, c"")?;
+            for (host, at, _, read_only) in binds {
+                rustix::mount::mount_bind_recursive(host.as_c_str(), at.as_c_str())?;
+                if let Some(ro) = read_only {
+                    rustix::mount::mount_remount(at.as_c_str(), *ro | MountFlags::BIND, c"")?;
+                }
+            }
         }
         for (at, options, _) in &self.tmpfs {
             let flags = MountFlags::NOSUID | MountFlags::NODEV;

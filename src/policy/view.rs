@@ -155,6 +155,9 @@ pub struct Mounted {
     pub host: PathBuf,
     pub read_only: bool,
     pub dir: bool,
+    /// Under `--chroot`, beneath `/dev`: made in sandlet's own tmpfs there (never on
+    /// the host), as an OCI runtime puts `/dev/termination-log`.
+    pub in_dev: bool,
 }
 
 /// Judges the `--fs-mount`s: HOST (relative to `cwd`) must exist, VIRTUAL must exist
@@ -176,6 +179,25 @@ pub fn mounts(
         let spec = format!("{}:{}", at.display(), host.display());
         let host = std::fs::canonicalize(cwd.join(host))
             .map_err(|e| bad(spec.clone(), &format!("HOST: {e}")))?;
+        if let Some(r) = root.filter(|r| r.has_dir("dev")) {
+            let seen = super::root::lexical(at);
+            if let Ok(rest) = seen.strip_prefix("/dev") {
+                let name = rest.to_string_lossy();
+                if rest.as_os_str().is_empty() || name.starts_with("pts") || name.starts_with("shm")
+                {
+                    return Err(bad(spec, "VIRTUAL cannot be /dev, /dev/pts or /dev/shm"));
+                }
+                out.push(Mounted {
+                    at: r.dir.join("dev").join(rest),
+                    seen,
+                    dir: host.is_dir(),
+                    host,
+                    read_only: *read_only,
+                    in_dev: true,
+                });
+                continue;
+            }
+        }
         let at = host_path(at, Path::new("/"), root).map_err(|e| {
             bad(
                 spec.clone(),
@@ -202,6 +224,7 @@ pub fn mounts(
             host,
             read_only: *read_only,
             dir,
+            in_dev: false,
         });
     }
     Ok(out)

@@ -27,6 +27,8 @@ cleanup() {
         kill "$ctd_pid" 2>/dev/null || true
         wait "$ctd_pid" 2>/dev/null || true
     fi
+    [[ -z ${ns_server:-} ]] || kill "$ns_server" 2>/dev/null || true
+    ip netns delete "sandlet-e2e-$$" 2>/dev/null || true
     umount -R "$work/ctd" 2>/dev/null || true
     rm -rf "$work"
 }
@@ -218,6 +220,36 @@ check sandlet "the loopback server is reachable with io.sandlet.net-allow" 0 "ok
     -- /bin/probe tcp_connect 127.0.0.1 "$port"
 check sandlet "a bad io.sandlet annotation is refused" 1 "~io.sandlet.nope" \
     run "$work/sandlet-runc" --annotation "io.sandlet.nope=1" -- /bin/true
+
+# linux.namespaces network with a path: the container joins it (a pod's network). A
+# server listens on 127.0.0.1 inside a fresh namespace only; the host's port is free.
+ns="sandlet-e2e-$$"
+if ip netns add "$ns" 2>/dev/null; then
+    ip netns exec "$ns" ip link set lo up
+    nsport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    ip netns exec "$ns" python3 -m http.server --bind 127.0.0.1 --directory "$work/www" \
+        "$nsport" >/dev/null 2>&1 &
+    ns_server=$!
+    for _ in $(seq 1 50); do
+        ip netns exec "$ns" python3 -c "import socket; socket.create_connection(('127.0.0.1',$nsport),1)" \
+            2>/dev/null && break
+        sleep 0.1
+    done
+    for rt in runc "$work/sandlet-runc"; do
+        tag=$([[ $rt == runc ]] && echo runc || echo sandlet)
+        check "$tag" "a network namespace path is joined" 0 "ok" \
+            run "$rt" --with-ns "network:/var/run/netns/$ns" \
+            --annotation "io.sandlet.net-allow=tcp://127.0.0.1:$nsport" \
+            -- /bin/probe tcp_connect 127.0.0.1 "$nsport"
+    done
+    check sandlet "control: without it, that port is closed on the host" 0 "err ECONNREFUSED" \
+        run "$work/sandlet-runc" --annotation "io.sandlet.net-allow=tcp://127.0.0.1:$nsport" \
+        -- /bin/probe tcp_connect 127.0.0.1 "$nsport"
+    kill "$ns_server" 2>/dev/null || true
+    ip netns delete "$ns"
+else
+    say "SKIP network namespace join: ip netns add failed"
+fi
 
 # Nothing left behind.
 [[ $(listing) == "$before" ]] || {

@@ -170,6 +170,8 @@ suite() {
     until_status "$id" RUNNING
     check "$tag" "task exec (exit 5)" 5 "exec-out" \
         timeout 30 "${ctr[@]}" task exec --exec-id e1 "$id" /bin/sh -c 'echo exec-out; exit 5'
+    check "$tag" "task exec -t: a /dev/pts terminal, exit 6" 6 "~/dev/pts/" \
+        script -qec "timeout 30 ${ctr[*]} task exec -t --exec-id e2 $id /bin/sh -c 'tty; exit 6'" /dev/null
     check "$tag" "task pause" 0 "*" timeout 30 "${ctr[@]}" task pause "$id"
     check "$tag" "paused" 0 "*" until_status "$id" PAUSED
     check "$tag" "task resume" 0 "*" timeout 30 "${ctr[@]}" task resume "$id"

@@ -3,7 +3,7 @@
 //! streams as are open. Used by `--random-seed` for opens of the random devices.
 
 use std::os::fd::OwnedFd;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use log::{debug, warn};
@@ -27,23 +27,50 @@ const CHUNK: usize = 16 << 10;
 pub struct Feeder {
     new: Arc<Mutex<Vec<(OwnedFd, Stream)>>>,
     wake: OwnedFd,
+    /// Looks asked for ([`Feeder::reap`]) and the last one the thread has finished.
+    looks: Arc<Looks>,
+}
+
+/// Requests for a look at every stream, and the last request a finished pass answered.
+#[derive(Debug, Default)]
+struct Looks {
+    asked: AtomicU64,
+    done: AtomicU64,
 }
 
 impl Feeder {
     pub fn start(live: Arc<AtomicUsize>) -> rustix::io::Result<Feeder> {
         let new = Arc::new(Mutex::new(Vec::new()));
         let taken = Arc::clone(&new);
+        let looks = Arc::new(Looks::default());
+        let answered = Arc::clone(&looks);
         let (wake_read, wake) = rustix::pipe::pipe_with(
             rustix::pipe::PipeFlags::CLOEXEC | rustix::pipe::PipeFlags::NONBLOCK,
         )?;
         std::thread::Builder::new()
             .name("sandlet-random".into())
             .stack_size(64 * 1024)
-            .spawn(move || feed(&wake_read, &taken, &live))
+            .spawn(move || feed(&wake_read, &taken, &live, &answered))
             .map_err(|e| {
                 rustix::io::Errno::from_io_error(&e).unwrap_or(rustix::io::Errno::AGAIN)
             })?;
-        Ok(Feeder { new, wake })
+        Ok(Feeder { new, wake, looks })
+    }
+
+    /// Returns once the thread has looked at every stream after this call (so every
+    /// stream whose reader had closed is dropped and no longer live), or after
+    /// `limit` if it does not get to it.
+    pub fn reap(&self, limit: std::time::Duration) -> rustix::io::Result<()> {
+        let ask = self.looks.asked.fetch_add(1, Ordering::SeqCst) + 1;
+        self.nudge()?;
+        let deadline = std::time::Instant::now() + limit;
+        while self.looks.done.load(Ordering::SeqCst) < ask {
+            if std::time::Instant::now() >= deadline {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_micros(50));
+        }
+        Ok(())
     }
 
     pub fn add(&self, pipe: OwnedFd, stream: Stream) -> rustix::io::Result<()> {
@@ -90,7 +117,7 @@ impl Fed {
 
 /// The feeding thread: waits for room in any stream's pipe (or a new stream) and
 /// fills it; a stream ends when its reader closes, and the thread when `wake` closes.
-fn feed(wake: &OwnedFd, new: &Mutex<Vec<(OwnedFd, Stream)>>, live: &AtomicUsize) {
+fn feed(wake: &OwnedFd, new: &Mutex<Vec<(OwnedFd, Stream)>>, live: &AtomicUsize, looks: &Looks) {
     // A write to a closed pipe raises SIGPIPE: blocked here, it stays pending on this
     // thread (and dies with it) while the write fails with EPIPE, whatever the host
     // process does with SIGPIPE.
@@ -109,7 +136,23 @@ fn feed(wake: &OwnedFd, new: &Mutex<Vec<(OwnedFd, Stream)>>, live: &AtomicUsize)
                 return;
             }
         }
-        let woken = fds[0].revents();
+        let mut woken = fds[0].revents();
+        // Woken by a request for a look: look again now, after reading the request, so
+        // that every stream closed before it shows (a closed reader: POLLERR).
+        let mut asked = None;
+        if woken.contains(PollFlags::IN) {
+            // Drained first: a request made after the load below leaves its own byte.
+            let mut drain = [0u8; 64];
+            while matches!(rustix::io::read(wake, &mut drain), Ok(1..)) {}
+            asked = Some(looks.asked.load(Ordering::SeqCst));
+            let now = rustix::time::Timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            if rustix::event::poll(&mut fds, Some(&now)).is_ok() {
+                woken |= fds[0].revents();
+            }
+        }
         let ready: Vec<bool> = fds[1..].iter().map(|f| !f.revents().is_empty()).collect();
         drop(fds);
         let before = fed.len();
@@ -124,8 +167,6 @@ fn feed(wake: &OwnedFd, new: &Mutex<Vec<(OwnedFd, Stream)>>, live: &AtomicUsize)
             return;
         }
         if woken.contains(PollFlags::IN) {
-            let mut drain = [0u8; 64];
-            while matches!(rustix::io::read(wake, &mut drain), Ok(1..)) {}
             let taken = std::mem::take(&mut *lock(new));
             for (pipe, stream) in taken {
                 let mut f = Fed {
@@ -143,6 +184,9 @@ fn feed(wake: &OwnedFd, new: &Mutex<Vec<(OwnedFd, Stream)>>, live: &AtomicUsize)
             if woken.contains(PollFlags::HUP) {
                 return;
             }
+        }
+        if let Some(asked) = asked {
+            looks.done.fetch_max(asked, Ordering::SeqCst);
         }
         debug!("random streams: {} fed", fed.len());
     }

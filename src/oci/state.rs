@@ -69,11 +69,9 @@ pub fn remove(root: &Path, id: &str) -> Result<(), OciError> {
     }
 }
 
-/// Field 22 of `/proc/PID/stat`: when the process started.
+/// When process `pid` started ([`crate::registry::start_time`]).
 fn start_time(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after = &stat[stat.rfind(')')? + 2..];
-    after.split(' ').nth(19)?.parse().ok()
+    crate::registry::start_time(i32::try_from(pid).ok()?)
 }
 
 /// Whether `pid` is alive and not a zombie.

@@ -162,8 +162,9 @@ pub(crate) fn supervise(
         if let (Some(layer), Some(fd)) = (layer, disk) {
             layer.disk = Some(fd);
         }
-        started(pid, supervisor.fork_control());
+        // Registered before anyone is told it runs: whoever hears it may ask it at once.
         register(&mut supervisor, policy, pid)?;
+        started(pid, supervisor.fork_control());
         if let (Some(s), false) = (&status, traps.exec) {
             // (With exec decisions, the exec handler reported it.)
             s.emit(

@@ -44,6 +44,15 @@ fn oci(root: &str, args: &[&str]) -> Output {
     run(Mode::Root.sandlet(&argv))
 }
 
+/// Force-deletes the container when dropped, so a failing test leaves nothing running.
+struct Cleanup<'a>(&'a str, &'a str);
+
+impl Drop for Cleanup<'_> {
+    fn drop(&mut self) {
+        let _ = oci(self.0, &["delete", "--force", self.1]);
+    }
+}
+
 fn status(root: &str, id: &str) -> String {
     let out = oci(root, &["state", id]);
     let v = sandlet::json::parse(&out.out()).unwrap_or(sandlet::json::Value::Null);
@@ -62,6 +71,7 @@ fn the_runc_lifecycle() {
         return;
     };
     let root = dir.join("state");
+    let _cleanup = Cleanup(&root, "c1");
     let pid_file = dir.join("pid");
     // The init keeps create's stdio as the container's: give it files, not pipes.
     let io = dir.join("io");
@@ -191,6 +201,7 @@ fn update_lowers_limits_only() {
         return;
     };
     let root = dir.join("state");
+    let _cleanup = Cleanup(&root, "u1");
     let io = dir.join("io");
     let file = || std::fs::File::create(&io).unwrap();
     let mut cmd = Mode::Root.sandlet(&[

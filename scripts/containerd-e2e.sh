@@ -8,6 +8,9 @@
 # containerd cannot start. Usage: scripts/containerd-e2e.sh [SANDLET_BINARY]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# No check reads stdin; a terminal there would stop `ctr run` (it copies stdin into the
+# container) with SIGTTIN whenever this script is a background job.
+exec </dev/null
 
 say() { printf 'containerd-e2e: %s\n' "$*"; }
 skip() {
@@ -84,7 +87,6 @@ for _ in $(seq 1 50); do
 done
 
 failed=0
-n=0
 # check RUNTIME NAME WANT_EXIT("!0": any failure) WANT_OUT(first line, "*" any,
 # "~TEXT" contains) ARGS...
 check() {
@@ -114,15 +116,53 @@ check() {
 run() {
     local runtime=$1
     shift
-    n=$((n + 1))
     local flags=()
     while [[ $1 != -- ]]; do
         flags+=("$1")
         shift
     done
     shift
-    timeout 60 "${ctr[@]}" run --runc-binary "$runtime" --rm "${flags[@]}" \
-        --rootfs "$rootfs" "c$n-$$" "$@"
+    # check() runs this in a subshell, so n does not count here: a random name.
+    timeout -k 5 60 "${ctr[@]}" run --runc-binary "$runtime" --rm "${flags[@]}" \
+        --rootfs "$rootfs" "c$$-$RANDOM$RANDOM" "$@"
+}
+
+# Runs the shell command line CMD on a fresh terminal: script(1) in a session of its
+# own with stdin from /dev/null, under a hard time limit. Never script(1) straight
+# from this shell: when CI's stdin is a terminal and this script a background job of
+# it, script(1) reading that terminal is stopped by SIGTTIN and waits forever.
+on_tty() {
+    timeout -k 5 90 setsid -w script -qec "$1" /dev/null </dev/null
+}
+
+# tty_check RUNTIME NAME WANT_EXIT CMD: CMD (a ctr command line with -t) on a fresh
+# terminal must exit WANT_EXIT and print a /dev/pts name. runc goes first: where
+# runc's control fails it, `ctr -t` does not work on this machine (seen on one CI
+# machine: it printed nothing and hung with runc too), so both runtimes say SKIP, with
+# what the terminal looked like, instead of passing or failing on nothing.
+declare -A tty_broken=()
+tty_check() {
+    local runtime=$1 name=$2 want_code=$3 cmd=$4 out code=0
+    out=$(on_tty "$cmd" 2>&1) || code=$?
+    if [[ $code == "$want_code" && $out == *"/dev/pts/"* ]]; then
+        say "PASS [$runtime] $name"
+    elif [[ $runtime == runc ]]; then
+        tty_broken[$name]=1
+        say "SKIP [runc] $name: ctr -t fails here with runc too (exit $code, output: $out;" \
+            "script(1) alone: $(on_tty tty 2>&1 | tr -d '\r'), SHELL=${SHELL:-unset})"
+    elif [[ -n ${tty_broken[$name]:-} ]]; then
+        say "SKIP [$runtime] $name: runc's control failed it (exit $code here)"
+    else
+        say "FAIL [$runtime] $name: exit $code, want $want_code; output: $out"
+        failed=1
+    fi
+}
+
+# Removes task and container ID if a check left them (a check that timed out).
+remove() {
+    timeout -k 5 30 "${ctr[@]}" task kill -s SIGKILL --all "$1" >/dev/null 2>&1 || true
+    timeout -k 5 30 "${ctr[@]}" task delete --force "$1" >/dev/null 2>&1 || true
+    timeout -k 5 30 "${ctr[@]}" container delete "$1" >/dev/null 2>&1 || true
 }
 
 # Waits until task ID has status STATUS (RUNNING, STOPPED).
@@ -165,22 +205,22 @@ suite() {
         run "$rt" -- /bin/probe tcp_connect 127.0.0.1 "$port"
     # Detached, exec, TERM caught (seen in delete's report), delete.
     local id="d$tag$$"
-    timeout 30 "${ctr[@]}" run --runc-binary "$rt" -d --rootfs "$rootfs" "$id" \
+    timeout -k 5 30 "${ctr[@]}" run --runc-binary "$rt" -d --rootfs "$rootfs" "$id" \
         /bin/sh -c 'trap "exit 3" TERM; while :; do sleep 0.1; done' >/dev/null
     until_status "$id" RUNNING
     check "$tag" "task exec (exit 5)" 5 "exec-out" \
-        timeout 30 "${ctr[@]}" task exec --exec-id e1 "$id" /bin/sh -c 'echo exec-out; exit 5'
-    check "$tag" "task exec -t: a /dev/pts terminal, exit 6" 6 "~/dev/pts/" \
-        script -qec "timeout 30 ${ctr[*]} task exec -t --exec-id e2 $id /bin/sh -c 'tty; exit 6'" /dev/null
-    check "$tag" "task pause" 0 "*" timeout 30 "${ctr[@]}" task pause "$id"
+        timeout -k 5 30 "${ctr[@]}" task exec --exec-id e1 "$id" /bin/sh -c 'echo exec-out; exit 5'
+    tty_check "$tag" "task exec -t: a /dev/pts terminal, exit 6" 6 \
+        "timeout -k 5 30 ${ctr[*]} task exec -t --exec-id e2 $id /bin/sh -c 'tty; exit 6'"
+    check "$tag" "task pause" 0 "*" timeout -k 5 30 "${ctr[@]}" task pause "$id"
     check "$tag" "paused" 0 "*" until_status "$id" PAUSED
-    check "$tag" "task resume" 0 "*" timeout 30 "${ctr[@]}" task resume "$id"
+    check "$tag" "task resume" 0 "*" timeout -k 5 30 "${ctr[@]}" task resume "$id"
     check "$tag" "running again" 0 "*" until_status "$id" RUNNING
-    timeout 30 "${ctr[@]}" task kill "$id"
+    timeout -k 5 30 "${ctr[@]}" task kill "$id"
     until_status "$id" STOPPED
     check "$tag" "task kill: TERM caught, exit 3; task delete" 0 "~exit code 3" \
-        timeout 30 "${ctr[@]}" task delete "$id"
-    timeout 30 "${ctr[@]}" container delete "$id" >/dev/null 2>&1 || true
+        timeout -k 5 30 "${ctr[@]}" task delete "$id"
+    remove "$id"
     # SIGKILL -> 137, with and without --all: the status `ctr run` ends with.
     local waiter
     waiter=$(mktemp "$work/wait.XXXXXX")
@@ -188,20 +228,21 @@ suite() {
         id="k$tag${all:+all}$$"
         (
             code=0
-            timeout 60 "${ctr[@]}" run --runc-binary "$rt" --rm --rootfs "$rootfs" "$id" \
+            timeout -k 5 60 "${ctr[@]}" run --runc-binary "$rt" --rm --rootfs "$rootfs" "$id" \
                 /bin/sh -c 'while :; do sleep 0.1; done' </dev/null >/dev/null 2>&1 || code=$?
             echo "status $code" >"$waiter"
         ) &
         local wpid=$!
         until_status "$id" RUNNING
-        timeout 30 "${ctr[@]}" task kill -s SIGKILL $all "$id"
+        timeout -k 5 30 "${ctr[@]}" task kill -s SIGKILL $all "$id"
         wait "$wpid" || true
         check "$tag" "SIGKILL ${all:-without --all} -> 137" 0 "status 137" cat "$waiter"
     done
     # A terminal: `tty; exit 4` under script(1).
-    n=$((n + 1))
-    check "$tag" "run -t: a /dev/pts terminal, exit 4" 4 "~/dev/pts/" \
-        script -qec "timeout 60 ${ctr[*]} run -t --runc-binary $rt --rm --rootfs $rootfs t$n-$$ /bin/sh -c 'tty; exit 4'" /dev/null
+    id="t$tag$$"
+    tty_check "$tag" "run -t: a /dev/pts terminal, exit 4" 4 \
+        "timeout -k 5 60 ${ctr[*]} run -t --runc-binary $rt --rm --rootfs $rootfs $id /bin/sh -c 'tty; exit 4'"
+    remove "$id"
 }
 
 # Start-up: mean time of `ctr run --rm ... /bin/true` over 10 runs.

@@ -11,6 +11,8 @@
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# No check reads stdin; a terminal there would stop a background job with SIGTTIN.
+exec </dev/null
 
 say() { printf 'docker-e2e: %s\n' "$*"; }
 skip() {

@@ -7,6 +7,10 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 stage() { printf '\n==> %s\n' "$*"; }
 
+# The end-to-end stages drive daemons and terminals: each gets a hard time limit and no
+# stdin, so a hang fails its stage instead of outliving CI's clock.
+bounded() { timeout -k 30 1200 "$@" </dev/null; }
+
 stage "cargo fmt --check"
 cargo fmt --check
 
@@ -29,10 +33,10 @@ else
 fi
 
 stage "inside Docker's default seccomp profile (skips where no engine runs)"
-scripts/docker-e2e.sh
+bounded scripts/docker-e2e.sh
 
 stage "as containerd's OCI runtime, against runc (skips where containerd cannot start)"
-scripts/containerd-e2e.sh
+bounded scripts/containerd-e2e.sh
 
 stage "sandlet check (informational)"
 if ! cargo run --quiet -- check; then

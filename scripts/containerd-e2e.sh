@@ -129,17 +129,20 @@ run() {
 
 # Runs the shell command line CMD on a fresh terminal: script(1) in a session of its
 # own with stdin from /dev/null, under a hard time limit. Never script(1) straight
-# from this shell: when CI's stdin is a terminal and this script a background job of
-# it, script(1) reading that terminal is stopped by SIGTTIN and waits forever.
+# from this shell: when stdin is a terminal and this script a background job of it,
+# script(1) reading that terminal is stopped by SIGTTIN and waits forever. Inside CMD,
+# `timeout --foreground`: without SHELL (as in CI) script(1) runs CMD with dash, whose
+# child timeout(1) would put ctr in a process group of its own, in the background of
+# the new terminal, where ctr -t setting raw mode is stopped by SIGTTOU.
 on_tty() {
     timeout -k 5 90 setsid -w script -qec "$1" /dev/null </dev/null
 }
 
 # tty_check RUNTIME NAME WANT_EXIT CMD: CMD (a ctr command line with -t) on a fresh
 # terminal must exit WANT_EXIT and print a /dev/pts name. runc goes first: where
-# runc's control fails it, `ctr -t` does not work on this machine (seen on one CI
-# machine: it printed nothing and hung with runc too), so both runtimes say SKIP, with
-# what the terminal looked like, instead of passing or failing on nothing.
+# runc's control fails it, `ctr -t` does not work on this machine, so both runtimes
+# say SKIP, with what the terminal looked like, instead of passing or failing on
+# nothing.
 declare -A tty_broken=()
 tty_check() {
     local runtime=$1 name=$2 want_code=$3 cmd=$4 out code=0
@@ -211,7 +214,7 @@ suite() {
     check "$tag" "task exec (exit 5)" 5 "exec-out" \
         timeout -k 5 30 "${ctr[@]}" task exec --exec-id e1 "$id" /bin/sh -c 'echo exec-out; exit 5'
     tty_check "$tag" "task exec -t: a /dev/pts terminal, exit 6" 6 \
-        "timeout -k 5 30 ${ctr[*]} task exec -t --exec-id e2 $id /bin/sh -c 'tty; exit 6'"
+        "timeout --foreground -k 5 30 ${ctr[*]} task exec -t --exec-id e2 $id /bin/sh -c 'tty; exit 6'"
     check "$tag" "task pause" 0 "*" timeout -k 5 30 "${ctr[@]}" task pause "$id"
     check "$tag" "paused" 0 "*" until_status "$id" PAUSED
     check "$tag" "task resume" 0 "*" timeout -k 5 30 "${ctr[@]}" task resume "$id"
@@ -241,7 +244,7 @@ suite() {
     # A terminal: `tty; exit 4` under script(1).
     id="t$tag$$"
     tty_check "$tag" "run -t: a /dev/pts terminal, exit 4" 4 \
-        "timeout -k 5 60 ${ctr[*]} run -t --runc-binary $rt --rm --rootfs $rootfs $id /bin/sh -c 'tty; exit 4'"
+        "timeout --foreground -k 5 60 ${ctr[*]} run -t --runc-binary $rt --rm --rootfs $rootfs $id /bin/sh -c 'tty; exit 4'"
     remove "$id"
 }
 

@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # No check reads stdin; a terminal there would stop `ctr run` (it copies stdin into the
-# container) with SIGTTIN whenever this script is a background job.
+# container) and script(1) with SIGTTIN whenever this script is a background job.
 exec </dev/null
 
 say() { printf 'containerd-e2e: %s\n' "$*"; }
@@ -128,14 +128,12 @@ run() {
 }
 
 # Runs the shell command line CMD on a fresh terminal: script(1) in a session of its
-# own with stdin from /dev/null, under a hard time limit. Never script(1) straight
-# from this shell: when stdin is a terminal and this script a background job of it,
-# script(1) reading that terminal is stopped by SIGTTIN and waits forever. Inside CMD,
+# own (its stdin is this script's /dev/null), under a hard time limit. Inside CMD,
 # `timeout --foreground`: without SHELL (as in CI) script(1) runs CMD with dash, whose
 # child timeout(1) would put ctr in a process group of its own, in the background of
 # the new terminal, where ctr -t setting raw mode is stopped by SIGTTOU.
 on_tty() {
-    timeout -k 5 90 setsid -w script -qec "$1" /dev/null </dev/null
+    timeout -k 5 90 setsid -w script -qec "$1" /dev/null
 }
 
 # tty_check RUNTIME NAME WANT_EXIT CMD: CMD (a ctr command line with -t) on a fresh

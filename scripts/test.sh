@@ -7,9 +7,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 stage() { printf '\n==> %s\n' "$*"; }
 
-# The end-to-end stages drive daemons and terminals: each gets a hard time limit and no
-# stdin, so a hang fails its stage instead of outliving CI's clock.
-bounded() { timeout -k 30 1200 "$@" </dev/null; }
+# The end-to-end stages drive daemons and terminals (and read no stdin themselves):
+# each gets a hard time limit, so a hang fails its stage instead of outliving CI's clock.
+bounded() { timeout -k 30 1200 "$@"; }
 
 stage "cargo fmt --check"
 cargo fmt --check
